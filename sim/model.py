@@ -1,0 +1,197 @@
+"""The dirisk model: a Mesa model whose step reads as the schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import mesa
+from mesa.agent import AgentSet
+import networkx as nx
+import numpy as np
+
+from sim.enforcement import Evidence, gather_evidence
+from sim.events import apply_event
+from sim.jurisdictions import Jurisdiction
+from sim.metrics import Recorder
+from sim.nodes import Node, NodeTable
+from sim.requesters import Requesters
+from sim.routing import RoutingTable, routing_weights
+from sim.scenario import Scenario
+from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
+
+#: A model kind is permissive when it refuses harmful categories less than half the time.
+PERMISSIVE_THRESHOLD = 0.5
+
+
+class DiriskModel(mesa.Model):
+    """Decentralised inference under content policies, one step per day.
+
+    Args:
+        scenario: A validated scenario.
+        seed: Seed of the run's only random generator (default: the scenario's).
+
+    Attributes:
+        node_table: Every node's state as arrays; ``nodes`` holds the matching agents.
+        requesters: Every requester's traits as arrays.
+        jurisdiction_agents: The enforcement regimes.
+        treaties: Treaty graph over jurisdiction names (networkx).
+        event_log: Records of everything that happened (events table).
+    """
+
+    def __init__(self, scenario: Scenario, *, seed: int | None = None) -> None:
+        self.seed = scenario.seed if seed is None else int(seed)
+        super().__init__(rng=self.seed)
+        self.scenario = scenario
+        self.category_names = list(scenario.categories)
+        self.model_names = list(scenario.models)
+        self.jurisdiction_names = list(scenario.jurisdictions)
+        self.jurisdiction_index = {n: i for i, n in enumerate(self.jurisdiction_names)}
+        self.harmful = np.array([c.harmful for c in scenario.categories.values()])
+        self.harmful_categories = [n for n, c in scenario.categories.items() if c.harmful]
+        self.refusal = np.array([[m.refusal[c] for c in self.category_names]
+                                 for m in scenario.models.values()])
+        self.susceptibility = np.array([m.jailbreak_susceptibility
+                                        for m in scenario.models.values()])
+        harmful_refusal = self.refusal[:, self.harmful].mean(axis=1) if self.harmful.any() \
+            else np.zeros(len(self.model_names))
+        self.permissive_models = [m for m, r in zip(self.model_names, harmful_refusal, strict=True)
+                                  if r < PERMISSIVE_THRESHOLD]
+        self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())
+        self.resembles = np.array([[other in c.resembles for other in self.category_names]
+                                   for c in scenario.categories.values()])
+        self.event_log: list[dict] = []
+        self.step_index = -1
+
+        self.jurisdiction_agents = AgentSet(
+            [Jurisdiction(self, name, i, spec)
+             for i, (name, spec) in enumerate(scenario.jurisdictions.items())], random=self.random)
+        self.treaties = nx.Graph()
+        self.treaties.add_nodes_from(self.jurisdiction_names)
+        for group in scenario.treaties:
+            self.sign_treaty(group, name="treaty")
+        self.requesters = Requesters.create(scenario, self.rng)
+        self.node_table = NodeTable.create(scenario, self.rng)
+        self.nodes = AgentSet([], random=self.random)
+        self._add_node_agents(0)
+        self.events_at: dict[int, list] = {}
+        for event in scenario.timeline:
+            self.events_at.setdefault(event.step, []).append(event)
+        self.recorder = Recorder(self)
+        self.prohibited = self._policy_matrix()
+
+    # ------------------------------------------------------------------ schedule
+
+    def step(self) -> None:
+        """One day: emit, route and serve, settle, enforce, collect, fire events."""
+        self.step_index = self.steps - 1
+        self.prohibited = self._policy_matrix()
+        demand = self.requesters.emit(self.rng)
+        outcome = self.serve(demand)
+        served, revenue = self.settle(outcome)
+        self.enforce(self.evidence(demand, outcome))
+        self.recorder.record(demand, outcome, served, revenue)
+        self.fire_events()
+
+    def serve(self, demand: Demand) -> Outcome:
+        """Route every request and let nodes serve or refuse it, with retries."""
+        nodes = self.node_table
+        geo_block = np.array([a.enforcement.geo_block_foreign for a in self.jurisdiction_agents])
+        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
+                                  price_elasticity=self.scenario.market.price_elasticity)
+        routing = RoutingTable.build(weights, nodes.jurisdiction, geo_block)
+        remaining = np.where(nodes.active, nodes.capacity, 0)
+        return serve(demand, self.serving_rules(), routing, remaining, self.rng)
+
+    def settle(self, outcome: Outcome) -> tuple[np.ndarray, np.ndarray]:
+        """Book each node's served requests and revenue; return both per node."""
+        ok = outcome.status == SERVED
+        served = np.bincount(outcome.node[ok], minlength=self.node_table.size)
+        return served, self.node_table.book(served)
+
+    def evidence(self, demand: Demand, outcome: Outcome) -> Evidence:
+        """Policy violations among the step's served requests."""
+        ok = outcome.status == SERVED
+        extraterritorial = np.array([a.enforcement.extraterritorial for a in self.jurisdiction_agents])
+        return gather_evidence(outcome.node[ok], demand.category[ok], demand.apparent[ok],
+                               host=self.node_table.jurisdiction, prohibited=self.prohibited,
+                               extraterritorial=extraterritorial)
+
+    def enforce(self, evidence: Evidence) -> None:
+        """Every jurisdiction audits, fines and takes down, in scenario order."""
+        self.jurisdiction_agents.do("enforce", evidence)
+
+    def fire_events(self) -> None:
+        """Apply the timeline events scheduled for this step."""
+        for event in self.events_at.get(self.step_index, []):
+            apply_event(self, event)
+
+    # ------------------------------------------------------------------ rules
+
+    def _policy_matrix(self) -> np.ndarray:
+        """(J, C) bool: category prohibited by jurisdiction, as in force now."""
+        return np.array([np.isin(self.category_names, sorted(a.prohibited))
+                         for a in self.jurisdiction_agents], dtype=bool).reshape(
+                             len(self.jurisdiction_names), len(self.category_names))
+
+    def filter_matrix(self) -> np.ndarray:
+        """(J, C) probability that jurisdiction j's compliance filter catches category c:
+        the filter's recall on prohibited categories, its false-positive rate on
+        categories resembling a prohibited one."""
+        spec = self.scenario.nodes
+        lookalike = (self.resembles[None, :, :] & self.prohibited[:, None, :]).any(axis=2)
+        return np.where(self.prohibited, spec.filter_recall,
+                        np.where(lookalike, spec.filter_false_positive, 0.0))
+
+    def serving_rules(self) -> ServingRules:
+        """Flat lookups for the serving kernel, from the current node and policy state."""
+        nodes = self.node_table
+        filters = self.filter_matrix()
+        enf = [a.enforcement for a in self.jurisdiction_agents]
+        extraterritorial = np.array([e.extraterritorial for e in enf])
+        kyc = np.array([e.kyc_mandate for e in enf])
+        return ServingRules(
+            n_categories=len(self.category_names),
+            refusal=self.refusal[nodes.model].ravel(),
+            susceptibility=self.susceptibility[nodes.model],
+            node_filter=(filters[nodes.jurisdiction] * nodes.compliant[:, None]).ravel(),
+            ext_filter=(filters * extraterritorial[:, None]).ravel(),
+            compliant=nodes.compliant,
+            kyc_node=nodes.compliant & kyc[nodes.jurisdiction],
+            kyc_ext=kyc & extraterritorial,
+            kyc_category=self.kyc_category,
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def jurisdiction(self, name: str) -> Jurisdiction:
+        """The jurisdiction agent called ``name``."""
+        return self.jurisdiction_agents[self.jurisdiction_index[name]]
+
+    def treaty_partners(self, a: int, b: int) -> bool:
+        """Whether jurisdictions (by index) ``a`` and ``b`` are linked by a treaty."""
+        return a != b and self.treaties.has_edge(self.jurisdiction_names[a],
+                                                 self.jurisdiction_names[b])
+
+    def sign_treaty(self, members: Iterable[str], *, name: str) -> None:
+        """Link every pair of ``members`` in the treaty graph."""
+        members = list(members)
+        for i, a in enumerate(members):
+            for b in members[i + 1:]:
+                if a != b:
+                    self.treaties.add_edge(a, b, treaty=name)
+
+    def add_nodes(self, new: NodeTable) -> None:
+        """Append nodes to the market, with their agents."""
+        first = self.node_table.size
+        self.node_table.extend(new)
+        self._add_node_agents(first)
+
+    def _add_node_agents(self, first: int) -> None:
+        for index in range(first, self.node_table.size):
+            self.nodes.add(Node(self, index))
+
+    def log_event(self, event: str, *, jurisdiction: str = "", node_id: int = -1,
+                  detail: str = "") -> None:
+        """Append a record to the event log at the current step."""
+        self.event_log.append(dict(step=self.step_index, event=event, jurisdiction=jurisdiction,
+                                   node_id=int(node_id), detail=detail))

@@ -1,0 +1,160 @@
+"""Compute nodes: their state as arrays (for the kernels) and as Mesa agents (to inspect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import mesa
+import numpy as np
+
+from sim.requesters import apportion
+from sim.scenario import Scenario
+
+ACTIVE, TAKEN_DOWN, EXITED = 0, 1, 2
+STATUS_NAMES = {ACTIVE: "active", TAKEN_DOWN: "taken_down", EXITED: "exited"}
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass
+class NodeTable:
+    """State of every node (length N each). Index = node id."""
+
+    jurisdiction: np.ndarray  #: int, host jurisdiction
+    model: np.ndarray  #: int, model kind served
+    capacity: np.ndarray  #: int, requests per day
+    price: np.ndarray  #: USD per request
+    compliant: np.ndarray  #: bool, runs its host's filter and KYC
+    status: np.ndarray  #: int8, ACTIVE / TAKEN_DOWN / EXITED
+    born: np.ndarray  #: int, step the node joined (-1: present at start)
+    served_total: np.ndarray  #: requests served since joining
+    revenue_total: np.ndarray  #: USD earned since joining
+    fines_total: np.ndarray  #: USD fined since joining
+
+    @property
+    def size(self) -> int:
+        """Number of nodes ever created."""
+        return int(self.jurisdiction.size)
+
+    @property
+    def active(self) -> np.ndarray:
+        """(N,) bool, node can receive requests."""
+        return self.status == ACTIVE
+
+    @classmethod
+    def draw(cls, scenario: Scenario, rng: np.random.Generator, *, jurisdiction: np.ndarray,
+             born: int = -1) -> NodeTable:
+        """New nodes hosted in the given jurisdictions, with model, capacity, price and
+        compliance drawn from the scenario."""
+        spec = scenario.nodes
+        jurs = list(scenario.jurisdictions.values())
+        model_names = list(scenario.models)
+        n = jurisdiction.size
+        model = np.empty(n, dtype=np.int64)
+        compliant = np.empty(n, dtype=bool)
+        for j, jur in enumerate(jurs):
+            mine = np.flatnonzero(jurisdiction == j)
+            if mine.size == 0:
+                continue
+            mix = np.array([jur.model_mix.get(m, 0.0) for m in model_names])
+            model[mine] = rng.choice(len(model_names), size=mine.size, p=mix / mix.sum())
+            compliant[mine] = rng.random(mine.size) < jur.compliance_share
+        capacity = np.maximum(1, np.rint(
+            spec.capacity_per_day * rng.lognormal(0.0, spec.capacity_dispersion, n)))
+        price = spec.price_usd_per_request * rng.lognormal(0.0, spec.price_dispersion, n)
+        return cls(
+            jurisdiction=jurisdiction.astype(np.int64),
+            model=model,
+            capacity=capacity.astype(np.int64),
+            price=price,
+            compliant=compliant,
+            status=np.full(n, ACTIVE, dtype=np.int8),
+            born=np.full(n, born, dtype=np.int64),
+            served_total=np.zeros(n, dtype=np.int64),
+            revenue_total=np.zeros(n),
+            fines_total=np.zeros(n),
+        )
+
+    @classmethod
+    def create(cls, scenario: Scenario, rng: np.random.Generator) -> NodeTable:
+        """The market at the start: node counts per jurisdiction apportioned exactly by
+        hosting share."""
+        shares = np.array([j.hosting_share for j in scenario.jurisdictions.values()])
+        per_jur = apportion(scenario.nodes.count, shares)
+        return cls.draw(scenario, rng, jurisdiction=np.repeat(np.arange(shares.size), per_jur))
+
+    def extend(self, other: NodeTable) -> None:
+        """Append new nodes (their ids continue from the current size)."""
+        for f in fields(self):
+            setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+
+    def annual_revenue(self, step: int) -> np.ndarray:
+        """(N,) mean daily revenue since joining, annualised (USD per year)."""
+        age = np.maximum(1, step + 1 - np.maximum(self.born, 0))
+        return self.revenue_total / age * DAYS_PER_YEAR
+
+    def book(self, served: np.ndarray) -> np.ndarray:
+        """Add one step's served counts per node; return the step's revenue per node (USD)."""
+        revenue = served * self.price
+        self.served_total += served
+        self.revenue_total += revenue
+        return revenue
+
+
+class Node(mesa.Agent):
+    """A compute node (miner / provider), a view onto one row of the model's NodeTable.
+
+    Decisions that later model versions add (comply, relocate, switch model, exit) are
+    made here; the state itself lives in arrays so the kernels can read it in bulk.
+    """
+
+    def __init__(self, model: mesa.Model, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def _table(self) -> NodeTable:
+        return self.model.node_table
+
+    @property
+    def jurisdiction(self) -> str:
+        """Name of the host jurisdiction."""
+        return self.model.jurisdiction_names[self._table.jurisdiction[self.index]]
+
+    @property
+    def model_kind(self) -> str:
+        """Name of the model kind served."""
+        return self.model.model_names[self._table.model[self.index]]
+
+    @property
+    def status(self) -> str:
+        """active, taken_down or exited."""
+        return STATUS_NAMES[int(self._table.status[self.index])]
+
+    @property
+    def compliant(self) -> bool:
+        """Whether it runs its host's compliance filter and KYC gate."""
+        return bool(self._table.compliant[self.index])
+
+    @property
+    def capacity(self) -> int:
+        """Requests per day."""
+        return int(self._table.capacity[self.index])
+
+    @property
+    def price(self) -> float:
+        """USD per request."""
+        return float(self._table.price[self.index])
+
+    @property
+    def revenue(self) -> float:
+        """USD earned since joining."""
+        return float(self._table.revenue_total[self.index])
+
+    @property
+    def fines(self) -> float:
+        """USD fined since joining."""
+        return float(self._table.fines_total[self.index])
+
+    def __repr__(self) -> str:
+        return (f"Node({self.index}, {self.jurisdiction}, {self.model_kind}, {self.status}, "
+                f"compliant={self.compliant})")

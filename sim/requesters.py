@@ -1,0 +1,120 @@
+"""Requester populations as arrays: one entry per individual, never one object per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import REQUESTER_KINDS, Scenario
+from sim.serving import Demand
+
+BENIGN, DUAL_USE, MALICIOUS = (REQUESTER_KINDS.index(k) for k in ("benign", "dual_use", "malicious"))
+
+
+def apportion(total: int, shares: np.ndarray) -> np.ndarray:
+    """Split ``total`` into integer parts proportional to ``shares`` (largest remainder).
+
+    The parts sum to ``total`` exactly and each is within 1 of ``total * share``.
+    """
+    shares = np.asarray(shares, dtype=np.float64)
+    exact = total * shares / shares.sum() if shares.sum() > 0 else np.zeros_like(shares)
+    parts = np.floor(exact).astype(np.int64)
+    short = total - int(parts.sum())
+    if short > 0:
+        parts[np.argsort(-(exact - parts), kind="stable")[:short]] += 1
+    return parts
+
+
+@dataclass
+class Requesters:
+    """Every requester's traits (length R each)."""
+
+    jurisdiction: np.ndarray  #: int, residence
+    kind: np.ndarray  #: int, index into REQUESTER_KINDS
+    rate: np.ndarray  #: mean requests per day
+    persistence: np.ndarray  #: retries after a refusal
+    vpn: np.ndarray  #: bool, appears elsewhere through a VPN
+    apparent: np.ndarray  #: int, jurisdiction the market sees (exit node if vpn)
+    jailbreak: np.ndarray  #: probability that a request carries a jailbreak
+    verified: np.ndarray  #: bool, holds a verified (or forged) identity
+    mix_table: np.ndarray  #: (K*C,) cumulative category mix per kind, shifted by kind
+
+    @property
+    def size(self) -> int:
+        """Number of requesters."""
+        return int(self.kind.size)
+
+    @classmethod
+    def create(cls, scenario: Scenario, rng: np.random.Generator) -> Requesters:
+        """Draw the population: counts by jurisdiction and kind are apportioned exactly,
+        individual traits (VPN use, verification, VPN exit) are Bernoulli/categorical draws."""
+        jur_names = list(scenario.jurisdictions)
+        cat_names = list(scenario.categories)
+        spec = scenario.requesters
+        profiles = [spec.kinds[k] for k in REQUESTER_KINDS]
+        per_jur = apportion(spec.count, np.array(
+            [j.requester_share for j in scenario.jurisdictions.values()]))
+        kind_shares = np.array([p.share for p in profiles])
+        counts = np.stack([apportion(int(n), kind_shares) for n in per_jur])  # (J, K)
+        jurisdiction = np.repeat(np.repeat(np.arange(len(jur_names)), len(profiles)),
+                                 counts.ravel())
+        kind = np.repeat(np.tile(np.arange(len(profiles)), len(jur_names)), counts.ravel())
+
+        def trait(name: str, dtype: type) -> np.ndarray:
+            return np.array([getattr(p, name) for p in profiles], dtype=dtype)[kind]
+
+        vpn = rng.random(kind.size) < trait("vpn_use", np.float64)
+        exit_weights = np.array([
+            0.0 if j.enforcement.geo_block_foreign else j.hosting_share
+            for j in scenario.jurisdictions.values()])
+        apparent = jurisdiction.copy()
+        if vpn.any() and exit_weights.sum() > 0:
+            apparent[vpn] = vpn_exits(jurisdiction[vpn], exit_weights, rng)
+        mix = np.array([[p.category_mix.get(c, 0.0) for c in cat_names] for p in profiles])
+        cum = np.cumsum(mix, axis=1)
+        cum[:, -1] = 1.0
+        mix_table = (cum + np.arange(len(profiles))[:, None]).ravel()
+        return cls(
+            jurisdiction=jurisdiction.astype(np.int64),
+            kind=kind.astype(np.int64),
+            rate=trait("requests_per_day", np.float64),
+            persistence=trait("persistence", np.int16),
+            vpn=vpn,
+            apparent=apparent.astype(np.int64),
+            jailbreak=trait("jailbreak_attempt", np.float64),
+            verified=rng.random(kind.size) < trait("kyc_verified", np.float64),
+            mix_table=mix_table,
+        )
+
+    def emit(self, rng: np.random.Generator) -> Demand:
+        """One day's requests: Poisson counts per requester, categories from the mix."""
+        counts = rng.poisson(self.rate)
+        who = np.repeat(np.arange(self.size, dtype=np.int64), counts)
+        kind = self.kind[who]
+        n_cat = self.mix_table.size // max(len(REQUESTER_KINDS), 1)
+        u = np.minimum(rng.random(who.size), 1.0 - 1e-9)
+        flat = np.searchsorted(self.mix_table, kind + u, side="right")
+        category = flat - kind * n_cat
+        return Demand(
+            requester=who,
+            category=category,
+            apparent=self.apparent[who],
+            persistence=self.persistence[who],
+            jailbreak=self.jailbreak[who],
+            verified=self.verified[who],
+        )
+
+
+def vpn_exits(residence: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Exit jurisdiction of each VPN user: drawn by ``weights`` among the *other*
+    jurisdictions (a VPN user with no other exit keeps their residence)."""
+    out = residence.copy()
+    for home in np.unique(residence):
+        w = weights.copy()
+        w[home] = 0.0
+        if w.sum() <= 0:
+            continue
+        mine = residence == home
+        out[mine] = rng.choice(weights.size, size=int(mine.sum()), p=w / w.sum())
+    return out

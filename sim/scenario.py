@@ -1,0 +1,595 @@
+"""Scenario files: the pydantic schema, YAML loading with ``extends:``, and error reporting.
+
+A scenario is the single source of every parameter of a run. It is written in YAML,
+may inherit from a preset or another file with ``extends:``, and is validated as a
+whole after merging. Every validation problem is raised as a :class:`ScenarioError`
+whose message names the file, the dotted field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+RequesterKind = Literal["benign", "dual_use", "malicious"]
+REQUESTER_KINDS: tuple[str, ...] = ("benign", "dual_use", "malicious")
+SHARE_TOLERANCE = 1e-6
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PRESET_DIRS: tuple[Path, ...] = (PACKAGE_DIR / "scenarios", PACKAGE_DIR.parent / "scenarios")
+
+
+class ScenarioError(ValueError):
+    """A scenario (or experiment) file is missing, malformed or inconsistent.
+
+    Attributes:
+        source: The file (or ``<dict>``) the problem was found in.
+        path: Dotted field path of the offending value ("" for the whole file).
+        expected: What a valid value looks like.
+    """
+
+    def __init__(self, source: str, path: str, expected: str) -> None:
+        self.source, self.path, self.expected = source, path, expected
+        where = f"{source}: {path}" if path else source
+        super().__init__(f"{where}: {expected}")
+
+
+class _Strict(BaseModel):
+    """Base for every schema block: unknown keys are errors, values are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Category(_Strict):
+    """A request category: what a request looks like, independent of who sends it."""
+
+    description: str = ""
+    harmful: bool = Field(
+        description="Serving it to a malicious requester counts as harm completed."
+    )
+    dual_use: bool = Field(
+        False, description="Legitimate work whose requests look harmful (security, chem/bio)."
+    )
+    resembles: list[str] = Field(
+        default_factory=list,
+        description="Categories whose compliance filter also catches this one "
+        "(at the filter's false-positive rate): the source of filter over-refusal.",
+    )
+
+
+class ModelKind(_Strict):
+    """A kind of model a node can serve, with its refusal behaviour per category."""
+
+    description: str = ""
+    refusal: dict[str, Probability] = Field(
+        description="Probability that the model refuses a request of each category (every "
+        "category must be listed)."
+    )
+    jailbreak_susceptibility: Probability = Field(
+        description="Probability that a jailbreak attempt defeats the model's refusal."
+    )
+
+
+class Enforcement(_Strict):
+    """A jurisdiction's enforcement profile."""
+
+    audit_rate: Probability = Field(0.0, description="Share of nodes in reach audited per day.")
+    detection_probability: Probability = Field(
+        0.0, description="Probability that an audit of a violating node finds the violation."
+    )
+    fine_share_of_annual_revenue: Probability = Field(
+        0.0, description="Fine per detected violation, as a share of annualised revenue."
+    )
+    fine_min_usd: NonNegative = Field(0.0, description="Floor of a fine, in USD.")
+    takedown_probability: Probability = Field(
+        0.0, description="Probability that a detected domestic node is taken down."
+    )
+    geo_block_foreign: bool = Field(
+        False, description="Residents (as they appear) can reach only domestic nodes."
+    )
+    extraterritorial: bool = Field(
+        False,
+        description="Rules apply to foreign nodes serving (apparent) residents: compliant "
+        "foreign nodes filter for it, and it audits and fines foreign nodes that serve them.",
+    )
+    kyc_mandate: bool = Field(
+        False,
+        description="Compliant nodes hosted here (and, if extraterritorial, serving its "
+        "residents) require verified identity for KYC categories.",
+    )
+    audit_cost_usd: NonNegative = Field(0.0, description="Cost of one audit, USD.")
+    budget_usd_per_day: NonNegative | None = Field(
+        None, description="Enforcement budget per day in USD; caps audits. None: unlimited."
+    )
+
+
+class EnforcementPatch(_Strict):
+    """Fields of :class:`Enforcement` to change; unset fields keep their value."""
+
+    audit_rate: Probability | None = None
+    detection_probability: Probability | None = None
+    fine_share_of_annual_revenue: Probability | None = None
+    fine_min_usd: NonNegative | None = None
+    takedown_probability: Probability | None = None
+    geo_block_foreign: bool | None = None
+    extraterritorial: bool | None = None
+    kyc_mandate: bool | None = None
+    audit_cost_usd: NonNegative | None = None
+    budget_usd_per_day: NonNegative | None = None
+
+
+class Jurisdiction(_Strict):
+    """An enforcement regime with its share of requesters and hosting."""
+
+    description: str = ""
+    requester_share: Probability = Field(description="Share of all requesters resident here.")
+    hosting_share: Probability = Field(description="Share of all nodes hosted here at start.")
+    hosting_cost_usd_per_day: NonNegative = Field(
+        description="Cost of running one node here for one day, USD."
+    )
+    prohibited: list[str] = Field(
+        default_factory=list, description="Categories its content policy prohibits."
+    )
+    enforcement: Enforcement = Field(default_factory=Enforcement)
+    model_mix: dict[str, Probability] = Field(
+        description="Shares of the model kinds served by nodes hosted here (sum to 1)."
+    )
+    compliance_share: Probability = Field(
+        0.0, description="Share of nodes hosted here that run its compliance filter and KYC."
+    )
+
+
+class RequesterProfile(_Strict):
+    """Behaviour of one kind of requester."""
+
+    share: Probability = Field(description="Share of all requesters of this kind.")
+    requests_per_day: NonNegative = Field(description="Mean requests per requester per day.")
+    category_mix: dict[str, Probability] = Field(
+        description="Probability of each category per request (sums to 1)."
+    )
+    persistence: Annotated[int, Field(ge=0, le=50)] = Field(
+        description="Retries after a refusal before giving up."
+    )
+    vpn_use: Probability = Field(
+        0.0, description="Share of requesters who appear in another jurisdiction through a VPN."
+    )
+    jailbreak_attempt: Probability = Field(
+        0.0, description="Probability that a request carries a jailbreak."
+    )
+    kyc_verified: Probability = Field(
+        0.0,
+        description="Share holding a verified identity (for malicious actors: a forged one).",
+    )
+
+
+class Requesters(_Strict):
+    """The requester population."""
+
+    count: Annotated[int, Field(ge=0)] = Field(description="Number of requesters.")
+    kinds: dict[RequesterKind, RequesterProfile]
+
+
+class Nodes(_Strict):
+    """The compute-node market at the start of a run."""
+
+    count: Annotated[int, Field(ge=0)] = Field(description="Number of nodes at start.")
+    capacity_per_day: Annotated[float, Field(gt=0)] = Field(
+        description="Median requests a node can process per day."
+    )
+    capacity_dispersion: NonNegative = Field(
+        0.5, description="Log-normal sigma of node capacity."
+    )
+    price_usd_per_request: Annotated[float, Field(gt=0)] = Field(
+        description="Median price of one request, USD."
+    )
+    price_dispersion: NonNegative = Field(0.2, description="Log-normal sigma of node price.")
+    filter_recall: Probability = Field(
+        description="Probability that a compliance filter catches a prohibited request."
+    )
+    filter_false_positive: Probability = Field(
+        description="Probability that a filter catches a request resembling a prohibited one."
+    )
+
+
+class Market(_Strict):
+    """How requests reach nodes."""
+
+    protocol: Literal["open"] = Field(
+        "open",
+        description="open: a requester reaches any node its apparent jurisdiction allows, "
+        "chosen with probability proportional to capacity x price^-elasticity.",
+    )
+    price_elasticity: NonNegative = Field(
+        1.0, description="Exponent of price in the routing weight."
+    )
+    kyc_categories: list[str] | None = Field(
+        None,
+        description="Categories behind KYC where mandated; None: every dual-use or harmful "
+        "category.",
+    )
+
+
+class Recording(_Strict):
+    """What is recorded besides the per-step tables."""
+
+    node_snapshot_every: Annotated[int, Field(ge=0)] = Field(
+        0, description="Write every node's state every N steps (0: only after the last step)."
+    )
+
+
+class _Event(_Strict):
+    step: Annotated[int, Field(ge=0)] = Field(description="Step at whose end the event fires.")
+    note: str = ""
+
+
+class PolicyChange(_Event):
+    """A jurisdiction prohibits or allows categories."""
+
+    kind: Literal["policy_change"]
+    jurisdiction: str
+    prohibit: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+
+
+class EnforcementChange(_Event):
+    """A jurisdiction changes its enforcement profile."""
+
+    kind: Literal["enforcement_change"]
+    jurisdiction: str
+    changes: EnforcementPatch
+
+
+class TreatySigned(_Event):
+    """Jurisdictions join an enforcement treaty (every pair is linked)."""
+
+    kind: Literal["treaty_signed"]
+    jurisdictions: Annotated[list[str], Field(min_length=2)]
+    name: str = "treaty"
+
+
+class ModelRelease(_Event):
+    """A model kind is released; a share of active nodes switch to it at once."""
+
+    kind: Literal["model_release"]
+    model: str
+    adoption_share: Probability = Field(
+        description="Share of active nodes (in the listed jurisdictions) that switch to it."
+    )
+    jurisdictions: list[str] | None = None
+
+
+class NodeShock(_Event):
+    """Nodes leave (remove) or arrive (add): ``count`` plus ``fraction`` of the active
+    nodes in scope (one jurisdiction, or all)."""
+
+    kind: Literal["node_shock"]
+    action: Literal["remove", "add"]
+    fraction: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.0, description="Share of the active nodes in scope removed or added (add may exceed 1)."
+    )
+    count: Annotated[int, Field(ge=0)] = Field(0, description="Nodes removed or added.")
+    jurisdiction: str | None = Field(
+        None, description="Scope; new nodes without one are spread by hosting share."
+    )
+
+
+Event = Annotated[
+    PolicyChange | EnforcementChange | TreatySigned | ModelRelease | NodeShock,
+    Field(discriminator="kind"),
+]
+
+
+class Scenario(_Strict):
+    """A complete, validated scenario."""
+
+    name: str
+    description: str = ""
+    question: str = Field("", description="The question this scenario answers.")
+    seed: Annotated[int, Field(ge=0)] = 0
+    steps: Annotated[int, Field(ge=1, le=100_000)] = 100
+    categories: dict[str, Category]
+    models: dict[str, ModelKind]
+    jurisdictions: dict[str, Jurisdiction]
+    requesters: Requesters
+    nodes: Nodes
+    market: Market = Field(default_factory=Market)
+    treaties: list[Annotated[list[str], Field(min_length=2)]] = Field(
+        default_factory=list,
+        description="Treaty groups in force at start; every pair in a group is linked.",
+    )
+    timeline: list[Event] = Field(default_factory=list)
+    recording: Recording = Field(default_factory=Recording)
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> Scenario:
+        for field in ("categories", "models", "jurisdictions"):
+            if not getattr(self, field):
+                raise ValueError(f"{field} must not be empty")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as plain data (JSON-compatible), defaults included."""
+        return self.model_dump(mode="json")
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the scenario: matches results to inputs."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def kyc_categories(self) -> list[str]:
+        """Categories behind KYC where a jurisdiction mandates it."""
+        if self.market.kyc_categories is not None:
+            return list(self.market.kyc_categories)
+        return [n for n, c in self.categories.items() if c.dual_use or c.harmful]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML mapping with the safe loader, or raise ScenarioError."""
+    if not path.is_file():
+        raise ScenarioError(str(path), "", "file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "expected a UTF-8 text file") from None
+    return parse_yaml(text, source=str(path))
+
+
+def parse_yaml(text: str, *, source: str = "<string>") -> dict[str, Any]:
+    """Parse YAML text (safe loader) into a mapping, or raise ScenarioError."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, "", f"invalid YAML at {where}{problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", f"expected a mapping at the top level, got {_kind(data)}")
+    return data
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into ``base``: mappings merge key by key, anything else replaces.
+
+    A key set to ``null`` in ``override`` removes it from the result.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None and key in merged and isinstance(merged[key], dict):
+            del merged[key]
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def preset_path(name: str) -> Path | None:
+    """Path of the preset scenario called ``name``, or None."""
+    for directory in PRESET_DIRS:
+        candidate = directory / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def list_presets() -> dict[str, str]:
+    """Preset names mapped to the first line of their description, sorted by name."""
+    found: dict[str, Path] = {}
+    for directory in reversed(PRESET_DIRS):
+        for path in directory.glob("*.yaml"):
+            found[path.stem] = path
+    out = {}
+    for name in sorted(found):
+        raw = _read_yaml(found[name])
+        description = str(raw.get("description", "")).strip().splitlines()
+        out[name] = description[0] if description else ""
+    return out
+
+
+def resolve(ref: str, *, relative_to: Path | None = None) -> Path:
+    """Turn a scenario reference (a path, or a preset name) into a file path."""
+    candidate = Path(ref)
+    if relative_to is not None and not candidate.is_absolute():
+        nearby = relative_to / candidate
+        if nearby.is_file() or nearby.suffix in (".yaml", ".yml"):
+            return nearby
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        return candidate
+    preset = preset_path(ref)
+    if preset is None:
+        known = ", ".join(list_presets()) or "none"
+        raise ScenarioError(ref, "", f"no such file or preset (presets: {known})")
+    return preset
+
+
+def load_raw(ref: str | Path, *, _chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
+    """Load a scenario file and everything it extends, merged, before validation.
+
+    Returns:
+        The merged mapping and the name of the file it came from.
+    """
+    path = resolve(str(ref), relative_to=_chain[-1].parent if _chain else None).resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise ScenarioError(str(_chain[-1]), "extends", f"expected no cycle, found {cycle}")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, str(path)
+    if not isinstance(parent, str):
+        raise ScenarioError(
+            str(path), "extends", f"expected a preset name or path, got {_kind(parent)}"
+        )
+    base, _ = load_raw(parent, _chain=(*_chain, path))
+    return deep_merge(base, data), str(path)
+
+
+def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
+    """Load and validate a scenario from a path, a preset name, a mapping or a Scenario.
+
+    Raises:
+        ScenarioError: naming the file, the field path and what was expected.
+    """
+    if isinstance(ref, Scenario):
+        return ref
+    if isinstance(ref, dict):
+        data = dict(ref)
+        source = "<dict>"
+        parent = data.pop("extends", None)
+        if parent is not None:
+            base, _ = load_raw(parent)
+            data = deep_merge(base, data)
+    else:
+        data, source = load_raw(ref)
+    return validate(data, source=source)
+
+
+def validate(data: dict[str, Any], *, source: str = "<dict>") -> Scenario:
+    """Validate a merged mapping into a Scenario, checking cross-references too."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _from_pydantic(exc, source) from None
+    check_references(scenario, source=source)
+    return scenario
+
+
+def _from_pydantic(exc: ValidationError, source: str) -> ScenarioError:
+    """The first pydantic error as a ScenarioError with a dotted path."""
+    err = exc.errors(include_url=False)[0]
+    loc = [str(p) for p in err["loc"]]
+    # Discriminated unions add the tag name to the path; drop it for readability.
+    if len(loc) >= 3 and loc[0] == "timeline" and loc[2] in _EVENT_KINDS:
+        del loc[2]
+    path = ".".join(loc)
+    kind, msg = err["type"], err["msg"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        expected = "unknown field (check the spelling; `dirisk schema` lists the fields)"
+    elif kind == "missing":
+        expected = "required field is missing"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bounds = _bounds_text(err.get("ctx", {}))
+        expected = f"expected a number {bounds}, got {value!r}"
+    elif kind == "literal_error" or kind == "union_tag_invalid":
+        expected = f"{msg[0].lower()}{msg[1:]}, got {value!r}"
+    else:
+        expected = f"{msg[0].lower()}{msg[1:]}" + (
+            f", got {value!r}" if not isinstance(value, dict | list) else ""
+        )
+    return ScenarioError(source, path, expected)
+
+
+def _bounds_text(ctx: dict[str, Any]) -> str:
+    parts = []
+    for key, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if key in ctx:
+            parts.append(f"{symbol} {ctx[key]}")
+    if ctx.get("ge") == 0.0 and ctx.get("le") == 1.0:
+        return "in [0, 1] (a probability or share)"
+    return " and ".join(parts)
+
+
+_EVENT_KINDS = {"policy_change", "enforcement_change", "treaty_signed", "model_release", "node_shock"}
+
+
+def check_references(scenario: Scenario, *, source: str) -> None:
+    """Check names that refer to other parts of the scenario, and shares that sum to 1.
+
+    Raises:
+        ScenarioError: for the first unknown name or share vector not summing to 1.
+    """
+    cats, models, jurs = set(scenario.categories), set(scenario.models), set(scenario.jurisdictions)
+
+    def known(names: list[str] | set[str], universe: set[str], path: str, what: str) -> None:
+        for name in names:
+            if name not in universe:
+                raise ScenarioError(
+                    source, path, f"unknown {what} {name!r}; expected one of {sorted(universe)}"
+                )
+
+    def sums_to_one(values: list[float], path: str) -> None:
+        total = math.fsum(values)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ScenarioError(source, path, f"expected shares summing to 1, got {total:.6g}")
+
+    for name, cat in scenario.categories.items():
+        known(cat.resembles, cats, f"categories.{name}.resembles", "category")
+    for name, model in scenario.models.items():
+        known(model.refusal, cats, f"models.{name}.refusal", "category")
+        missing = sorted(cats - set(model.refusal))
+        if missing:
+            raise ScenarioError(
+                source, f"models.{name}.refusal", f"expected a value for every category; missing {missing}"
+            )
+    sums_to_one([j.requester_share for j in scenario.jurisdictions.values()],
+                "jurisdictions.*.requester_share")
+    sums_to_one([j.hosting_share for j in scenario.jurisdictions.values()],
+                "jurisdictions.*.hosting_share")
+    for name, jur in scenario.jurisdictions.items():
+        known(jur.prohibited, cats, f"jurisdictions.{name}.prohibited", "category")
+        known(jur.model_mix, models, f"jurisdictions.{name}.model_mix", "model kind")
+        sums_to_one(list(jur.model_mix.values()), f"jurisdictions.{name}.model_mix")
+    kinds = scenario.requesters.kinds
+    missing_kinds = [k for k in REQUESTER_KINDS if k not in kinds]
+    if missing_kinds:
+        raise ScenarioError(source, "requesters.kinds", f"expected every requester kind; missing {missing_kinds}")
+    sums_to_one([p.share for p in kinds.values()], "requesters.kinds.*.share")
+    for kind, profile in kinds.items():
+        known(profile.category_mix, cats, f"requesters.kinds.{kind}.category_mix", "category")
+        sums_to_one(list(profile.category_mix.values()), f"requesters.kinds.{kind}.category_mix")
+    if scenario.market.kyc_categories is not None:
+        known(scenario.market.kyc_categories, cats, "market.kyc_categories", "category")
+    for i, group in enumerate(scenario.treaties):
+        known(group, jurs, f"treaties.{i}", "jurisdiction")
+    for i, event in enumerate(scenario.timeline):
+        path = f"timeline.{i}"
+        if event.step >= scenario.steps:
+            raise ScenarioError(
+                source, f"{path}.step", f"expected a step below steps={scenario.steps}, got {event.step}"
+            )
+        if isinstance(event, PolicyChange | EnforcementChange):
+            known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
+        if isinstance(event, PolicyChange):
+            known(event.prohibit, cats, f"{path}.prohibit", "category")
+            known(event.allow, cats, f"{path}.allow", "category")
+        if isinstance(event, TreatySigned):
+            known(event.jurisdictions, jurs, f"{path}.jurisdictions", "jurisdiction")
+        if isinstance(event, ModelRelease):
+            known([event.model], models, f"{path}.model", "model kind")
+            known(event.jurisdictions or [], jurs, f"{path}.jurisdictions", "jurisdiction")
+        if isinstance(event, NodeShock) and event.jurisdiction is not None:
+            known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The full merged scenario as YAML: running it reproduces the run exactly."""
+    return yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of scenario files."""
+    schema = Scenario.model_json_schema()
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "A preset name or a path (relative to this file) to inherit from.",
+    }
+    return schema
