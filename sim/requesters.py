@@ -28,17 +28,19 @@ def apportion(total: int, shares: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Requesters:
-    """Every requester's traits (length R each)."""
+    """Every requester's traits (length R each), in blocks of one jurisdiction and kind."""
 
     jurisdiction: np.ndarray  #: int, residence
     kind: np.ndarray  #: int, index into REQUESTER_KINDS
-    rate: np.ndarray  #: mean requests per day
     persistence: np.ndarray  #: retries after a refusal
     vpn: np.ndarray  #: bool, appears elsewhere through a VPN
     apparent: np.ndarray  #: int, jurisdiction the market sees (exit node if vpn)
     jailbreak: np.ndarray  #: probability that a request carries a jailbreak
     verified: np.ndarray  #: bool, holds a verified (or forged) identity
-    mix_table: np.ndarray  #: (K*C,) cumulative category mix per kind, shifted by kind
+    block_start: np.ndarray  #: (B+1,) requesters sit in contiguous blocks of one
+    #: jurisdiction and kind: block b is ``block_start[b]:block_start[b+1]``
+    block_rate: np.ndarray  #: (B,) mean requests per requester per day in each block
+    block_mix: np.ndarray  #: (B, C) category mix of each block
 
     @property
     def size(self) -> int:
@@ -72,33 +74,38 @@ class Requesters:
         if vpn.any() and exit_weights.sum() > 0:
             apparent[vpn] = vpn_exits(jurisdiction[vpn], exit_weights, rng)
         mix = np.array([[p.category_mix.get(c, 0.0) for c in cat_names] for p in profiles])
-        cum = np.cumsum(mix, axis=1)
-        cum[:, -1] = 1.0
-        mix_table = (cum + np.arange(len(profiles))[:, None]).ravel()
+        rates = np.array([p.requests_per_day for p in profiles])
+        block_kind = np.tile(np.arange(len(profiles)), len(jur_names))
         return cls(
             jurisdiction=jurisdiction.astype(np.int64),
             kind=kind.astype(np.int64),
-            rate=trait("requests_per_day", np.float64),
             persistence=trait("persistence", np.int16),
             vpn=vpn,
             apparent=apparent.astype(np.int64),
             jailbreak=trait("jailbreak_attempt", np.float64),
             verified=rng.random(kind.size) < trait("kyc_verified", np.float64),
-            mix_table=mix_table,
+            block_start=np.r_[0, np.cumsum(counts.ravel())].astype(np.int64),
+            block_rate=rates[block_kind],
+            block_mix=mix[block_kind],
         )
 
     def emit(self, rng: np.random.Generator) -> Demand:
-        """One day's requests: Poisson counts per requester, categories from the mix."""
-        counts = rng.poisson(self.rate)
-        who = np.repeat(np.arange(self.size, dtype=np.int64), counts)
-        kind = self.kind[who]
-        n_cat = self.mix_table.size // max(len(REQUESTER_KINDS), 1)
-        u = np.minimum(rng.random(who.size), 1.0 - 1e-9)
-        flat = np.searchsorted(self.mix_table, kind + u, side="right")
-        category = flat - kind * n_cat
+        """One day's requests: each requester emits Poisson(rate x mix) requests per
+        category.
+
+        Drawn per block (a block's requesters share rate and mix): the block's count per
+        category is Poisson(size x rate x mix) and each request's requester is uniform in
+        the block, which is the same distribution as independent per-requester draws.
+        """
+        sizes = np.diff(self.block_start)
+        n_cat = self.block_mix.shape[1]
+        counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
+        cell = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+        block = cell // n_cat
+        who = self.block_start[block] + rng.integers(0, np.maximum(sizes, 1)[block])
         return Demand(
             requester=who,
-            category=category,
+            category=cell - block * n_cat,
             apparent=self.apparent[who],
             persistence=self.persistence[who],
             jailbreak=self.jailbreak[who],

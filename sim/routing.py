@@ -105,6 +105,13 @@ def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> 
     return admitted
 
 
+#: Above this many draws per node, :meth:`RoutingTable.route` draws multinomial counts
+#: and shuffles (O(N + m)); below, it inverts the CDF per draw (O(m log N)). Both give
+#: i.i.d. draws from the same distribution; the switch is only for speed
+#: (see benchmarks/).
+MULTINOMIAL_MIN_DRAWS_PER_NODE = 0.25
+
+
 @dataclass(frozen=True)
 class RoutingTable:
     """Routing distributions of one step, one per reach group.
@@ -113,10 +120,10 @@ class RoutingTable:
     each geo-blocking jurisdiction has its own (its domestic nodes only).
     """
 
+    prob: np.ndarray  #: (G, N) probability of reaching each node from a group
     table: np.ndarray  #: (G*N,) from :func:`routing_table`
     has_node: np.ndarray  #: (G,) bool
     group_of: np.ndarray  #: (J,) reach group of each apparent jurisdiction
-    n_nodes: int
 
     @classmethod
     def build(cls, weights: np.ndarray, host: np.ndarray, geo_block: np.ndarray) -> RoutingTable:
@@ -128,8 +135,33 @@ class RoutingTable:
         reachable = np.vstack([np.ones((1, host.size), dtype=bool),
                                host[None, :] == blockers[:, None]])
         table, has_node = routing_table(weights, reachable)
-        return cls(table=table, has_node=has_node, group_of=group_of, n_nodes=host.size)
+        masked = np.where(reachable, weights, 0.0)
+        totals = masked.sum(axis=1, keepdims=True)
+        prob = masked / np.where(totals > 0, totals, 1.0)
+        return cls(prob=prob, table=table, has_node=has_node, group_of=group_of)
+
+    @property
+    def n_nodes(self) -> int:
+        """N."""
+        return self.prob.shape[1]
 
     def route(self, apparent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(m,) node reached by each attempt from its apparent jurisdiction (-1: none)."""
-        return route(self.group_of[apparent], self.table, self.has_node, self.n_nodes, rng)
+        group = self.group_of[apparent]
+        if self.has_node.size == 1:
+            return self._draw(0, group.size, rng) if self.has_node[0] else np.full(group.size, -1)
+        node = np.full(group.size, -1, dtype=np.int64)
+        for g in np.flatnonzero(self.has_node):
+            mine = np.flatnonzero(group == g)
+            if mine.size:
+                node[mine] = self._draw(int(g), mine.size, rng)
+        return node
+
+    def _draw(self, g: int, m: int, rng: np.random.Generator) -> np.ndarray:
+        """m i.i.d. draws from group g's routing distribution."""
+        n_nodes = self.n_nodes
+        if m >= MULTINOMIAL_MIN_DRAWS_PER_NODE * n_nodes:
+            labels = np.repeat(np.arange(n_nodes, dtype=np.int64), rng.multinomial(m, self.prob[g]))
+            rng.shuffle(labels)
+            return labels
+        return route(np.full(m, g, dtype=np.int64), self.table, self.has_node, n_nodes, rng)

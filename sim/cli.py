@@ -1,0 +1,144 @@
+"""The ``dirisk`` command line.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, no traceback); 1 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.results import Results
+from sim.runner import run as run_scenario
+from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
+
+app = typer.Typer(
+    help="dirisk: simulate decentralised AI inference and the content policies that govern it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    """Table file format."""
+
+    parquet = "parquet"
+    csv = "csv"
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one line to stderr and return the Exit to raise."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if isinstance(value, float) and abs(value) < 1 and value != 0:
+        return f"{value:.1%}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Scenario file or preset name.")],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default: runs/<scenario>_seed<seed>).")] = None,
+    format: Annotated[OutputFormat, typer.Option(help="Table file format.")] = OutputFormat.parquet,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run a scenario, print a summary and write its tables and run.json."""
+    try:
+        spec = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    total = steps or spec.steps
+    show_bar = not quiet and err_console.is_terminal
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, disable=not show_bar) as bar:
+        task = bar.add_task(spec.name, total=total)
+        results = run_scenario(spec, seed=seed, steps=steps,
+                               progress=lambda done, _: bar.update(task, completed=done))
+    target = out or Path("runs") / f"{spec.name}_seed{results.meta['seed']}"
+    try:
+        results.save(target, format=format.value)
+    except OSError as exc:
+        raise fail(f"{target}: cannot write results ({exc.strerror or exc})") from None
+    if not quiet:
+        print_summary(results, target)
+
+
+def print_summary(results: Results, target: Path) -> None:
+    """The headline numbers of a run and where its files went."""
+    meta = results.meta
+    table = Table(title=f"{meta['scenario_name']} · seed {meta['seed']} · {meta['steps']} days")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("basis", style="dim")
+    for row in results.summary().itertuples(index=False):
+        table.add_row(row.metric, _fmt(row.value), row.basis)
+    out_console.print(table)
+    nodes = results.nodes_by_jurisdiction()
+    out_console.print("active nodes by jurisdiction: " + ", ".join(
+        f"{name} {count}" for name, count in nodes.items()))
+    out_console.print(f"tables and run.json written to {target}/ "
+                      f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)")
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[str], typer.Argument(help="Scenario files or preset names.")],
+) -> None:
+    """Validate scenario files; exit 2 at the first invalid one."""
+    for ref in scenarios:
+        try:
+            spec = load_scenario(ref)
+        except ScenarioError as exc:
+            raise fail(str(exc)) from None
+        out_console.print(f"ok: {ref} ({spec.name}, {spec.steps} steps, "
+                          f"{len(spec.jurisdictions)} jurisdictions, {spec.nodes.count} nodes, "
+                          f"{spec.requesters.count} requesters)", highlight=False)
+
+
+@app.command("list")
+def list_() -> None:
+    """List the preset scenarios."""
+    table = Table(show_header=True)
+    table.add_column("preset")
+    table.add_column("description")
+    for name, description in list_presets().items():
+        table.add_row(name, description)
+    out_console.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of scenario files."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point that turns unexpected errors into exit code 1."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # an internal error: report it, exit 1
+        err_console.print_exception()
+        err_console.print(f"internal error: {exc}", markup=False)
+        raise SystemExit(1) from None
