@@ -16,6 +16,8 @@ Format = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("metrics", "requests", "actors", "flows", "nodes", "jurisdictions",
                            "node_states", "events")
 EVENT_COLUMNS = ("step", "event", "jurisdiction", "node_id", "detail")
+#: Permissions of written files (mkstemp creates them 0600).
+FILE_MODE = 0o644
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -28,6 +30,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
