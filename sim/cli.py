@@ -95,9 +95,10 @@ def print_summary(results: Results, target: Path) -> None:
     out_console.print(table)
     nodes = results.nodes_by_jurisdiction()
     out_console.print("active nodes by jurisdiction: " + ", ".join(
-        f"{name} {count}" for name, count in nodes.items()))
+        f"{name} {count}" for name, count in nodes.items()), highlight=False, soft_wrap=True)
     out_console.print(f"tables and run.json written to {target}/ "
-                      f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)")
+                      f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -112,7 +113,7 @@ def validate(
             raise fail(str(exc)) from None
         out_console.print(f"ok: {ref} ({spec.name}, {spec.steps} steps, "
                           f"{len(spec.jurisdictions)} jurisdictions, {spec.nodes.count} nodes, "
-                          f"{spec.requesters.count} requesters)", highlight=False)
+                          f"{spec.requesters.count} requesters)", highlight=False, soft_wrap=True)
 
 
 @app.command("list")

@@ -76,7 +76,8 @@ class Recorder:
         size = n_j * n_k * n_c
         by_status = np.bincount(cell * 4 + outcome.status, minlength=size * 4).reshape(size, 4)
         served = outcome.status == SERVED
-        host = np.where(served, nodes.jurisdiction[np.maximum(outcome.node, 0)], -1)
+        host = np.full(who.size, -1, dtype=np.int64)
+        host[served] = nodes.jurisdiction[outcome.node[served]]
         foreign = served & (host != res)
         self._requests.append(np.column_stack([
             by_status.sum(axis=1),

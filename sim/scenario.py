@@ -15,9 +15,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+def _unit_interval(value: float) -> float:
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise PydanticCustomError("probability", "expected a number in [0, 1] (a probability or share)")
+    return value
+
+
+Probability = Annotated[float, AfterValidator(_unit_interval),
+                        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
 NonNegative = Annotated[float, Field(ge=0.0)]
 RequesterKind = Literal["benign", "dual_use", "malicious"]
 REQUESTER_KINDS: tuple[str, ...] = ("benign", "dual_use", "malicious")
@@ -368,7 +385,8 @@ def _kind(value: Any) -> str:
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Merge ``override`` into ``base``: mappings merge key by key, anything else replaces.
 
-    A key set to ``null`` in ``override`` removes it from the result.
+    A key set to ``null`` in ``override`` removes an inherited *mapping* (a jurisdiction,
+    a model kind, an enforcement block); on any other value ``null`` is kept as a value.
     """
     merged = dict(base)
     for key, value in override.items():
@@ -438,7 +456,12 @@ def load_raw(ref: str | Path, *, _chain: tuple[Path, ...] = ()) -> tuple[dict[st
         raise ScenarioError(
             str(path), "extends", f"expected a preset name or path, got {_kind(parent)}"
         )
-    base, _ = load_raw(parent, _chain=(*_chain, path))
+    try:
+        base, _ = load_raw(parent, _chain=(*_chain, path))
+    except ScenarioError as exc:
+        if exc.path or exc.source != parent:  # raised inside the parent: keep its location
+            raise
+        raise ScenarioError(str(path), "extends", f"{parent!r}: {exc.expected}") from None
     return deep_merge(base, data), str(path)
 
 
@@ -486,6 +509,8 @@ def _from_pydantic(exc: ValidationError, source: str) -> ScenarioError:
         expected = "unknown field (check the spelling; `dirisk schema` lists the fields)"
     elif kind == "missing":
         expected = "required field is missing"
+    elif kind == "probability":
+        expected = f"{msg}, got {value!r}"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         bounds = _bounds_text(err.get("ctx", {}))
         expected = f"expected a number {bounds}, got {value!r}"
@@ -503,8 +528,6 @@ def _bounds_text(ctx: dict[str, Any]) -> str:
     for key, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if key in ctx:
             parts.append(f"{symbol} {ctx[key]}")
-    if ctx.get("ge") == 0.0 and ctx.get("le") == 1.0:
-        return "in [0, 1] (a probability or share)"
     return " and ".join(parts)
 
 
