@@ -238,55 +238,60 @@ class RequesterAgent(mesa.Agent):
         self.category_weights = [mix[c] for c in self.categories]
 
     def step(self) -> None:
-        """Send today's requests, retrying each on refusal."""
+        """Send today's requests; with immediate retries, see each one through."""
         n = self.model.rng.poisson(self.profile.requests_per_day)
         if n == 0:
             return
         model = self.model
-        tally = model.tally
-        tally["requesting"] += 1
-        seeking = completed = False
         for category in self.random.choices(self.categories, weights=self.category_weights, k=n):
-            status, node = self.request(category)
-            harmful = model.scenario.categories[category].harmful
-            tally["emitted", self.kind] += 1
-            tally[status, self.kind] += 1
-            if status == SERVED and node.jurisdiction is not self.jurisdiction:
-                tally["served_foreign"] += 1
-            if harmful and self.kind == "malicious":
-                seeking = True
-                tally["harmful_requests"] += 1
-                if status == SERVED:
-                    completed = True
-                    tally["harmful_completed"] += 1
-        if seeking:
-            tally["malicious_seeking"] += 1
-            tally["malicious_completed"] += completed
+            request = Request(self, category)
+            model.requests.append(request)
+            if model.retry_timing == "immediate":
+                while request.status is None:
+                    request.attempt()
 
-    def request(self, category: str) -> tuple[str, NodeAgent | None]:
-        """Try up to 1 + persistence nodes; return the final status and serving node."""
-        model = self.model
-        last = None
-        status = "dropped"
-        for _ in range(1 + self.profile.persistence):
-            node = model.pick_node(self.apparent)
-            model.tally["attempts"] += 1
-            if node is None:
-                return "dropped", None
-            if node is last:
-                node = model.pick_node(self.apparent)
-            last = node
-            result = node.handle(self, category)
-            if result == SERVED:
-                return SERVED, node
-            status = "refused" if result == REFUSED else "dropped"
-        return status, None
+
+class Request:
+    """One request and its attempts so far."""
+
+    __slots__ = ("requester", "category", "attempts", "last", "status", "node")
+
+    def __init__(self, requester: RequesterAgent, category: str) -> None:
+        self.requester = requester
+        self.category = category
+        self.attempts = 0
+        self.last: NodeAgent | None = None
+        self.status: str | None = None  # served / refused / dropped once final
+        self.node: NodeAgent | None = None
+
+    def attempt(self) -> None:
+        """Make one attempt; set ``status`` if it is the last."""
+        requester = self.requester
+        model = requester.model
+        node = model.pick_node(requester.apparent)
+        self.attempts += 1
+        model.tally["attempts"] += 1
+        if node is None:
+            self.status = "dropped"
+            return
+        if node is self.last:  # a retry goes to another node: redraw once
+            node = model.pick_node(requester.apparent)
+        self.last = node
+        result = node.handle(requester, self.category)
+        if result == SERVED:
+            self.status, self.node = SERVED, node
+        elif self.attempts > requester.profile.persistence:
+            self.status = "refused" if result == REFUSED else "dropped"
 
 
 class ReferenceModel(mesa.Model):
     """The reference model: requesters, nodes and jurisdictions as Mesa agents."""
 
-    def __init__(self, scenario: Scenario | str, *, seed: int | None = None) -> None:
+    def __init__(self, scenario: Scenario | str, *, seed: int | None = None,
+                 retry_timing: str = "immediate") -> None:
+        if retry_timing not in ("immediate", "rounds"):
+            raise ValueError(f"retry_timing must be 'immediate' or 'rounds', got {retry_timing!r}")
+        self.retry_timing = retry_timing
         scenario = load_scenario(scenario)
         self.seed = scenario.seed if seed is None else int(seed)
         super().__init__(rng=self.seed)
@@ -332,7 +337,16 @@ class ReferenceModel(mesa.Model):
             jur.update_filter()
         self.routes = {}
         self.tally = defaultdict(int)
+        self.requests: list[Request] = []
         self.requesters.shuffle_do("step")
+        if self.retry_timing == "rounds":
+            pending = self.requests
+            while pending:
+                self.random.shuffle(pending)
+                for request in pending:
+                    request.attempt()
+                pending = [r for r in pending if r.status is None]
+        self.count_requests()
         self.jurisdiction_set.do("enforce")
         self.headline = self.compute_headline()
         self.datacollector.collect(self)
@@ -362,6 +376,27 @@ class ReferenceModel(mesa.Model):
         if total <= 0:
             return None
         return self.random.choices(nodes, cum_weights=cum)[0]
+
+    def count_requests(self) -> None:
+        """Tally the step's requests by kind and final status."""
+        tally = self.tally
+        seeking: set[RequesterAgent] = set()
+        completed: set[RequesterAgent] = set()
+        categories = self.scenario.categories
+        for request in self.requests:
+            requester, kind = request.requester, request.requester.kind
+            tally["emitted", kind] += 1
+            tally[request.status, kind] += 1
+            if request.status == SERVED and request.node.jurisdiction is not requester.jurisdiction:
+                tally["served_foreign"] += 1
+            if kind == "malicious" and categories[request.category].harmful:
+                seeking.add(requester)
+                tally["harmful_requests"] += 1
+                if request.status == SERVED:
+                    completed.add(requester)
+                    tally["harmful_completed"] += 1
+        tally["malicious_seeking"] = len(seeking)
+        tally["malicious_completed"] = len(completed)
 
     def compute_headline(self) -> dict[str, float]:
         """This step's headline numbers from the tallies."""

@@ -44,12 +44,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _fmt(value: float) -> str:
-    if isinstance(value, float) and math.isnan(value):
+def _fmt(value: float, unit: str) -> str:
+    """A summary value for people: shares as percentages, counts and money with commas."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if isinstance(value, float) and abs(value) < 1 and value != 0:
+    if unit == "share":
         return f"{value:.1%}"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if unit == "USD":
+        return f"${value:,.0f}"
+    return f"{value:,.0f}"
 
 
 @app.command()
@@ -91,7 +94,7 @@ def print_summary(results: Results, target: Path) -> None:
     table.add_column("value", justify="right")
     table.add_column("basis", style="dim")
     for row in results.summary().itertuples(index=False):
-        table.add_row(row.metric, _fmt(row.value), row.basis)
+        table.add_row(row.metric, _fmt(row.value, row.unit), row.basis)
     out_console.print(table)
     nodes = results.nodes_by_jurisdiction()
     out_console.print("active nodes by jurisdiction: " + ", ".join(

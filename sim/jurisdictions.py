@@ -67,8 +67,8 @@ class Jurisdiction(mesa.Agent):
         audited, detected = audit(candidates, violated, audit_rate=e.audit_rate,
                                   detection_probability=e.detection_probability,
                                   max_audits=self.max_audits, rng=model.rng)
-        fines = fine_amounts(nodes.annual_revenue(model.steps), share=e.fine_share_of_annual_revenue,
-                             minimum=e.fine_min_usd)[detected]
+        fines = fine_amounts(nodes.annual_revenue(model.step_index, detected),
+                             share=e.fine_share_of_annual_revenue, minimum=e.fine_min_usd)
         nodes.fines_total[detected] += fines
         hosts = nodes.jurisdiction[detected]
         can_take_down = (hosts == self.index) | np.array(

@@ -88,17 +88,12 @@ class Recorder:
         ]))
         self._prohibited.append(m.prohibited.copy())
 
-        group = req.jurisdiction * n_k + req.kind
         harmful = m.harmful[demand.category]
-        flags = [
-            np.ones(req.size, dtype=bool),
-            np.bincount(who, minlength=req.size) > 0,
-            np.bincount(who[served], minlength=req.size) > 0,
-            np.bincount(who[harmful], minlength=req.size) > 0,
-            np.bincount(who[harmful & served], minlength=req.size) > 0,
-        ]
-        self._actors.append(np.column_stack(
-            [np.bincount(group, weights=f, minlength=n_j * n_k) for f in flags]))
+        self._actors.append(np.column_stack([
+            req.block_sizes,
+            req.block_count(who), req.block_count(who[served]),
+            req.block_count(who[harmful]), req.block_count(who[harmful & served]),
+        ]))
 
         flow_cell = (res[served] * n_j + host[served]) * n_c + demand.category[served]
         self._flows.append(np.bincount(flow_cell, minlength=n_j * n_j * n_c))

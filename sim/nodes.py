@@ -87,10 +87,11 @@ class NodeTable:
         for f in fields(self):
             setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
 
-    def annual_revenue(self, step: int) -> np.ndarray:
-        """(N,) mean daily revenue since joining, annualised (USD per year)."""
-        age = np.maximum(1, step + 1 - np.maximum(self.born, 0))
-        return self.revenue_total / age * DAYS_PER_YEAR
+    def annual_revenue(self, step: int, index: np.ndarray) -> np.ndarray:
+        """Mean daily revenue since joining of nodes ``index`` at (0-based) ``step``,
+        annualised (USD per year)."""
+        age = np.maximum(1, step + 1 - np.maximum(self.born[index], 0))
+        return self.revenue_total[index] / age * DAYS_PER_YEAR
 
     def book(self, served: np.ndarray) -> np.ndarray:
         """Add one step's served counts per node; return the step's revenue per node (USD)."""

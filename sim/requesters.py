@@ -89,6 +89,18 @@ class Requesters:
             block_mix=mix[block_kind],
         )
 
+    @property
+    def block_sizes(self) -> np.ndarray:
+        """(B,) requesters per block (block = jurisdiction x kind)."""
+        return np.diff(self.block_start)
+
+    def block_count(self, who: np.ndarray) -> np.ndarray:
+        """(B,) number of *distinct* requesters per block among ``who`` (indices)."""
+        seen = np.zeros(self.size + 1, dtype=np.int64)
+        seen[who + 1] = 1
+        cum = np.cumsum(seen)
+        return cum[self.block_start[1:]] - cum[self.block_start[:-1]]
+
     def emit(self, rng: np.random.Generator) -> Demand:
         """One day's requests: each requester emits Poisson(rate x mix) requests per
         category.
@@ -97,7 +109,7 @@ class Requesters:
         category is Poisson(size x rate x mix) and each request's requester is uniform in
         the block, which is the same distribution as independent per-requester draws.
         """
-        sizes = np.diff(self.block_start)
+        sizes = self.block_sizes
         n_cat = self.block_mix.shape[1]
         counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
         cell = np.repeat(np.arange(counts.size, dtype=np.int64), counts)

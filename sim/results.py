@@ -118,23 +118,26 @@ class Results:
                     "harmful_completed", "prohibited_requests", "prohibited_served"]].sum()
         last = m.iloc[-1] if len(m) else pd.Series(dtype=float)
         rows = [
-            ("requests emitted", totals["requests_emitted"], "total"),
-            ("requests served", totals["requests_served"], "total"),
-            ("harmful requests completed", totals["harmful_completed"], "total, malicious intent"),
+            ("requests emitted", totals["requests_emitted"], "count", "total"),
+            ("requests served", totals["requests_served"], "count", "total"),
+            ("harmful requests completed", totals["harmful_completed"], "count",
+             "total, malicious intent"),
             ("harm completion rate", _share(totals["harmful_completed"], totals["harmful_requests"]),
-             "completed / attempted"),
-            ("malicious success share", m["malicious_success_share"].mean(),
+             "share", "completed / attempted"),
+            ("malicious success share", m["malicious_success_share"].mean(), "share",
              "mean over steps"),
-            ("benign over-refusal", m["benign_over_refusal"].mean(), "mean over steps"),
-            ("dual-use over-refusal", m["dual_use_over_refusal"].mean(), "mean over steps"),
-            ("cross-border share of service", m["cross_border_share"].mean(), "mean over steps"),
+            ("benign over-refusal", m["benign_over_refusal"].mean(), "share", "mean over steps"),
+            ("dual-use over-refusal", m["dual_use_over_refusal"].mean(), "share",
+             "mean over steps"),
+            ("cross-border share of service", m["cross_border_share"].mean(), "share",
+             "mean over steps"),
             ("policy leakage", _share(totals["prohibited_served"], totals["prohibited_requests"]),
-             "prohibited at residence, served anyway"),
-            ("active nodes", last.get("active_nodes", 0), "last step"),
-            ("takedowns", m["takedowns"].sum(), "total"),
-            ("fines (USD)", m["fines_usd"].sum(), "total"),
+             "share", "prohibited at residence, served anyway"),
+            ("active nodes", last.get("active_nodes", 0), "count", "last step"),
+            ("takedowns", m["takedowns"].sum(), "count", "total"),
+            ("fines", m["fines_usd"].sum(), "USD", "total"),
         ]
-        return pd.DataFrame(rows, columns=["metric", "value", "basis"])
+        return pd.DataFrame(rows, columns=["metric", "value", "unit", "basis"])
 
     def nodes_by_jurisdiction(self) -> pd.Series:
         """Active nodes per jurisdiction at the last step."""

@@ -56,6 +56,16 @@ class ServingRules:
     kyc_ext: np.ndarray  #: (J,) bool, apparent jurisdiction imposes KYC extraterritorially
     kyc_category: np.ndarray  #: (C,) bool, category behind KYC
 
+    @property
+    def extraterritorial(self) -> bool:
+        """Whether any jurisdiction imposes a filter abroad."""
+        return bool(self.ext_filter.any())
+
+    @property
+    def kyc(self) -> bool:
+        """Whether any KYC gate can stop anything."""
+        return bool((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -80,8 +90,9 @@ def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.nda
     r_model = rules.refusal[node * c + category]
     r_model = np.where(jailbroken, r_model * (1.0 - rules.susceptibility[node]), r_model)
     r_filter = rules.node_filter[node * c + category]
-    extra = rules.ext_filter[apparent * c + category] * rules.compliant[node]
-    r_filter = np.maximum(r_filter, extra)
+    if rules.extraterritorial:
+        extra = rules.ext_filter[apparent * c + category] * rules.compliant[node]
+        r_filter = np.maximum(r_filter, extra)
     return 1.0 - (1.0 - r_model) * (1.0 - r_filter)
 
 
@@ -113,6 +124,7 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
     attempts = np.zeros(n, dtype=np.int16)
     last_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
+    check_kyc = rules.kyc
     pending = np.arange(n, dtype=np.int64)
     while pending.size:
         apparent = demand.apparent[pending]
@@ -129,9 +141,11 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
         category = demand.category[tried]
         jailbroken = rng.random(tried.size) < demand.jailbreak[tried]
         p_refuse = refusal_probability(node, category, apparent, jailbroken, rules)
-        blocked = kyc_blocks(node, category, apparent, demand.verified[tried], rules) & admitted
-        refused = blocked | (rng.random(tried.size) < p_refuse)
-        kyc_blocked += int(blocked.sum())
+        refused = rng.random(tried.size) < p_refuse
+        if check_kyc:
+            blocked = kyc_blocks(node, category, apparent, demand.verified[tried], rules) & admitted
+            refused |= blocked
+            kyc_blocked += int(blocked.sum())
         ok = admitted & ~refused
         status[tried[ok]] = SERVED
         served_by[tried[ok]] = node[ok]
