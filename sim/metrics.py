@@ -183,6 +183,8 @@ class Recorder:
         nodes = self._cube(self._nodes, [("jurisdiction", jur), ("model", m.model_names)],
                            self.NODE_COLUMNS)
         nodes = nodes.astype({c: np.int64 for c in self.NODE_COLUMNS[:6]})
+        served_in_step = nodes.groupby("step")["served"].transform("sum")
+        nodes["market_share"] = nodes["served"] / served_in_step.where(served_in_step > 0)
         jurisdictions = self._cube(self._jurisdictions, [("jurisdiction", jur)],
                                    self.JURISDICTION_COLUMNS)
         jurisdictions = jurisdictions.astype(

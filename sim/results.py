@@ -50,6 +50,15 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: Format) -> None:
         atomic_write(path, lambda p: frame.to_csv(p, index=False))
 
 
+def read_table(path: Path, fmt: Format) -> pd.DataFrame:
+    """Read one table written by :func:`write_table` (CSV text columns keep empty strings)."""
+    if fmt == "parquet":
+        return pd.read_parquet(path)
+    frame = pd.read_csv(path)
+    text = frame.select_dtypes(include=["object", "string"]).columns
+    return frame.fillna({col: "" for col in text})
+
+
 @dataclass
 class Results:
     """The tables and metadata of one run.
@@ -108,8 +117,7 @@ class Results:
             raise FileNotFoundError(f"{out}: no run.json (not a finished dirisk run)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         fmt = meta.get("format", "parquet")
-        read = pd.read_parquet if fmt == "parquet" else pd.read_csv
-        return cls(**{name: read(out / f"{name}.{fmt}") for name in TABLES}, meta=meta)
+        return cls(**{name: read_table(out / f"{name}.{fmt}", fmt) for name in TABLES}, meta=meta)
 
     def summary(self) -> pd.DataFrame:
         """Headline numbers over the whole run, one row per metric (for the CLI)."""

@@ -38,7 +38,10 @@ def build_model(scenario: ScenarioLike, *, seed: int | None = None,
     if steps is not None:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        spec = spec.model_copy(update={"steps": int(steps)})
+        # Events after the last step cannot fire: drop them, so the scenario recorded in
+        # run.json is exactly what ran (and validates).
+        timeline = [e for e in spec.timeline if e.step < steps]
+        spec = spec.model_copy(update={"steps": int(steps), "timeline": timeline})
     return DiriskModel(spec, seed=seed)
 
 

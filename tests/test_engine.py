@@ -331,15 +331,18 @@ def test_baseline_reproduces_the_calibration_of_refusal():
                if cat.harmful and c != "disinformation") > 0.95
 
 
-def test_baseline_aligned_nodes_refuse_the_everyday_mix_at_the_calibrated_rate():
-    """Measured in the engine, not only read from the file: send the benign mix to a
-    world of only aligned nodes without filters or KYC."""
+@pytest.mark.parametrize(("model", "low", "high"),
+                         [("aligned", 0.05, 0.15), ("uncensored", 0.0, 0.01),
+                          ("abliterated", 0.0, 0.01)])
+def test_baseline_models_refuse_the_everyday_mix_at_the_calibrated_rate(model, low, high):
+    """Measured in the engine, not only read from the file: send the benign everyday mix
+    to a world of one model kind without filters, KYC or retries."""
     spec = load_scenario("baseline").to_dict()
     for jur in spec["jurisdictions"].values():
-        jur["model_mix"] = {"aligned": 1.0, "base": 0.0, "uncensored": 0.0, "abliterated": 0.0}
+        jur["model_mix"] = {name: float(name == model) for name in spec["models"]}
         jur["compliance_share"] = 0.0
     for profile in spec["requesters"]["kinds"].values():
         profile["persistence"] = 0
     spec["nodes"]["capacity_per_day"] = 1000
     m = sim.run(spec, seed=1, steps=5).metrics
-    assert 0.05 <= m["benign_over_refusal"].mean() <= 0.15
+    assert low <= m["benign_over_refusal"].mean() <= high

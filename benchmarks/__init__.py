@@ -1,0 +1,1 @@
+"""Benchmarks of the dirisk engine and its plain-Mesa reference (``python -m benchmarks``)."""

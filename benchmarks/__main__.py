@@ -1,0 +1,287 @@
+"""``python -m benchmarks [--quick] [--json PATH]``: time the engine, print a table with
+each target's PASS/MISS, and write every measurement as JSON.
+
+Figures are medians of several repetitions. Ratios (scaling, engine vs reference) are
+measured side by side in the same run. ``--quick`` uses one repetition and tiny sizes:
+it checks that the harness works, and its numbers are not comparable with the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import cases
+from sim.runner import versions
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+
+#: Sizes and repetitions of a full run and of a quick one.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "full": dict(
+        reps=5, reference_reps=3,
+        baseline_steps=200, classroom_steps=None,
+        large=dict(nodes=10_000, jurisdictions=50, requesters=500_000, requests=1_000_000,
+                   warmup=1, timed=5),
+        scale_requests=dict(base=dict(nodes=10_000, jurisdictions=50),
+                            requests=[125_000, 250_000, 500_000, 1_000_000]),
+        scale_nodes=dict(base=dict(requests_per_step=500_000, requesters=250_000,
+                                   jurisdictions=50),
+                         nodes=[2_500, 5_000, 10_000, 20_000]),
+        scale_timing=dict(warmup=1, timed=3),
+        reference=dict(preset="classroom_demo", steps=20),
+        reference_large=dict(preset="baseline", steps=20),
+    ),
+    "quick": dict(
+        reps=1, reference_reps=1,
+        baseline_steps=10, classroom_steps=5,
+        large=dict(nodes=1_000, jurisdictions=10, requesters=20_000, requests=40_000,
+                   warmup=1, timed=2),
+        scale_requests=dict(base=dict(nodes=500, jurisdictions=10),
+                            requests=[5_000, 10_000, 20_000, 40_000]),
+        scale_nodes=dict(base=dict(requests_per_step=20_000, requesters=10_000,
+                                   jurisdictions=10),
+                         nodes=[250, 500, 1_000, 2_000]),
+        scale_timing=dict(warmup=1, timed=1),
+        reference=dict(preset="classroom_demo", steps=3, requesters=1_000, nodes=100),
+        reference_large=dict(preset="baseline", steps=2, requesters=3_000, nodes=300),
+    ),
+}
+
+
+def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
+    """Run every case of ``config``; return the measurements."""
+    reps = config["reps"]
+    out: dict[str, Any] = {}
+    log("start-up ...")
+    out["startup"] = cases.startup(reps)
+    log("baseline ...")
+    out["baseline"] = cases.preset_case("baseline", steps=config["baseline_steps"], reps=reps)
+    log("classroom_demo ...")
+    classroom_steps = config["classroom_steps"] or cases.sized_preset("classroom_demo").steps
+    out["classroom_demo"] = cases.preset_case("classroom_demo", steps=classroom_steps,
+                                              reps=reps)
+    log("large scenario (fresh process) ...")
+    out["large"] = cases.run_worker("large", config["large"])
+    log("scaling: requests ...")
+    timing = config["scale_timing"]
+    sr = config["scale_requests"]
+    out["scaling_requests"] = cases.scaling(series="requests", **timing, sizes=[
+        dict(sr["base"], requests_per_step=r, requesters=r // 2) for r in sr["requests"]])
+    log("scaling: nodes ...")
+    sn = config["scale_nodes"]
+    out["scaling_nodes"] = cases.scaling(series="nodes", **timing, sizes=[
+        dict(sn["base"], nodes=n) for n in sn["nodes"]])
+    log("recording cost ...")
+    out["recording"] = cases.recording_case("baseline", steps=config["baseline_steps"],
+                                            reps=max(1, reps - 2))
+    log("engine vs reference ...")
+    out["reference"] = cases.reference_case(**config["reference"],
+                                            reps=config["reference_reps"])
+    out["reference_baseline"] = cases.reference_case(**config["reference_large"],
+                                                     reps=config["reference_reps"])
+    return out
+
+
+def targets(m: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
+    """Each target with its measured value and PASS / MISS ("n/a" in quick runs)."""
+    large = m["large"]
+    rows = [
+        ("baseline: 200 steps end to end (sim.run), s", m["baseline"]["end_to_end_s"], "<", 1.0),
+        ("classroom_demo / baseline end-to-end time", m["classroom_demo"]["end_to_end_s"]
+         / m["baseline"]["end_to_end_s"], "<", 1.0),
+        ("large: requests/s per core (lower of wall, CPU)",
+         min(large["requests_per_s"], large["requests_per_cpu_s"]), ">=", 2.5e6),
+        ("large: requests/s (wall), floor", large["requests_per_s"], ">=", 1.0e6),
+        ("large: peak memory (maxrss), MB", large["peak_rss_mb"], "<", 2048.0),
+        ("scaling x2 requests: worst time ratio", m["scaling_requests"]["max_ratio"], "<=", 2.2),
+        ("scaling x2 nodes: worst time ratio", m["scaling_nodes"]["max_ratio"], "<=", 2.2),
+        ("recording share of step time (baseline)", m["recording"]["record_share"], "<=", 0.10),
+        ("recording share of step time (large)", large["record_share"], "<=", 0.10),
+        ("engine / reference speed-up (classroom_demo, 20 steps)",
+         m["reference"]["speedup"], ">=", 50.0),
+    ]
+    out = []
+    for name, value, op, threshold in rows:
+        ok = {"<": value < threshold, "<=": value <= threshold, ">=": value >= threshold}[op]
+        status = "n/a" if quick else ("PASS" if ok else "MISS")
+        out.append(dict(name=name, measured=value, op=op, target=threshold, status=status))
+    return out
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _num(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if isinstance(x, int):
+        return f"{x:,}"
+    ax = abs(x)
+    if ax >= 1e6:
+        return f"{x / 1e6:,.2f} M"
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def report(result: dict[str, Any]) -> str:
+    """The human-readable table."""
+    m = result["measurements"]
+    lines = []
+    meta = result["meta"]
+    lines.append(f"dirisk benchmarks ({'QUICK: tiny sizes, 1 rep' if meta['quick'] else 'full'})"
+                 f" - {meta['timestamp']}")
+    lines.append(f"python {meta['versions']['python']}, numpy {meta['versions']['numpy']}, "
+                 f"mesa {meta['versions']['mesa']}; {meta['cpu']}; "
+                 f"{meta['cpus_available']} CPU(s) available")
+    s = m["startup"]
+    lines.append("")
+    lines.append(f"start-up: interpreter {_num(s['interpreter_s'])} s; interpreter + import sim "
+                 f"{_num(s['interpreter_plus_import_sim_s'])} s (import sim alone "
+                 f"{_num(s['import_sim_s'])} s)")
+    lines.append("")
+    head = (f"{'case':<24}{'requesters':>11}{'nodes':>8}{'J':>4}{'steps':>7}{'total s':>9}"
+            f"{'build s':>9}{'steps s':>9}{'ms/step':>9}{'req/s':>11}{'att/s':>11}"
+            f"{'agent-st/s':>12}{'mem MB':>9}")
+    lines.append(head)
+    lines.append("-" * len(head))
+    for key in ("baseline", "classroom_demo"):
+        c = m[key]
+        sc = c["scenario"]
+        lines.append(
+            f"{key:<24}{sc['requesters']:>11,}{sc['nodes']:>8,}{sc['jurisdictions']:>4}"
+            f"{sc['steps']:>7}{_num(c['end_to_end_s']):>9}{_num(c['build_s']):>9}"
+            f"{_num(c['steps_s']):>9}{_num(c['step_ms']):>9}{_num(c['requests_per_s']):>11}"
+            f"{_num(c['attempts_per_s']):>11}{_num(c['agent_steps_per_s']):>12}"
+            f"{_num(c['traced_peak_mb']):>9}")
+    c = m["large"]
+    sc = c["scenario"]
+    lines.append(
+        f"{'large (per step)':<24}{sc['requesters']:>11,}{sc['nodes']:>8,}{sc['jurisdictions']:>4}"
+        f"{c['timed_steps']:>7}{'':>9}{_num(c['build_s']):>9}{_num(c['step_s']):>9}"
+        f"{_num(1000 * c['step_s']):>9}{_num(c['requests_per_s']):>11}"
+        f"{_num(c['attempts_per_s']):>11}{_num(c['agent_steps_per_s']):>12}"
+        f"{_num(c['peak_rss_mb']):>9}")
+    lines.append("  (mem MB: tracemalloc peak for the presets; process maxrss for the large case,"
+                 " run in a fresh process)")
+    lines.append(f"  large: {_num(c['emitted_per_step'])} requests and "
+                 f"{_num(c['attempts_per_step'])} attempts per step; "
+                 f"{_num(c['requests_per_cpu_s'])} requests per CPU-second")
+    phases = c["phases_s"]
+    total = c["step_total_s"]
+    lines.append("  large step phases: " + ", ".join(
+        f"{k} {100 * v / total:.0f}%" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
+    for key in ("scaling_requests", "scaling_nodes"):
+        c = m[key]
+        lines.append("")
+        label = "requests/step" if c["series"] == "requests" else "nodes"
+        lines.append(f"scaling, doubling {c['series']}:")
+        for row in c["rows"]:
+            size = row["size"]
+            x = size["requests_per_step"] if c["series"] == "requests" else size["nodes"]
+            lines.append(f"  {label} {x:>11,}: {1000 * row['step_s']:8.1f} ms/step, "
+                         f"{_num(row['requests_per_s'])} req/s")
+        lines.append("  time ratios: " + ", ".join(f"{r:.2f}x" for r in c["ratios"]))
+    r = m["recording"]
+    lines.append("")
+    lines.append("baseline step phases (share of step time): " + ", ".join(
+        f"{k} {100 * v:.1f}%" for k, v in sorted(r["phase_shares"].items(),
+                                                  key=lambda kv: -kv[1])))
+    for key in ("reference", "reference_baseline"):
+        c = m[key]
+        sc = c["scenario"]
+        lines.append(
+            f"engine vs reference, {sc['requesters']:,} requesters / {sc['nodes']:,} nodes / "
+            f"{sc['steps']} steps: engine {_num(c['engine_s'])} s, reference "
+            f"{_num(c['reference_s'])} s -> {c['speedup']:.1f}x")
+    lines.append("")
+    lines.append("targets:")
+    for t in result["targets"]:
+        lines.append(f"  [{t['status']:>4}] {t['name']:<56} {_num(t['measured']):>10}  "
+                     f"(target {t['op']} {_num(t['target'])})")
+    return "\n".join(lines)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=cases.ROOT, check=True, timeout=10)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run(*, quick: bool, json_path: Path, log=print) -> dict[str, Any]:
+    """Measure, write the JSON file, and return the result."""
+    config = CONFIGS["quick" if quick else "full"]
+    t0 = time.perf_counter()
+    measurements = measure(config, log=log)
+    result = dict(
+        meta=dict(timestamp=datetime.now(UTC).isoformat(timespec="seconds"), quick=quick,
+                  command=" ".join([Path(sys.executable).name, "-m", "benchmarks",
+                                    *sys.argv[1:]]),
+                  platform=platform.platform(), cpu=_cpu_name(), git_commit=_git_commit(),
+                  versions=versions() | {"numpy": cases.numpy_info()["numpy"]},
+                  cpus_available=cases.numpy_info()["cpus_available"],
+                  config=config, harness_seconds=None),
+        measurements=measurements,
+        targets=targets(measurements, quick=quick),
+    )
+    result["meta"]["harness_seconds"] = time.perf_counter() - t0
+    result = _plain(result)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
+        "\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="one repetition, tiny sizes (checks the harness; not comparable "
+                             "with the targets)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
+                        help=f"where to write the results (default: {DEFAULT_JSON})")
+    args = parser.parse_args(argv)
+    result = run(quick=args.quick, json_path=args.json,
+                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(report(result))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

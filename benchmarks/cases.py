@@ -1,0 +1,262 @@
+"""The benchmark cases. Each returns a plain, JSON-ready dict of measurements.
+
+Throughput is measured on step time (model construction and table building are
+reported separately):
+
+* ``requests_per_s``: requests emitted (routed) per second of step time;
+* ``attempts_per_s``: routing attempts (first tries plus retries) per second;
+* ``agent_steps_per_s``: (requesters + nodes + jurisdictions) x steps per second.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import sim
+from benchmarks.reference import ReferenceModel
+from benchmarks.scenarios import large_scenario, sized_preset
+from benchmarks.timing import Clock, current_rss_mb, instrument, median, peak_rss_mb
+from sim.model import DiriskModel
+from sim.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def describe(spec: Scenario) -> dict[str, Any]:
+    """Sizes of a scenario."""
+    rate = sum(p.share * p.requests_per_day for p in spec.requesters.kinds.values())
+    return dict(requesters=spec.requesters.count, nodes=spec.nodes.count,
+                jurisdictions=len(spec.jurisdictions), categories=len(spec.categories),
+                model_kinds=len(spec.models), steps=spec.steps,
+                expected_requests_per_step=round(spec.requesters.count * rate, 1),
+                capacity_per_node=round(spec.nodes.capacity_per_day, 2))
+
+
+def agents_of(model: DiriskModel) -> int:
+    """Requesters + nodes + jurisdictions."""
+    return (model.requesters.size + model.node_table.size
+            + len(model.jurisdiction_names))
+
+
+def _counts(model: DiriskModel) -> tuple[int, int]:
+    """Requests emitted and attempts made so far, from the recorder's per-step blocks."""
+    blocks = model.recorder._requests
+    emitted = int(sum(b[:, 0].sum() for b in blocks))
+    attempts = int(sum(b[:, 4].sum() for b in blocks))
+    return emitted, attempts
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def startup(reps: int) -> dict[str, Any]:
+    """Interpreter start-up and ``import sim``, each in fresh subprocesses."""
+    env = _clean_env()
+    bare, with_sim, import_only = [], [], []
+    probe = ("import time; t = time.perf_counter(); import sim; "
+             "print(time.perf_counter() - t)")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
+        bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", probe], check=True, env=env,
+                             capture_output=True, text=True, cwd=ROOT)
+        with_sim.append(time.perf_counter() - t0)
+        import_only.append(float(out.stdout.strip().splitlines()[-1]))
+    return dict(interpreter_s=median(bare), interpreter_plus_import_sim_s=median(with_sim),
+                import_sim_s=median(import_only), reps=reps)
+
+
+def _clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def preset_case(preset: str, *, steps: int, reps: int, requesters: int | None = None,
+                nodes: int | None = None) -> dict[str, Any]:
+    """End-to-end ``sim.run`` of a preset (load, build, steps, tables), plus a breakdown.
+
+    ``end_to_end_s`` is the median wall time of ``sim.run(preset)``; the breakdown
+    (build, steps, tables) comes from separate runs of the same seed.
+    """
+    spec = sized_preset(preset, requesters=requesters, nodes=nodes, steps=steps)
+    ref: str | Scenario = preset if requesters is None and nodes is None else spec
+    end_to_end, build, stepping, stepping_cpu, tables = [], [], [], [], []
+    emitted = attempts = agents = 0
+    for _ in range(reps):
+        with Clock() as c:
+            sim.run(ref, steps=steps)
+        end_to_end.append(c.wall)
+        with Clock() as c:
+            model = DiriskModel(spec)
+        build.append(c.wall)
+        with Clock() as c:
+            for _ in range(steps):
+                model.step()
+        stepping.append(c.wall)
+        stepping_cpu.append(c.cpu)
+        with Clock() as c:
+            model.recorder.tables()
+        tables.append(c.wall)
+        emitted, attempts = _counts(model)
+        agents = agents_of(model)
+    step_s = median(stepping)
+    tracemalloc.start()
+    sim.run(ref, steps=steps)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return dict(
+        scenario=describe(spec), reps=reps, end_to_end_s=median(end_to_end),
+        end_to_end_all_s=end_to_end, build_s=median(build), steps_s=step_s,
+        steps_cpu_s=median(stepping_cpu), tables_s=median(tables),
+        step_ms=1000 * step_s / steps, emitted=emitted, attempts=attempts,
+        requests_per_s=emitted / step_s, attempts_per_s=attempts / step_s,
+        agent_steps_per_s=agents * steps / step_s,
+        traced_peak_mb=traced_peak / 2**20)
+
+
+# --------------------------------------------------------------------------- large
+
+
+def stepped(spec: Scenario, *, warmup: int, timed: int, seed: int = 1) -> dict[str, Any]:
+    """Build a model, run ``warmup`` untimed steps, then time ``timed`` steps one by one,
+    with the step phases (emit, serve, ..., record) timed too."""
+    rss_before = current_rss_mb()
+    with Clock() as c:
+        model = DiriskModel(spec, seed=seed)
+    build_s = c.wall
+    for _ in range(warmup):
+        model.step()
+    emitted0, attempts0 = _counts(model)
+    timer = instrument(model)
+    walls, cpus = [], []
+    for _ in range(timed):
+        with Clock() as c:
+            model.step()
+        walls.append(c.wall)
+        cpus.append(c.cpu)
+    emitted, attempts = _counts(model)
+    emitted, attempts = emitted - emitted0, attempts - attempts0
+    total = sum(walls)
+    step_s, cpu_s = median(walls), median(cpus)
+    per_step = emitted / timed
+    return dict(
+        scenario=describe(spec), build_s=build_s, warmup_steps=warmup, timed_steps=timed,
+        step_s=step_s, step_cpu_s=cpu_s, step_all_s=walls,
+        emitted_per_step=per_step, attempts_per_step=attempts / timed,
+        requests_per_s=per_step / step_s, requests_per_cpu_s=per_step / cpu_s,
+        attempts_per_s=attempts / timed / step_s,
+        agent_steps_per_s=agents_of(model) / step_s,
+        phases_s=dict(timer.totals), step_total_s=total,
+        record_share=timer.totals["record"] / total if total else float("nan"),
+        rss_before_build_mb=rss_before)
+
+
+def large_case(*, nodes: int, jurisdictions: int, requesters: int, requests: float,
+               warmup: int, timed: int) -> dict[str, Any]:
+    """The large scenario; meant to run in a fresh process (see benchmarks.worker)."""
+    spec = large_scenario(nodes=nodes, jurisdictions=jurisdictions, requesters=requesters,
+                          requests_per_step=requests, steps=warmup + timed)
+    out = stepped(spec, warmup=warmup, timed=timed)
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run ``benchmarks.worker`` in a fresh interpreter and return its JSON answer."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", case, json.dumps(params)],
+                          check=False, capture_output=True, text=True, cwd=ROOT,
+                          env=_clean_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker {case!r} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int,
+            timed: int) -> dict[str, Any]:
+    """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i)."""
+    rows = []
+    for size in sizes:
+        spec = large_scenario(steps=warmup + timed, **size)
+        out = stepped(spec, warmup=warmup, timed=timed)
+        rows.append(dict(size=size, step_s=out["step_s"],
+                         emitted_per_step=out["emitted_per_step"],
+                         requests_per_s=out["requests_per_s"],
+                         record_share=out["record_share"]))
+    steps = [r["step_s"] for r in rows]
+    ratios = [b / a for a, b in zip(steps, steps[1:], strict=False)]
+    return dict(series=series, rows=rows, ratios=ratios,
+                max_ratio=max(ratios) if ratios else float("nan"))
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def recording_case(preset: str, *, steps: int, reps: int) -> dict[str, Any]:
+    """Share of step time spent in ``model.recorder.record`` (and the other phases)."""
+    spec = sized_preset(preset, steps=steps)
+    shares, phases = [], []
+    for _ in range(reps):
+        model = DiriskModel(spec)
+        timer = instrument(model)
+        with Clock() as c:
+            for _ in range(steps):
+                model.step()
+        shares.append(timer.totals["record"] / c.wall)
+        phases.append({k: v / c.wall for k, v in timer.totals.items()})
+    keys = sorted(phases[0])
+    return dict(scenario=describe(spec), reps=reps, record_share=median(shares),
+                phase_shares={k: median([p[k] for p in phases]) for k in keys})
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_case(preset: str, *, steps: int, reps: int, requesters: int | None = None,
+                   nodes: int | None = None, seed: int = 1) -> dict[str, Any]:
+    """Engine (``sim.run``) against the plain-Mesa reference on the same scenario and
+    seed, alternated rep by rep in this process; both include construction and the
+    per-step table."""
+    spec = sized_preset(preset, requesters=requesters, nodes=nodes, steps=steps)
+    engine, reference = [], []
+    emitted_e = emitted_r = 0.0
+    for _ in range(reps):
+        with Clock() as c:
+            results = sim.run(spec, seed=seed)
+        engine.append(c.wall)
+        emitted_e = float(results.metrics["requests_emitted"].sum())
+        with Clock() as c:
+            table = ReferenceModel(spec, seed=seed).run()
+        reference.append(c.wall)
+        emitted_r = float(table["requests_emitted"].sum())
+    e, r = median(engine), median(reference)
+    return dict(scenario=describe(spec), reps=reps, engine_s=e, reference_s=r,
+                engine_all_s=engine, reference_all_s=reference, speedup=r / e,
+                engine_requests_per_s=emitted_e / e, reference_requests_per_s=emitted_r / r)
+
+
+def numpy_info() -> dict[str, Any]:
+    """numpy version and how many CPUs this process may use."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return dict(numpy=np.__version__, cpus_available=cpus)
