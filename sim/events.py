@@ -49,14 +49,23 @@ def _treaty_signed(model: DiriskModel, event: TreatySigned) -> str:
 
 
 def _model_release(model: DiriskModel, event: ModelRelease) -> str:
+    scope = (None if event.jurisdictions is None
+             else np.array([model.jurisdiction_index[j] for j in event.jurisdictions]))
+    index = model.model_names.index(event.model)
+    model.release(index, innovation=event.innovation, imitation=event.imitation, scope=scope)
     nodes = model.node_table
     where = nodes.status == ACTIVE
-    if event.jurisdictions is not None:
-        where &= np.isin(nodes.jurisdiction, [model.jurisdiction_index[j] for j in event.jurisdictions])
+    if scope is not None:
+        where &= np.isin(nodes.jurisdiction, scope)
     candidates = np.flatnonzero(where)
     adopters = candidates[model.rng.random(candidates.size) < event.adoption_share]
-    nodes.model[adopters] = model.model_names.index(event.model)
-    return f"{event.model} adopted by {adopters.size} nodes"
+    nodes.model[adopters] = index
+    for variant in event.variants:
+        model.schedule_release(model.step_index + variant.delay_steps,
+                               model.model_names.index(variant.model),
+                               innovation=event.innovation, imitation=event.imitation, scope=scope)
+    later = ", ".join(f"{v.model} after {v.delay_steps} days" for v in event.variants)
+    return f"{event.model} adopted by {adopters.size} nodes" + (f"; variants: {later}" if later else "")
 
 
 def _node_shock(model: DiriskModel, event: NodeShock) -> str:

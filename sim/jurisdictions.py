@@ -69,7 +69,7 @@ class Jurisdiction(mesa.Agent):
                                   max_audits=self.max_audits, rng=model.rng)
         fines = fine_amounts(nodes.annual_revenue(model.step_index, detected),
                              share=e.fine_share_of_annual_revenue, minimum=e.fine_min_usd)
-        nodes.fines_total[detected] += fines
+        nodes.fine(detected, fines)
         hosts = nodes.jurisdiction[detected]
         can_take_down = (hosts == self.index) | np.array(
             [model.treaty_partners(self.index, int(h)) for h in hosts], dtype=bool)

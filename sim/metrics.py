@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.nodes import ACTIVE, EXITED, STATUS_NAMES, TAKEN_DOWN
+from sim.nodes import ACTIVE, EXITED, RELOCATING, STATUS_NAMES, TAKEN_DOWN
 from sim.requesters import MALICIOUS
 from sim.scenario import REQUESTER_KINDS
 from sim.serving import DROPPED, REFUSED, SERVED, Demand, Outcome
@@ -53,18 +53,17 @@ class Recorder:
     _policies: list[list[str]] = field(default_factory=list)
     _global: list[tuple[float, float, int]] = field(default_factory=list)
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
-    _fines_seen: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     REQUEST_COLUMNS = ("emitted", "served", "refused", "dropped", "attempts",
                        "attempts_on_served", "served_foreign")
     ACTOR_COLUMNS = ("requesters", "requesting", "served_any", "seeking_harm", "harm_completed")
     NODE_COLUMNS = ("nodes_active", "nodes_compliant", "nodes_taken_down", "nodes_exited",
-                    "capacity", "served", "revenue_usd", "fines_usd")
+                    "nodes_relocating", "capacity", "served", "revenue_usd", "fines_usd",
+                    "profit_usd")
     JURISDICTION_COLUMNS = ("audits", "violations_detected", "fines_usd", "takedowns",
                             "enforcement_spend_usd", "prohibited_categories", "treaty_partners")
 
-    def record(self, demand: Demand, outcome: Outcome, served_per_node: np.ndarray,
-               revenue: np.ndarray) -> None:
+    def record(self, demand: Demand, outcome: Outcome) -> None:
         """Add one step's counts."""
         m = self.model
         req, nodes = m.requesters, m.node_table
@@ -100,9 +99,6 @@ class Recorder:
 
         node_cell = nodes.jurisdiction * n_m + nodes.model
         active = nodes.status == ACTIVE
-        fines_step = nodes.fines_total - np.pad(self._fines_seen,
-                                                (0, nodes.size - self._fines_seen.size))
-        self._fines_seen = nodes.fines_total.copy()
 
         def per_model_kind(weights: np.ndarray) -> np.ndarray:
             return np.bincount(node_cell, weights=weights, minlength=n_j * n_m)
@@ -110,15 +106,17 @@ class Recorder:
         self._nodes.append(np.column_stack([
             per_model_kind(active), per_model_kind(active & nodes.compliant),
             per_model_kind(nodes.status == TAKEN_DOWN), per_model_kind(nodes.status == EXITED),
+            per_model_kind(nodes.status == RELOCATING),
             per_model_kind(np.where(active, nodes.capacity, 0)),
-            per_model_kind(served_per_node), per_model_kind(revenue), per_model_kind(fines_step),
+            per_model_kind(nodes.served_step), per_model_kind(nodes.revenue_step),
+            per_model_kind(nodes.fines_step), per_model_kind(m.profit),
         ]))
         self._jurisdictions.append(np.array([
             [a.last[c] for c in self.JURISDICTION_COLUMNS[:5]]
             + [int(m.prohibited[a.index].sum()), m.treaties.degree(a.name)]
             for a in m.jurisdiction_agents]))
         self._policies.append([",".join(np.asarray(m.category_names)[row]) for row in m.prohibited])
-        self._global.append((hhi(served_per_node), hhi(np.bincount(
+        self._global.append((hhi(nodes.served_step), hhi(np.bincount(
             host[served], minlength=n_j).astype(float)), outcome.kyc_blocked))
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
@@ -182,7 +180,7 @@ class Recorder:
         flows = flows[flows["served"] > 0].reset_index(drop=True).astype({"served": np.int64})
         nodes = self._cube(self._nodes, [("jurisdiction", jur), ("model", m.model_names)],
                            self.NODE_COLUMNS)
-        nodes = nodes.astype({c: np.int64 for c in self.NODE_COLUMNS[:6]})
+        nodes = nodes.astype({c: np.int64 for c in self.NODE_COLUMNS[:7]})
         served_in_step = nodes.groupby("step")["served"].transform("sum")
         nodes["market_share"] = nodes["served"] / served_in_step.where(served_in_step > 0)
         jurisdictions = self._cube(self._jurisdictions, [("jurisdiction", jur)],

@@ -9,10 +9,12 @@ from mesa.agent import AgentSet
 import networkx as nx
 import numpy as np
 
+from sim.dynamics import Diffusion, adapt
 from sim.enforcement import Evidence, gather_evidence
 from sim.events import apply_event
 from sim.jurisdictions import Jurisdiction
 from sim.metrics import Recorder
+from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
 from sim.requesters import Requesters
 from sim.routing import RoutingTable, routing_weights
@@ -59,8 +61,14 @@ class DiriskModel(mesa.Model):
         self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())
         self.resembles = np.array([[other in c.resembles for other in self.category_names]
                                    for c in scenario.categories.values()])
+        self.available = np.array([m.available for m in scenario.models.values()])
+        self.hosting_cost = np.array([j.hosting_cost_usd_per_day
+                                      for j in scenario.jurisdictions.values()])
         self.event_log: list[dict] = []
         self.step_index = -1
+        self.diffusions: list[Diffusion] = []
+        self.scheduled_releases: dict[int, list[Diffusion]] = {}
+        self.arrivals = np.zeros((len(self.jurisdiction_names), len(self.category_names)))
 
         self.jurisdiction_agents = AgentSet(
             [Jurisdiction(self, name, i, spec)
@@ -73,6 +81,9 @@ class DiriskModel(mesa.Model):
         self.node_table = NodeTable.create(scenario, self.rng)
         self.nodes = AgentSet([], random=self.random)
         self._add_node_agents(0)
+        self.node_graph = build_graph(self.node_table.size, scenario.node_network, self.rng)
+        self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
+        self.profit = np.zeros(self.node_table.size)
         self.events_at: dict[int, list] = {}
         for event in scenario.timeline:
             self.events_at.setdefault(event.step, []).append(event)
@@ -82,14 +93,15 @@ class DiriskModel(mesa.Model):
     # ------------------------------------------------------------------ schedule
 
     def step(self) -> None:
-        """One day: emit, route and serve, settle, enforce, collect, fire events."""
+        """One day: emit, route and serve, settle, enforce, adapt, collect, fire events."""
         self.step_index = self.steps - 1
         self.prohibited = self._policy_matrix()
         demand = self.requesters.emit(self.rng)
         outcome = self.serve(demand)
-        served, revenue = self.settle(outcome)
+        self.settle(outcome)
         self.enforce(self.evidence(demand, outcome))
-        self.recorder.record(demand, outcome, served, revenue)
+        self.adapt()
+        self.recorder.record(demand, outcome)
         self.fire_events()
 
     def serve(self, demand: Demand) -> Outcome:
@@ -102,11 +114,28 @@ class DiriskModel(mesa.Model):
         remaining = np.where(nodes.active, nodes.capacity, 0)
         return serve(demand, self.serving_rules(), routing, remaining, self.rng)
 
-    def settle(self, outcome: Outcome) -> tuple[np.ndarray, np.ndarray]:
-        """Book each node's served requests and revenue; return both per node."""
+    def settle(self, outcome: Outcome) -> None:
+        """Book each node's served requests and revenue; update the market signals."""
+        nodes = self.node_table
         ok = outcome.status == SERVED
-        served = np.bincount(outcome.node[ok], minlength=self.node_table.size)
-        return served, self.node_table.book(served)
+        nodes.book(np.bincount(outcome.node[ok], minlength=nodes.size))
+        if self.scenario.adaptation.enabled:
+            self._observe_arrivals(outcome.arrivals)
+
+    def _observe_arrivals(self, arrivals: np.ndarray) -> None:
+        """Moving average of attempts per unit routing weight, by host and category
+        (hosts without nodes see the market-wide average)."""
+        nodes = self.node_table
+        n_jur, n_cat = self.arrivals.shape
+        cells = (nodes.jurisdiction[:, None] * n_cat + np.arange(n_cat)).ravel()
+        per_host = np.bincount(cells, weights=arrivals, minlength=n_jur * n_cat).reshape(n_jur, n_cat)
+        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
+                                  price_elasticity=self.scenario.market.price_elasticity)
+        weight = np.bincount(nodes.jurisdiction, weights=weights, minlength=n_jur)
+        overall = per_host.sum(axis=0) / max(weight.sum(), 1e-12)
+        now = np.where(weight[:, None] > 0, per_host / np.maximum(weight, 1e-12)[:, None], overall)
+        memory = self.scenario.adaptation.profit_memory if self.step_index > 0 else 0.0
+        self.arrivals = memory * self.arrivals + (1 - memory) * now
 
     def evidence(self, demand: Demand, outcome: Outcome) -> Evidence:
         """Policy violations among the step's served requests."""
@@ -120,10 +149,35 @@ class DiriskModel(mesa.Model):
         """Every jurisdiction audits, fines and takes down, in scenario order."""
         self.jurisdiction_agents.do("enforce", evidence)
 
+    def adapt(self) -> None:
+        """Nodes adapt (moves, diffusion, revision, entry); profits are booked."""
+        adapt(self)
+        nodes = self.node_table
+        spec = self.scenario.adaptation
+        self.profit = nodes.profit_step(self.hosting_cost, spec.compliance_cost_share)
+        memory = spec.profit_memory if self.step_index > 0 else 0.0
+        nodes.profit_ema = memory * nodes.profit_ema + (1 - memory) * self.profit
+
     def fire_events(self) -> None:
-        """Apply the timeline events scheduled for this step."""
+        """Apply the timeline events scheduled for this step, and releases now due."""
         for event in self.events_at.get(self.step_index, []):
             apply_event(self, event)
+        for spread in self.scheduled_releases.pop(self.step_index, []):
+            self.release(spread.model, innovation=spread.innovation, imitation=spread.imitation,
+                         scope=spread.scope)
+            self.log_event("model_release", detail=f"{self.model_names[spread.model]} available")
+
+    def release(self, model: int, *, innovation: float, imitation: float,
+                scope: np.ndarray | None) -> None:
+        """Make a model kind available and start its diffusion over the node network."""
+        self.available[model] = True
+        self.diffusions.append(Diffusion(model, innovation, imitation, scope))
+
+    def schedule_release(self, step: int, model: int, *, innovation: float, imitation: float,
+                         scope: np.ndarray | None) -> None:
+        """Release a model kind at the end of ``step``."""
+        self.scheduled_releases.setdefault(step, []).append(
+            Diffusion(model, innovation, imitation, scope))
 
     # ------------------------------------------------------------------ rules
 
@@ -181,10 +235,14 @@ class DiriskModel(mesa.Model):
                     self.treaties.add_edge(a, b, treaty=name)
 
     def add_nodes(self, new: NodeTable) -> None:
-        """Append nodes to the market, with their agents."""
+        """Append nodes to the market, with their agents and network links."""
         first = self.node_table.size
         self.node_table.extend(new)
         self._add_node_agents(first)
+        attach(self.node_graph, range(first, self.node_table.size), self.scenario.node_network,
+               self.rng)
+        self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
+        self.profit = np.pad(self.profit, (0, new.size))
 
     def _add_node_agents(self, first: int) -> None:
         for index in range(first, self.node_table.size):

@@ -10,8 +10,9 @@ import numpy as np
 from sim.requesters import apportion
 from sim.scenario import Scenario
 
-ACTIVE, TAKEN_DOWN, EXITED = 0, 1, 2
-STATUS_NAMES = {ACTIVE: "active", TAKEN_DOWN: "taken_down", EXITED: "exited"}
+ACTIVE, TAKEN_DOWN, EXITED, RELOCATING = 0, 1, 2, 3
+STATUS_NAMES = {ACTIVE: "active", TAKEN_DOWN: "taken_down", EXITED: "exited",
+                RELOCATING: "relocating"}
 DAYS_PER_YEAR = 365.0
 
 
@@ -29,6 +30,12 @@ class NodeTable:
     served_total: np.ndarray  #: requests served since joining
     revenue_total: np.ndarray  #: USD earned since joining
     fines_total: np.ndarray  #: USD fined since joining
+    served_step: np.ndarray  #: requests served this step
+    revenue_step: np.ndarray  #: USD earned this step
+    fines_step: np.ndarray  #: USD fined this step
+    costs_step: np.ndarray  #: USD of one-off costs (moves, switches) this step
+    profit_ema: np.ndarray  #: moving average of daily profit, USD
+    moving_until: np.ndarray  #: step a relocating node comes back online (-1: not moving)
 
     @property
     def size(self) -> int:
@@ -72,6 +79,12 @@ class NodeTable:
             served_total=np.zeros(n, dtype=np.int64),
             revenue_total=np.zeros(n),
             fines_total=np.zeros(n),
+            served_step=np.zeros(n, dtype=np.int64),
+            revenue_step=np.zeros(n),
+            fines_step=np.zeros(n),
+            costs_step=np.zeros(n),
+            profit_ema=np.zeros(n),
+            moving_until=np.full(n, -1, dtype=np.int64),
         )
 
     @classmethod
@@ -94,11 +107,29 @@ class NodeTable:
         return self.revenue_total[index] / age * DAYS_PER_YEAR
 
     def book(self, served: np.ndarray) -> np.ndarray:
-        """Add one step's served counts per node; return the step's revenue per node (USD)."""
+        """Start a step's accounts: add served counts per node, reset fines and one-off
+        costs; return the step's revenue per node (USD)."""
         revenue = served * self.price
         self.served_total += served
         self.revenue_total += revenue
+        self.served_step = served
+        self.revenue_step = revenue
+        self.fines_step = np.zeros(self.size)
+        self.costs_step = np.zeros(self.size)
         return revenue
+
+    def profit_step(self, hosting_cost: np.ndarray, compliance_cost_share: float) -> np.ndarray:
+        """(N,) this step's profit in USD: revenue less hosting, compliance cost, fines and
+        one-off costs (zero for nodes not active or relocating)."""
+        running = (self.status == ACTIVE) | (self.status == RELOCATING)
+        profit = (self.revenue_step * (1 - self.compliant * compliance_cost_share)
+                  - hosting_cost[self.jurisdiction] - self.fines_step - self.costs_step)
+        return np.where(running, profit, 0.0)
+
+    def fine(self, index: np.ndarray, amount: np.ndarray) -> None:
+        """Charge fines (USD) to nodes ``index``."""
+        np.add.at(self.fines_total, index, amount)
+        np.add.at(self.fines_step, index, amount)
 
 
 class Node(mesa.Agent):

@@ -93,6 +93,9 @@ class ModelKind(_Strict):
     jailbreak_susceptibility: Probability = Field(
         description="Probability that a jailbreak attempt defeats the model's refusal."
     )
+    available: bool = Field(
+        True, description="Nodes can serve it from the start (False: after its release event)."
+    )
 
 
 class Enforcement(_Strict):
@@ -242,6 +245,64 @@ class Recording(_Strict):
     )
 
 
+class NodeNetwork(_Strict):
+    """The network over which nodes imitate each other and new models spread."""
+
+    kind: Literal["small_world", "scale_free", "random"] = Field(
+        "small_world", description="Watts-Strogatz, Barabasi-Albert or Erdos-Renyi graph."
+    )
+    mean_degree: Annotated[int, Field(ge=2, le=100)] = Field(
+        6, description="Mean number of neighbours per node."
+    )
+    rewiring: Probability = Field(0.1, description="Watts-Strogatz rewiring probability.")
+
+
+class Adaptation(_Strict):
+    """How nodes revise what they do: comply or defy, relocate, switch model, exit, enter."""
+
+    enabled: bool = Field(False, description="Nodes adapt at all.")
+    every_steps: Annotated[int, Field(ge=1)] = Field(7, description="Days between revisions.")
+    revision_rate: Probability = Field(
+        0.2, description="Share of active nodes that reconsider at a revision."
+    )
+    rule: Literal["logit", "imitation", "mix"] = Field(
+        "logit",
+        description="logit: bounded-rational choice on expected profit; imitation: copy a "
+        "better-off network neighbour; mix: imitation with probability imitation_weight.",
+    )
+    rationality: NonNegative = Field(
+        10.0, description="Logit precision on profit per unit of full-load revenue "
+        "(0: choose at random; large: pick the best)."
+    )
+    imitation_weight: Probability = Field(0.5, description="Share of imitators under mix.")
+    imitation_sensitivity: NonNegative = Field(
+        10.0, description="Fermi-rule slope: copy probability 1/(1+exp(-s x profit gap)), "
+        "profit gap per unit of full-load revenue."
+    )
+    can_comply: bool = Field(True, description="Nodes may install or remove the filter.")
+    can_relocate: bool = Field(True, description="Nodes may move to another jurisdiction.")
+    can_switch_model: bool = Field(True, description="Nodes may change the model they serve.")
+    can_exit: bool = Field(True, description="Nodes may leave the market.")
+    relocation_cost_usd: NonNegative = Field(60.0, description="One-off cost of moving, USD.")
+    relocation_delay_steps: Annotated[int, Field(ge=0)] = Field(
+        7, description="Days a moving node is offline."
+    )
+    switch_cost_usd: NonNegative = Field(10.0, description="One-off cost of a model switch, USD.")
+    compliance_cost_share: Probability = Field(
+        0.05, description="Revenue lost to running a filter and KYC, besides what they block."
+    )
+    planning_horizon_days: Annotated[float, Field(gt=0)] = Field(
+        90.0, description="Days over which one-off costs and takedown losses are weighed."
+    )
+    profit_memory: Probability = Field(
+        0.8, description="Weight of the past in a node's moving average of daily profit."
+    )
+    entry_rate: NonNegative = Field(
+        0.0, description="New nodes per day, as a share of active nodes, per unit of mean "
+        "profit margin (0: no entry)."
+    )
+
+
 class _Event(_Strict):
     step: Annotated[int, Field(ge=0)] = Field(description="Step at whose end the event fires.")
     note: str = ""
@@ -272,13 +333,33 @@ class TreatySigned(_Event):
     name: str = "treaty"
 
 
+class Variant(_Strict):
+    """A derivative of a released model (an abliterated or uncensored fine-tune)."""
+
+    model: str
+    delay_steps: Annotated[int, Field(ge=0)] = Field(
+        description="Days after the release until the variant is available."
+    )
+
+
 class ModelRelease(_Event):
-    """A model kind is released; a share of active nodes switch to it at once."""
+    """A model kind is released; it (and later its variants) spread among nodes.
+
+    A share switch at once; afterwards each active node not serving it adopts it each day
+    with probability ``innovation + imitation x (share of its network neighbours serving
+    it)`` (a Bass diffusion on the node network).
+    """
 
     kind: Literal["model_release"]
     model: str
     adoption_share: Probability = Field(
-        description="Share of active nodes (in the listed jurisdictions) that switch to it."
+        0.0, description="Share of active nodes (in the listed jurisdictions) switching at once."
+    )
+    innovation: Probability = Field(0.0, description="Bass innovation rate per day.")
+    imitation: Probability = Field(0.0, description="Bass imitation rate per day.")
+    variants: list[Variant] = Field(
+        default_factory=list, description="Derivatives that follow after a delay and "
+        "diffuse with the same rates."
     )
     jurisdictions: list[str] | None = None
 
@@ -324,6 +405,8 @@ class Scenario(_Strict):
     )
     timeline: list[Event] = Field(default_factory=list)
     recording: Recording = Field(default_factory=Recording)
+    node_network: NodeNetwork = Field(default_factory=NodeNetwork)
+    adaptation: Adaptation = Field(default_factory=Adaptation)
 
     @model_validator(mode="after")
     def _non_empty(self) -> Scenario:
@@ -598,6 +681,7 @@ def check_references(scenario: Scenario, *, source: str) -> None:
             known(event.jurisdictions, jurs, f"{path}.jurisdictions", "jurisdiction")
         if isinstance(event, ModelRelease):
             known([event.model], models, f"{path}.model", "model kind")
+            known([v.model for v in event.variants], models, f"{path}.variants", "model kind")
             known(event.jurisdictions or [], jurs, f"{path}.jurisdictions", "jurisdiction")
         if isinstance(event, NodeShock) and event.jurisdiction is not None:
             known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")

@@ -75,6 +75,7 @@ class Outcome:
     node: np.ndarray  #: int64 serving node, -1 unless served
     attempts: np.ndarray  #: int16, attempts made (>= 1)
     kyc_blocked: int  #: attempts refused by a KYC gate
+    arrivals: np.ndarray  #: (N*C,) attempts that reached each node, by category
 
 
 def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
@@ -125,6 +126,7 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
     last_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
+    reached_cells = []
     pending = np.arange(n, dtype=np.int64)
     while pending.size:
         apparent = demand.apparent[pending]
@@ -139,6 +141,7 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
         last_node[tried] = node
         admitted = admit(node, remaining, rng)
         category = demand.category[tried]
+        reached_cells.append(node * rules.n_categories + category)
         jailbroken = rng.random(tried.size) < demand.jailbreak[tried]
         p_refuse = refusal_probability(node, category, apparent, jailbroken, rules)
         refused = rng.random(tried.size) < p_refuse
@@ -154,4 +157,7 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
         final = failed & out_of_tries
         status[tried[final]] = np.where(admitted[final], REFUSED, DROPPED)
         pending = tried[failed & ~out_of_tries]
-    return Outcome(status=status, node=served_by, attempts=attempts, kyc_blocked=kyc_blocked)
+    cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
+    arrivals = np.bincount(cells, minlength=remaining.size * rules.n_categories)
+    return Outcome(status=status, node=served_by, attempts=attempts, kyc_blocked=kyc_blocked,
+                   arrivals=arrivals)
