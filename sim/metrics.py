@@ -55,8 +55,9 @@ class Recorder:
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
 
     REQUEST_COLUMNS = ("emitted", "served", "refused", "dropped", "attempts",
-                       "attempts_on_served", "served_foreign")
-    ACTOR_COLUMNS = ("requesters", "requesting", "served_any", "seeking_harm", "harm_completed")
+                       "attempts_on_served", "served_foreign", "served_permissive")
+    ACTOR_COLUMNS = ("requesters", "requesting", "served_any", "seeking_harm", "harm_completed",
+                     "knowing_a_node")
     NODE_COLUMNS = ("nodes_active", "nodes_compliant", "nodes_taken_down", "nodes_exited",
                     "nodes_relocating", "capacity", "served", "revenue_usd", "fines_usd",
                     "profit_usd")
@@ -78,12 +79,15 @@ class Recorder:
         host = np.full(who.size, -1, dtype=np.int64)
         host[served] = nodes.jurisdiction[outcome.node[served]]
         foreign = served & (host != res)
+        permissive = np.zeros(who.size, dtype=bool)
+        permissive[served] = m.permissive[nodes.model[outcome.node[served]]]
         self._requests.append(np.column_stack([
             by_status.sum(axis=1),
             by_status[:, SERVED], by_status[:, REFUSED], by_status[:, DROPPED],
             np.bincount(cell, weights=outcome.attempts, minlength=size),
             np.bincount(cell[served], weights=outcome.attempts[served], minlength=size),
             np.bincount(cell[foreign], minlength=size),
+            np.bincount(cell[permissive], minlength=size),
         ]))
         self._prohibited.append(m.prohibited.copy())
 
@@ -92,6 +96,7 @@ class Recorder:
             req.block_sizes,
             req.block_count(who), req.block_count(who[served]),
             req.block_count(who[harmful]), req.block_count(who[harmful & served]),
+            req.block_count(np.flatnonzero(req.known >= 0)),
         ]))
 
         flow_cell = (res[served] * n_j + host[served]) * n_c + demand.category[served]
@@ -224,6 +229,10 @@ def headline(requests: pd.DataFrame, actors: pd.DataFrame, nodes: pd.DataFrame,
         sub = requests[kind == name].groupby("step")
         out[f"{name}_over_refusal"] = _ratio(sub["refused"].sum(), sub["emitted"].sum())
         out[f"mean_attempts_{name}"] = _ratio(sub["attempts_on_served"].sum(), sub["served"].sum())
+        out[f"{name}_served_permissive_share"] = _ratio(sub["served_permissive"].sum(),
+                                                        sub["served"].sum())
+    out["malicious_knowing_share"] = _ratio(mal_actors["knowing_a_node"].sum(),
+                                            mal_actors["requesters"].sum())
     out["cross_border_share"] = _ratio(by_step["served_foreign"].sum(), out["requests_served"])
     banned = requests[requests["prohibited_at_residence"]].groupby("step")
     out["prohibited_requests"] = banned["emitted"].sum()

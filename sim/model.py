@@ -56,8 +56,9 @@ class DiriskModel(mesa.Model):
                                         for m in scenario.models.values()])
         harmful_refusal = self.refusal[:, self.harmful].mean(axis=1) if self.harmful.any() \
             else np.zeros(len(self.model_names))
-        self.permissive_models = [m for m, r in zip(self.model_names, harmful_refusal, strict=True)
-                                  if r < PERMISSIVE_THRESHOLD]
+        self.permissive = harmful_refusal < PERMISSIVE_THRESHOLD
+        self.permissive_models = [m for m, p in zip(self.model_names, self.permissive, strict=True)
+                                  if p]
         self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())
         self.resembles = np.array([[other in c.resembles for other in self.category_names]
                                    for c in scenario.categories.values()])
@@ -100,7 +101,7 @@ class DiriskModel(mesa.Model):
         outcome = self.serve(demand)
         self.settle(outcome)
         self.enforce(self.evidence(demand, outcome))
-        self.adapt()
+        self.adapt(demand, outcome)
         self.recorder.record(demand, outcome)
         self.fire_events()
 
@@ -149,8 +150,10 @@ class DiriskModel(mesa.Model):
         """Every jurisdiction audits, fines and takes down, in scenario order."""
         self.jurisdiction_agents.do("enforce", evidence)
 
-    def adapt(self) -> None:
-        """Nodes adapt (moves, diffusion, revision, entry); profits are booked."""
+    def adapt(self, demand: Demand, outcome: Outcome) -> None:
+        """Requesters learn; nodes adapt (moves, diffusion, revision, entry); profits are
+        booked."""
+        self.requesters.learn(demand, outcome, self.node_table.active, self.rng)
         adapt(self)
         nodes = self.node_table
         spec = self.scenario.adaptation

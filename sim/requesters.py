@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.scenario import REQUESTER_KINDS, Scenario
-from sim.serving import Demand
+from sim.serving import SERVED, Demand, Outcome
 
 BENIGN, DUAL_USE, MALICIOUS = (REQUESTER_KINDS.index(k) for k in ("benign", "dual_use", "malicious"))
 
@@ -37,6 +37,11 @@ class Requesters:
     apparent: np.ndarray  #: int, jurisdiction the market sees (exit node if vpn)
     jailbreak: np.ndarray  #: probability that a request carries a jailbreak
     verified: np.ndarray  #: bool, holds a verified (or forged) identity
+    known: np.ndarray  #: int, the node a requester remembers as serving it (-1: none)
+    kind_memory: np.ndarray  #: (K,) probability of remembering a serving node
+    kind_loyalty: np.ndarray  #: (K,) probability of going first to the remembered node
+    kind_word_of_mouth: np.ndarray  #: (K,) daily probability of learning a node from others
+    kind_give_up: np.ndarray  #: (K,) probability of abandoning after a KYC gate
     block_start: np.ndarray  #: (B+1,) requesters sit in contiguous blocks of one
     #: jurisdiction and kind: block b is ``block_start[b]:block_start[b+1]``
     block_rate: np.ndarray  #: (B,) mean requests per requester per day in each block
@@ -84,6 +89,11 @@ class Requesters:
             apparent=apparent.astype(np.int64),
             jailbreak=trait("jailbreak_attempt", np.float64),
             verified=rng.random(kind.size) < trait("kyc_verified", np.float64),
+            known=np.full(kind.size, -1, dtype=np.int64),
+            kind_memory=np.array([p.memory for p in profiles]),
+            kind_loyalty=np.array([p.loyalty for p in profiles]),
+            kind_word_of_mouth=np.array([p.word_of_mouth for p in profiles]),
+            kind_give_up=np.array([p.kyc_give_up for p in profiles]),
             block_start=np.r_[0, np.cumsum(counts.ravel())].astype(np.int64),
             block_rate=rates[block_kind],
             block_mix=mix[block_kind],
@@ -115,6 +125,12 @@ class Requesters:
         cell = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
         block = cell // n_cat
         who = self.block_start[block] + rng.integers(0, np.maximum(sizes, 1)[block])
+        kind = self.kind[who]
+        preferred = self.known[who]
+        if self.kind_loyalty.any():
+            preferred = np.where(rng.random(who.size) < self.kind_loyalty[kind], preferred, -1)
+        else:
+            preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
             category=cell - block * n_cat,
@@ -122,7 +138,36 @@ class Requesters:
             persistence=self.persistence[who],
             jailbreak=self.jailbreak[who],
             verified=self.verified[who],
+            kyc_give_up=self.kind_give_up[kind],
+            preferred=preferred,
         )
+
+    def learn(self, demand: Demand, outcome: Outcome, active: np.ndarray,
+              rng: np.random.Generator) -> None:
+        """Update remembered nodes after a step.
+
+        A requester forgets its node when the first attempt there failed or the node is
+        gone; remembers a node that served it with its kind's memory probability; and,
+        without a node, learns one from the shared list of its kind (word of mouth).
+        """
+        if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
+            return
+        who = demand.requester
+        served = outcome.status == SERVED
+        tried_known = (demand.preferred >= 0) & (outcome.first_node == demand.preferred)
+        self.known[who[tried_known & (outcome.node != demand.preferred)]] = -1
+        remember = served & (rng.random(who.size) < self.kind_memory[self.kind[who]])
+        self.known[who[remember]] = outcome.node[remember]
+        holding = self.known >= 0
+        self.known[holding] = np.where(active[self.known[holding]], self.known[holding], -1)
+        for k in np.flatnonzero(self.kind_word_of_mouth):
+            mine = self.kind == k
+            pool = self.known[mine & (self.known >= 0)]
+            seekers = np.flatnonzero(mine & (self.known < 0))
+            if pool.size == 0 or seekers.size == 0:
+                continue
+            seekers = seekers[rng.random(seekers.size) < self.kind_word_of_mouth[k]]
+            self.known[seekers] = pool[rng.integers(0, pool.size, seekers.size)]
 
 
 def vpn_exits(residence: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -50,6 +50,7 @@ class RoutingTable:
     guide: np.ndarray  #: (G*N,) guide table into ``table``
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     group_of: np.ndarray  #: (J,) reach group of each apparent jurisdiction
+    reachable: np.ndarray  #: (G, N) bool, active node reachable from group
 
     @classmethod
     def build(cls, weights: np.ndarray, host: np.ndarray, geo_block: np.ndarray) -> RoutingTable:
@@ -69,12 +70,20 @@ class RoutingTable:
         table = (shifted + offsets).ravel()
         needles = (offsets + np.arange(n_nodes) / max(n_nodes, 1)).ravel()
         guide = np.searchsorted(table, needles, side="right")
-        return cls(table=table, guide=guide, has_node=has_node, group_of=group_of)
+        return cls(table=table, guide=guide, has_node=has_node, group_of=group_of,
+                   reachable=reachable & (weights > 0))
 
     @property
     def n_nodes(self) -> int:
         """N."""
         return self.table.size // self.has_node.size
+
+    def reaches(self, apparent: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """(m,) bool: ``node`` (-1: none) is active and reachable from ``apparent``."""
+        ok = node >= 0
+        out = np.zeros(node.size, dtype=bool)
+        out[ok] = self.reachable[self.group_of[apparent[ok]], node[ok]]
+        return out
 
     def route(self, apparent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(m,) node reached by each attempt from its apparent jurisdiction (-1: none).

@@ -188,6 +188,20 @@ class RequesterProfile(_Strict):
         0.0,
         description="Share holding a verified identity (for malicious actors: a forged one).",
     )
+    kyc_give_up: Probability = Field(
+        0.0, description="Probability that a request stopped by a KYC gate is abandoned "
+        "rather than retried elsewhere (the friction of verification)."
+    )
+    memory: Probability = Field(
+        0.0, description="Probability of remembering the node that served a request."
+    )
+    loyalty: Probability = Field(
+        0.0, description="Probability that a request goes first to the remembered node."
+    )
+    word_of_mouth: Probability = Field(
+        0.0, description="Daily probability that a requester without a remembered node "
+        "learns one from others of its kind (a shared list)."
+    )
 
 
 class Requesters(_Strict):

@@ -31,6 +31,8 @@ class Demand:
     persistence: np.ndarray  #: retries allowed after a failed attempt
     jailbreak: np.ndarray  #: probability that an attempt carries a jailbreak
     verified: np.ndarray  #: bool, holds a (possibly forged) verified identity
+    kyc_give_up: np.ndarray  #: probability of abandoning after a KYC gate
+    preferred: np.ndarray  #: node tried first (the requester's remembered node), -1: none
 
     @property
     def size(self) -> int:
@@ -74,6 +76,7 @@ class Outcome:
     status: np.ndarray  #: int8, SERVED, REFUSED or DROPPED
     node: np.ndarray  #: int64 serving node, -1 unless served
     attempts: np.ndarray  #: int16, attempts made (>= 1)
+    first_node: np.ndarray  #: int64 node of the first attempt (-1: none reached)
     kyc_blocked: int  #: attempts refused by a KYC gate
     arrivals: np.ndarray  #: (N*C,) attempts that reached each node, by category
 
@@ -124,16 +127,22 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
     served_by = np.full(n, -1, dtype=np.int64)
     attempts = np.zeros(n, dtype=np.int16)
     last_node = np.full(n, -1, dtype=np.int64)
+    first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
     reached_cells = []
     pending = np.arange(n, dtype=np.int64)
+    first_round = True
     while pending.size:
         apparent = demand.apparent[pending]
         node = routing.route(apparent, rng)
-        same = (node == last_node[pending]) & (node >= 0)
-        if same.any():  # a retry goes to another node: redraw once
-            node[same] = routing.route(apparent[same], rng)
+        if first_round:  # go to the remembered node where possible
+            node = np.where(routing.reaches(apparent, demand.preferred), demand.preferred, node)
+            first_node[:] = node
+        else:
+            same = (node == last_node[pending]) & (node >= 0)
+            if same.any():  # a retry goes to another node: redraw once
+                node[same] = routing.route(apparent[same], rng)
         attempts[pending] += 1
         reached = node >= 0
         status[pending[~reached]] = DROPPED  # nowhere to go: retrying cannot help
@@ -145,19 +154,22 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
         jailbroken = rng.random(tried.size) < demand.jailbreak[tried]
         p_refuse = refusal_probability(node, category, apparent, jailbroken, rules)
         refused = rng.random(tried.size) < p_refuse
+        gave_up = np.zeros(tried.size, dtype=bool)
         if check_kyc:
             blocked = kyc_blocks(node, category, apparent, demand.verified[tried], rules) & admitted
             refused |= blocked
             kyc_blocked += int(blocked.sum())
+            gave_up = blocked & (rng.random(tried.size) < demand.kyc_give_up[tried])
         ok = admitted & ~refused
         status[tried[ok]] = SERVED
         served_by[tried[ok]] = node[ok]
         failed = ~ok
-        out_of_tries = attempts[tried] > demand.persistence[tried]
+        out_of_tries = (attempts[tried] > demand.persistence[tried]) | gave_up
         final = failed & out_of_tries
         status[tried[final]] = np.where(admitted[final], REFUSED, DROPPED)
         pending = tried[failed & ~out_of_tries]
+        first_round = False
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
     arrivals = np.bincount(cells, minlength=remaining.size * rules.n_categories)
-    return Outcome(status=status, node=served_by, attempts=attempts, kyc_blocked=kyc_blocked,
-                   arrivals=arrivals)
+    return Outcome(status=status, node=served_by, attempts=attempts, first_node=first_node,
+                   kyc_blocked=kyc_blocked, arrivals=arrivals)
