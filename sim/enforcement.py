@@ -30,7 +30,8 @@ def gather_evidence(node: np.ndarray, category: np.ndarray, group: np.ndarray, *
             each *served* request.
         host: (N,) host jurisdiction of each node.
         prohibited: (J, C) bool content policies.
-        extraterritorial: (J,) bool.
+        extraterritorial: (J,) bool, jurisdiction looks at foreign nodes serving its
+            residents (extraterritorial reach or treaty partners).
 
     Returns:
         Violations against the host's rules and against extraterritorial rules of the

@@ -8,8 +8,13 @@ import mesa
 import numpy as np
 
 from sim.enforcement import Evidence, audit, fine_amounts
+from sim.policy import PolicySignals
 from sim.nodes import ACTIVE, TAKEN_DOWN
 from sim.scenario import Enforcement, Jurisdiction as JurisdictionSpec
+
+
+#: Audit rate a jurisdiction that audited nobody starts from when it tightens.
+MIN_AUDIT_RATE = 0.001
 
 
 class Jurisdiction(mesa.Agent):
@@ -48,10 +53,10 @@ class Jurisdiction(mesa.Agent):
     def enforce(self, evidence: Evidence) -> None:
         """Audit nodes in reach, fine detected violators, take down what it can.
 
-        In reach: active nodes hosted here, and, with extraterritorial reach, foreign
-        nodes that served its apparent residents this step. Domestic violators are taken
-        down with the takedown probability; foreign ones only by a treaty partner that
-        hosts them.
+        In reach: active nodes hosted here, and foreign nodes that served its apparent
+        residents this step: any of them with extraterritorial reach, those hosted by
+        treaty partners otherwise (joint audits). Domestic violators are taken down with
+        the takedown probability; foreign ones only by a treaty partner that hosts them.
         """
         model = self.model
         nodes = model.node_table
@@ -61,6 +66,9 @@ class Jurisdiction(mesa.Agent):
         in_reach = domestic.copy()
         if e.extraterritorial:
             in_reach |= evidence.foreign_reach[self.index]
+        else:  # joint audits: nodes in treaty partners that served its residents
+            partners = model.partner_matrix()[self.index]
+            in_reach |= evidence.foreign_reach[self.index] & partners[nodes.jurisdiction]
         candidates = np.flatnonzero(in_reach & (nodes.status == ACTIVE))
         violated = np.where(domestic[candidates], evidence.host_violations[candidates],
                             evidence.foreign_violations[self.index, candidates]) > 0
@@ -84,3 +92,50 @@ class Jurisdiction(mesa.Agent):
         self.last = dict(audits=int(audited.size), violations_detected=int(detected.size),
                          fines_usd=float(fines.sum()), takedowns=int(taken.size),
                          enforcement_spend_usd=float(audited.size * e.audit_cost_usd))
+
+    def revise_policy(self, signals: PolicySignals) -> None:
+        """Adopt, tighten or relax rules, by the rules the scenario switches on.
+
+        * Brussels effect: each diffusing category it does not prohibit is adopted with
+          probability ``rate x (w x treaty-partner share + (1 - w) x trade share)`` of
+          adopters (partners weighted by their requester share).
+        * Harm: above the threshold of harm completed for residents, audits tighten by
+          the factor and every harmful category is prohibited.
+        * Competition: having lost more than the threshold share of its initial nodes,
+          it relaxes audits by the factor.
+        """
+        model, spec = self.model, self.model.scenario.policy_dynamics
+        j = self.index
+        rng = model.rng
+        adopters = signals.prohibited
+        partners = model.partner_matrix()[j]
+        weight = signals.requester_share * partners
+        trade = signals.trade[j] + signals.trade[:, j]
+        trade[j] = 0.0
+        for c in signals.diffusing:
+            name = model.category_names[c]
+            if name in self.prohibited:
+                continue
+            treaty_term = weight @ adopters[:, c] / weight.sum() if weight.sum() > 0 else 0.0
+            trade_term = trade @ adopters[:, c] / trade.sum() if trade.sum() > 0 else 0.0
+            p = spec.diffusion_rate * (spec.treaty_weight * treaty_term
+                                       + (1 - spec.treaty_weight) * trade_term)
+            if rng.random() < p:
+                self.prohibited.add(name)
+                model.log_event("policy_adoption", jurisdiction=self.name,
+                                detail=f"prohibits {name} (adoption probability {p:.2f})")
+        e = self.enforcement
+        if spec.harm_threshold_per_1000 is not None \
+                and signals.harm_per_1000[j] > spec.harm_threshold_per_1000:
+            self.prohibited |= set(model.harmful_categories)
+            self.enforcement = e.model_copy(update={
+                "audit_rate": min(1.0, max(e.audit_rate, MIN_AUDIT_RATE) * spec.tighten_factor)})
+            model.log_event("policy_tightened", jurisdiction=self.name,
+                            detail=f"harm {signals.harm_per_1000[j]:.2f} per 1,000 residents a day; "
+                                   f"audit rate {self.enforcement.audit_rate:.4f}")
+        elif spec.hosting_loss_threshold is not None \
+                and signals.hosting_loss[j] > spec.hosting_loss_threshold and e.audit_rate > 0:
+            self.enforcement = e.model_copy(update={"audit_rate": e.audit_rate / spec.relax_factor})
+            model.log_event("policy_relaxed", jurisdiction=self.name,
+                            detail=f"lost {signals.hosting_loss[j]:.0%} of its nodes; "
+                                   f"audit rate {self.enforcement.audit_rate:.4f}")

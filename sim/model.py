@@ -16,7 +16,8 @@ from sim.jurisdictions import Jurisdiction
 from sim.metrics import Recorder
 from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
-from sim.requesters import Requesters
+from sim.policy import PolicyMemory, grow_treaties, signals
+from sim.requesters import MALICIOUS, Requesters
 from sim.routing import RoutingTable, routing_weights
 from sim.scenario import Scenario
 from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
@@ -89,6 +90,10 @@ class DiriskModel(mesa.Model):
         for event in scenario.timeline:
             self.events_at.setdefault(event.step, []).append(event)
         self.recorder = Recorder(self)
+        self.malicious_kind = MALICIOUS
+        self.policy_memory = PolicyMemory.empty(len(self.jurisdiction_names))
+        self.initial_hosting = np.bincount(self.node_table.jurisdiction,
+                                           minlength=len(self.jurisdiction_names))
         self.prohibited = self._policy_matrix()
 
     # ------------------------------------------------------------------ schedule
@@ -142,9 +147,10 @@ class DiriskModel(mesa.Model):
         """Policy violations among the step's served requests."""
         ok = outcome.status == SERVED
         extraterritorial = np.array([a.enforcement.extraterritorial for a in self.jurisdiction_agents])
+        reaching = extraterritorial | self.partner_matrix().any(axis=1)
         return gather_evidence(outcome.node[ok], demand.category[ok], demand.apparent[ok],
                                host=self.node_table.jurisdiction, prohibited=self.prohibited,
-                               extraterritorial=extraterritorial)
+                               extraterritorial=reaching)
 
     def enforce(self, evidence: Evidence) -> None:
         """Every jurisdiction audits, fines and takes down, in scenario order."""
@@ -155,6 +161,12 @@ class DiriskModel(mesa.Model):
         booked."""
         self.requesters.learn(demand, outcome, self.node_table.active, self.rng)
         adapt(self)
+        policy = self.scenario.policy_dynamics
+        if policy.enabled:
+            self.policy_memory.observe(self, demand, outcome)
+            if (self.step_index + 1) % policy.every_steps == 0:
+                self.jurisdiction_agents.do("revise_policy", signals(self))
+                grow_treaties(self)
         nodes = self.node_table
         spec = self.scenario.adaptation
         self.profit = nodes.profit_step(self.hosting_cost, spec.compliance_cost_share)
@@ -223,6 +235,14 @@ class DiriskModel(mesa.Model):
     def jurisdiction(self, name: str) -> Jurisdiction:
         """The jurisdiction agent called ``name``."""
         return self.jurisdiction_agents[self.jurisdiction_index[name]]
+
+    def partner_matrix(self) -> np.ndarray:
+        """(J, J) bool: jurisdictions linked by a treaty."""
+        index = self.jurisdiction_index
+        out = np.zeros((len(index),) * 2, dtype=bool)
+        for a, b in self.treaties.edges():
+            out[index[a], index[b]] = out[index[b], index[a]] = True
+        return out
 
     def treaty_partners(self, a: int, b: int) -> bool:
         """Whether jurisdictions (by index) ``a`` and ``b`` are linked by a treaty."""

@@ -317,6 +317,45 @@ class Adaptation(_Strict):
     )
 
 
+class PolicyDynamics(_Strict):
+    """How jurisdictions change their rules, and how treaties grow."""
+
+    enabled: bool = Field(False, description="Jurisdictions revise their rules at all.")
+    every_steps: Annotated[int, Field(ge=1)] = Field(30, description="Days between revisions.")
+    diffusion_rate: Probability = Field(
+        0.0, description="Brussels effect: at a revision, a jurisdiction adopts a prohibition "
+        "with probability diffusion_rate x the (treaty- and trade-weighted) share of "
+        "adopters among its partners."
+    )
+    treaty_weight: Probability = Field(
+        0.5, description="Weight of treaty partners (vs trade partners) in diffusion."
+    )
+    diffusing_categories: list[str] | None = Field(
+        None, description="Prohibitions that can diffuse (None: every harmful category)."
+    )
+    harm_threshold_per_1000: NonNegative | None = Field(
+        None, description="Harmful requests completed for residents per 1,000 residents per "
+        "day above which a jurisdiction tightens (None: never)."
+    )
+    tighten_factor: Annotated[float, Field(ge=1.0)] = Field(
+        1.5, description="Audit-rate multiplier when tightening."
+    )
+    hosting_loss_threshold: Probability | None = Field(
+        None, description="Share of its initial nodes lost above which a jurisdiction relaxes "
+        "enforcement to win its hosting industry back (None: never)."
+    )
+    relax_factor: Annotated[float, Field(ge=1.0)] = Field(
+        1.5, description="Audit-rate divisor when relaxing."
+    )
+    treaty_growth_rate: Probability = Field(
+        0.0, description="At a revision, a non-member joins a treaty with probability "
+        "treaty_growth_rate x its share of cross-border traffic with members."
+    )
+    signal_memory: Probability = Field(
+        0.9, description="Weight of the past in the moving averages of harm and trade."
+    )
+
+
 class _Event(_Strict):
     step: Annotated[int, Field(ge=0)] = Field(description="Step at whose end the event fires.")
     note: str = ""
@@ -421,6 +460,7 @@ class Scenario(_Strict):
     recording: Recording = Field(default_factory=Recording)
     node_network: NodeNetwork = Field(default_factory=NodeNetwork)
     adaptation: Adaptation = Field(default_factory=Adaptation)
+    policy_dynamics: PolicyDynamics = Field(default_factory=PolicyDynamics)
 
     @model_validator(mode="after")
     def _non_empty(self) -> Scenario:
@@ -676,6 +716,9 @@ def check_references(scenario: Scenario, *, source: str) -> None:
     for kind, profile in kinds.items():
         known(profile.category_mix, cats, f"requesters.kinds.{kind}.category_mix", "category")
         sums_to_one(list(profile.category_mix.values()), f"requesters.kinds.{kind}.category_mix")
+    if scenario.policy_dynamics.diffusing_categories is not None:
+        known(scenario.policy_dynamics.diffusing_categories, cats,
+              "policy_dynamics.diffusing_categories", "category")
     if scenario.market.kyc_categories is not None:
         known(scenario.market.kyc_categories, cats, "market.kyc_categories", "category")
     for i, group in enumerate(scenario.treaties):

@@ -1,0 +1,101 @@
+"""Jurisdictions and treaties: diffusion of prohibitions, reactions, treaty growth, joint
+audits."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import sim
+from tests.conftest import tiny_scenario
+
+SEEDS = range(5)
+
+
+def three_regimes(**policy) -> dict:
+    """j0 and j1 prohibit harm and enforce; j2 does not. Residents use foreign nodes."""
+    spec = tiny_scenario(jurisdictions=3, nodes=90, requesters=1500, steps=60, capacity=100)
+    for name in ("j0", "j1"):
+        spec["jurisdictions"][name]["prohibited"] = ["harm"]
+        spec["jurisdictions"][name]["enforcement"] = {"audit_rate": 0.05,
+                                                      "detection_probability": 0.5}
+    spec["policy_dynamics"] = {"enabled": True, "every_steps": 10, **policy}
+    return spec
+
+
+def events(spec: dict, seed: int, kind: str) -> pd.DataFrame:
+    ev = sim.run(spec, seed=seed).events
+    return ev[ev["event"] == kind]
+
+
+def test_brussels_effect_spreads_a_prohibition_to_trading_partners():
+    spec = three_regimes(diffusion_rate=1.0, treaty_weight=0.0)
+    for seed in SEEDS:
+        adopted = events(spec, seed, "policy_adoption")
+        assert list(adopted["jurisdiction"].unique()) == ["j2"]
+        jur = sim.run(spec, seed=seed).jurisdictions
+        assert jur.query("jurisdiction == 'j2'")["prohibited_categories"].iloc[-1] == 1
+
+
+def test_without_diffusion_no_prohibition_spreads():
+    spec = three_regimes(diffusion_rate=0.0)
+    for seed in SEEDS:
+        assert events(spec, seed, "policy_adoption").empty
+
+
+def test_treaty_partners_drive_diffusion_when_trade_does_not():
+    spec = three_regimes(diffusion_rate=1.0, treaty_weight=1.0)
+    assert all(events(spec, s, "policy_adoption").empty for s in SEEDS)  # no partners
+    spec["treaties"] = [["j0", "j2"]]
+    assert all(len(events(spec, s, "policy_adoption")) == 1 for s in SEEDS)
+
+
+def test_harm_above_threshold_tightens_enforcement():
+    spec = three_regimes(harm_threshold_per_1000=0.0)
+    res = sim.run(spec, seed=1)
+    tightened = res.events[res.events["event"] == "policy_tightened"]
+    assert set(tightened["jurisdiction"]) == {"j0", "j1", "j2"}
+    audits = res.jurisdictions.groupby("step")["audits"].sum()
+    assert audits.iloc[-10:].mean() > audits.iloc[:10].mean()
+    quiet = sim.run(three_regimes(harm_threshold_per_1000=None), seed=1).events
+    assert (quiet["event"] != "policy_tightened").all()
+
+
+def test_losing_the_hosting_industry_relaxes_enforcement():
+    spec = three_regimes(hosting_loss_threshold=0.1)
+    spec["timeline"] = [{"step": 2, "kind": "node_shock", "action": "remove", "fraction": 0.5,
+                         "jurisdiction": "j0"}]
+    relaxed = events(spec, 0, "policy_relaxed")
+    assert list(relaxed["jurisdiction"].unique()) == ["j0"]
+
+
+def test_treaties_grow_with_cross_border_traffic():
+    spec = three_regimes(treaty_growth_rate=1.0)
+    spec["treaties"] = [["j0", "j1"]]
+    for seed in SEEDS:
+        joined = events(spec, seed, "treaty_joined")
+        assert list(joined["jurisdiction"]) == ["j2"]
+
+
+def test_treaty_growth_without_a_treaty_changes_nothing():
+    grow = three_regimes(treaty_growth_rate=1.0)
+    still = three_regimes(treaty_growth_rate=0.0)
+    for seed in SEEDS:
+        a, b = sim.run(grow, seed=seed), sim.run(still, seed=seed)
+        pd.testing.assert_frame_equal(a.metrics, b.metrics)
+        pd.testing.assert_frame_equal(a.events, b.events)
+
+
+def test_treaty_partners_audit_nodes_serving_their_residents_jointly():
+    """Without extraterritorial reach, j0 audits only domestic nodes; with a treaty it
+    also audits j1's nodes that served its residents."""
+    def audits_by_j0(treaty: bool, seed: int) -> int:
+        spec = three_regimes()
+        spec["policy_dynamics"]["enabled"] = False
+        spec["jurisdictions"]["j0"]["enforcement"]["audit_rate"] = 1.0
+        if treaty:
+            spec["treaties"] = [["j0", "j1"]]
+        jur = sim.run(spec, seed=seed).jurisdictions
+        return jur.query("jurisdiction == 'j0'")["audits"].sum()
+
+    for seed in SEEDS:
+        assert audits_by_j0(True, seed) > 1.5 * audits_by_j0(False, seed)
