@@ -105,6 +105,52 @@ def print_summary(results: Results, target: Path) -> None:
 
 
 @app.command()
+def frontier(
+    scenario: Annotated[str, typer.Argument(help="Scenario file or preset name.")],
+    param: Annotated[list[str], typer.Option(
+        help="Dotted path of the policy lever ('*' for every key at a level); repeat to "
+             "set several together.")],
+    values: Annotated[str, typer.Option(help="Comma-separated settings, least strict first.")],
+    seeds: Annotated[int, typer.Option(min=1, help="Replications per setting.")] = 5,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
+) -> None:
+    """Harm completed against over-refusal as a policy lever is turned (policy-cost frontier)."""
+    from sim.frontier import frontier as policy_frontier
+
+    try:
+        settings = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise fail(f"--values: expected comma-separated numbers, got {values!r}") from None
+    try:
+        table = policy_frontier(scenario, param, settings, seeds=seeds, steps=steps)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    view = Table(title=f"policy-cost frontier: {', '.join(param)} ({seeds} seeds each)")
+    for col in ("value", "harm completion", "malicious success", "benign over-refusal",
+                "dual-use over-refusal", "harm prevented", "spend / harm prevented"):
+        view.add_column(col, justify="right")
+    for row in table.itertuples(index=False):
+        view.add_row(f"{row.value:g}", _ci(row, "harm_completion_rate"),
+                     _ci(row, "malicious_success_share"), _ci(row, "benign_over_refusal"),
+                     _ci(row, "dual_use_over_refusal"), _fmt(row.harm_prevented, "count"),
+                     _fmt(row.spend_per_harm_prevented_usd, "USD"))
+    out_console.print(view)
+    if out is not None:
+        from sim.results import atomic_write_text
+
+        atomic_write_text(out, table.to_csv(index=False))
+        out_console.print(f"frontier written to {out}", highlight=False, soft_wrap=True)
+
+
+def _ci(row: object, name: str) -> str:
+    """A share with its 95% confidence interval."""
+    mean, low, high = (getattr(row, name), getattr(row, f"{name}_ci_low"),
+                       getattr(row, f"{name}_ci_high"))
+    return f"{_fmt(mean, 'share')} [{_fmt(low, 'share')}, {_fmt(high, 'share')}]"
+
+
+@app.command()
 def validate(
     scenarios: Annotated[list[str], typer.Argument(help="Scenario files or preset names.")],
 ) -> None:

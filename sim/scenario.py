@@ -744,6 +744,32 @@ def check_references(scenario: Scenario, *, source: str) -> None:
             known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
 
 
+def set_path(data: dict[str, Any], path: str, value: Any) -> int:
+    """Set a dotted ``path`` in a scenario mapping; ``*`` matches every key at its level.
+
+    Returns:
+        How many places were set.
+
+    Raises:
+        ScenarioError: the path names a key that does not exist.
+    """
+    head, _, rest = path.partition(".")
+    keys = list(data) if head == "*" else [head]
+    count = 0
+    for key in keys:
+        if key not in data and not (rest == "" and head != "*"):
+            raise ScenarioError("<parameter>", path, f"no field {key!r} here; expected one of "
+                                                     f"{sorted(data)}")
+        if rest:
+            if not isinstance(data.get(key), dict):
+                raise ScenarioError("<parameter>", path, f"{key!r} is not a mapping")
+            count += set_path(data[key], rest, value)
+        else:
+            data[key] = value
+            count += 1
+    return count
+
+
 def scenario_to_yaml(scenario: Scenario) -> str:
     """The full merged scenario as YAML: running it reproduces the run exactly."""
     return yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True)

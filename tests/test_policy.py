@@ -99,3 +99,29 @@ def test_treaty_partners_audit_nodes_serving_their_residents_jointly():
 
     for seed in SEEDS:
         assert audits_by_j0(True, seed) > 1.5 * audits_by_j0(False, seed)
+
+
+def test_frontier_reports_each_setting_with_confidence_intervals():
+    from sim.frontier import frontier
+
+    spec = three_regimes()
+    spec["policy_dynamics"]["enabled"] = False
+    spec["steps"] = 10
+    table = frontier(spec, "jurisdictions.*.enforcement.audit_rate", [0.0, 1.0], seeds=3)
+    assert list(table["value"]) == [0.0, 1.0]
+    assert (table["harm_completion_rate_ci_low"] <= table["harm_completion_rate"]).all()
+    assert (table["harm_completion_rate"] <= table["harm_completion_rate_ci_high"]).all()
+    assert table["harm_prevented"].iloc[0] == 0
+    assert table["enforcement_spend_usd"].iloc[0] == 0
+
+
+def test_set_path_wildcards_set_every_key_and_typos_fail():
+    import pytest
+
+    from sim.scenario import ScenarioError, set_path
+
+    data = {"jurisdictions": {"a": {"x": 1}, "b": {"x": 2}}}
+    assert set_path(data, "jurisdictions.*.x", 5) == 2
+    assert data == {"jurisdictions": {"a": {"x": 5}, "b": {"x": 5}}}
+    with pytest.raises(ScenarioError, match="no field 'c'"):
+        set_path(data, "jurisdictions.c.x", 1)
