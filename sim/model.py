@@ -18,9 +18,11 @@ from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
 from sim.policy import PolicyMemory, grow_treaties, signals
 from sim.requesters import MALICIOUS, Requesters
+from sim.market import gateway_rules, neighbourhoods, reach_groups
 from sim.routing import RoutingTable, routing_weights
 from sim.scenario import Scenario
 from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
+from sim.validators import ValidatorSet
 
 #: A model kind is permissive when it refuses harmful categories less than half the time.
 PERMISSIVE_THRESHOLD = 0.5
@@ -86,6 +88,7 @@ class DiriskModel(mesa.Model):
         self.node_graph = build_graph(self.node_table.size, scenario.node_network, self.rng)
         self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
         self.profit = np.zeros(self.node_table.size)
+        self._setup_market()
         self.events_at: dict[int, list] = {}
         for event in scenario.timeline:
             self.events_at.setdefault(event.step, []).append(event)
@@ -110,15 +113,56 @@ class DiriskModel(mesa.Model):
         self.recorder.record(demand, outcome)
         self.fire_events()
 
+    def _setup_market(self) -> None:
+        """Protocol state: entry points (p2p), validators, the gateway's rules."""
+        market, n_nodes = self.scenario.market, self.node_table.size
+        n_cat = len(self.category_names)
+        self.gateway_refusal, self.gateway_kyc = np.zeros(n_cat), np.zeros(n_cat, dtype=bool)
+        self.gateway_blocked = np.zeros(len(self.jurisdiction_names), dtype=bool)
+        self.requester_entry = np.zeros(self.requesters.size, dtype=np.int64)
+        self.entry_nodes = np.zeros(0, dtype=np.int64)
+        self._neighbourhoods: np.ndarray | None = None
+        self.validators: ValidatorSet | None = None
+        if market.protocol == "gateway":
+            self.gateway_refusal, self.gateway_kyc = gateway_rules(market.gateway, self.category_names)
+            self.gateway_blocked = np.isin(self.jurisdiction_names, market.gateway.geo_block)
+        elif market.protocol == "p2p":
+            n_entry = market.p2p.entry_points
+            self.entry_nodes = (self.rng.choice(n_nodes, size=n_entry, replace=n_nodes < n_entry)
+                                if n_nodes else np.zeros(0, dtype=np.int64))
+            self.requester_entry = self.rng.integers(0, n_entry, self.requesters.size)
+        elif market.protocol == "validators":
+            self.validators = ValidatorSet.create(market.validators, n_nodes, self.rng)
+
+    def neighbourhoods(self) -> np.ndarray:
+        """(E, N) bool: nodes each entry point discovers (all nodes outside p2p)."""
+        n_nodes = self.node_table.size
+        if self.scenario.market.protocol != "p2p":
+            return np.ones((1, n_nodes), dtype=bool)
+        if self._neighbourhoods is None or self._neighbourhoods.shape[1] != n_nodes:
+            self._neighbourhoods = neighbourhoods(self.node_graph, self.entry_nodes,
+                                                  self.scenario.market.p2p.search_depth, n_nodes)
+        return self._neighbourhoods
+
+    def routing_weights(self) -> np.ndarray:
+        """(N,) routing weight of every node under the market protocol."""
+        nodes = self.node_table
+        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
+                                  price_elasticity=self.scenario.market.price_elasticity)
+        if self.validators is not None:
+            weights = np.where(nodes.active, nodes.capacity * self.validators.incentive, 0.0)
+        return weights
+
     def serve(self, demand: Demand) -> Outcome:
         """Route every request and let nodes serve or refuse it, with retries."""
         nodes = self.node_table
         geo_block = np.array([a.enforcement.geo_block_foreign for a in self.jurisdiction_agents])
-        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
-                                  price_elasticity=self.scenario.market.price_elasticity)
-        routing = RoutingTable.build(weights, nodes.jurisdiction, geo_block)
+        reachable, lookup = reach_groups(nodes.jurisdiction, geo_block, blocked=self.gateway_blocked,
+                                         neighbourhoods=self.neighbourhoods())
+        routing = RoutingTable.build(self.routing_weights(), reachable)
+        group = lookup[self.requester_entry[demand.requester], demand.apparent]
         remaining = np.where(nodes.active, nodes.capacity, 0)
-        return serve(demand, self.serving_rules(), routing, remaining, self.rng)
+        return serve(demand, group, self.serving_rules(), routing, remaining, self.rng)
 
     def settle(self, outcome: Outcome) -> None:
         """Book each node's served requests and revenue; update the market signals."""
@@ -153,8 +197,21 @@ class DiriskModel(mesa.Model):
                                extraterritorial=reaching)
 
     def enforce(self, evidence: Evidence) -> None:
-        """Every jurisdiction audits, fines and takes down, in scenario order."""
+        """Every jurisdiction audits, fines and takes down, in scenario order; validators
+        score and probe miners, and emissions are paid."""
         self.jurisdiction_agents.do("enforce", evidence)
+        if self.validators is not None:
+            nodes = self.node_table
+            benign = ~self.harmful
+            helpfulness = 1.0 - self.refusal[nodes.model][:, benign].mean(axis=1)
+            spec = self.scenario.market.validators
+            probe_cats = (self.harmful_categories if spec.probe_categories is None
+                          else spec.probe_categories)
+            probe_idx = [self.category_names.index(c) for c in probe_cats]
+            node_refusal = 1 - (1 - self.refusal[nodes.model]) * (
+                1 - self.filter_matrix()[nodes.jurisdiction] * nodes.compliant[:, None])
+            self.validators.update(helpfulness, node_refusal[:, probe_idx], nodes.active, self.rng)
+            nodes.pay(self.validators.emissions())
 
     def adapt(self, demand: Demand, outcome: Outcome) -> None:
         """Requesters learn; nodes adapt (moves, diffusion, revision, entry); profits are
@@ -228,6 +285,8 @@ class DiriskModel(mesa.Model):
             kyc_node=nodes.compliant & kyc[nodes.jurisdiction],
             kyc_ext=kyc & extraterritorial,
             kyc_category=self.kyc_category,
+            gateway_refusal=self.gateway_refusal,
+            gateway_kyc=self.gateway_kyc,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -266,6 +325,8 @@ class DiriskModel(mesa.Model):
                self.rng)
         self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
         self.profit = np.pad(self.profit, (0, new.size))
+        if self.validators is not None:
+            self.validators.extend(new.size)
 
     def _add_node_agents(self, first: int) -> None:
         for index in range(first, self.node_table.size):

@@ -118,6 +118,11 @@ class NodeTable:
         self.costs_step = np.zeros(self.size)
         return revenue
 
+    def pay(self, amount: np.ndarray) -> None:
+        """Add payments other than fees (protocol emissions, USD) to revenue."""
+        self.revenue_step = self.revenue_step + amount
+        self.revenue_total += amount
+
     def profit_step(self, hosting_cost: np.ndarray, compliance_cost_share: float) -> np.ndarray:
         """(N,) this step's profit in USD: revenue less hosting, compliance cost, fines and
         one-off costs (zero for nodes not active or relocating)."""

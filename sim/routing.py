@@ -41,26 +41,23 @@ def routing_weights(capacity: np.ndarray, price: np.ndarray, active: np.ndarray,
 class RoutingTable:
     """One step's routing distributions, one per reach group.
 
-    ``table`` stacks each group's normalised cumulative weights shifted by the group
-    index (so the whole array is non-decreasing); ``guide[g * N + k]`` is the first
-    index of ``table`` above ``g + k / N``.
+    A reach group is a set of nodes some requests can reach (all active nodes, the
+    domestic nodes of a geo-blocking jurisdiction, a neighbourhood on the node network,
+    ...); the market protocol decides the groups (:mod:`sim.market`). ``table`` stacks
+    each group's normalised cumulative weights shifted by the group index (so the whole
+    array is non-decreasing); ``guide[g * N + k]`` is the first index of ``table`` above
+    ``g + k / N``.
     """
 
     table: np.ndarray  #: (G*N,) shifted cumulative distributions
     guide: np.ndarray  #: (G*N,) guide table into ``table``
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
-    group_of: np.ndarray  #: (J,) reach group of each apparent jurisdiction
-    reachable: np.ndarray  #: (G, N) bool, active node reachable from group
+    reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
 
     @classmethod
-    def build(cls, weights: np.ndarray, host: np.ndarray, geo_block: np.ndarray) -> RoutingTable:
-        """Routing table for nodes with ``weights`` hosted in ``host`` (N,), given each
-        jurisdiction's geo-blocking flag ``geo_block`` (J,)."""
-        blockers = np.flatnonzero(geo_block)
-        group_of = np.zeros(geo_block.size, dtype=np.int64)
-        group_of[blockers] = np.arange(1, blockers.size + 1)
-        reachable = np.vstack([np.ones((1, host.size), dtype=bool),
-                               host[None, :] == blockers[:, None]])
+    def build(cls, weights: np.ndarray, reachable: np.ndarray) -> RoutingTable:
+        """Routing table for nodes with ``weights`` (N,) and reach groups ``reachable``
+        (G, N)."""
         n_groups, n_nodes = reachable.shape
         cum = np.cumsum(np.where(reachable, weights, 0.0), axis=1)
         totals = cum[:, -1] if n_nodes else np.zeros(n_groups)
@@ -70,29 +67,28 @@ class RoutingTable:
         table = (shifted + offsets).ravel()
         needles = (offsets + np.arange(n_nodes) / max(n_nodes, 1)).ravel()
         guide = np.searchsorted(table, needles, side="right")
-        return cls(table=table, guide=guide, has_node=has_node, group_of=group_of,
+        return cls(table=table, guide=guide, has_node=has_node,
                    reachable=reachable & (weights > 0))
 
     @property
     def n_nodes(self) -> int:
         """N."""
-        return self.table.size // self.has_node.size
+        return self.reachable.shape[1]
 
-    def reaches(self, apparent: np.ndarray, node: np.ndarray) -> np.ndarray:
-        """(m,) bool: ``node`` (-1: none) is active and reachable from ``apparent``."""
+    def reaches(self, group: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """(m,) bool: ``node`` (-1: none) has weight and is reachable from ``group``."""
         ok = node >= 0
         out = np.zeros(node.size, dtype=bool)
-        out[ok] = self.reachable[self.group_of[apparent[ok]], node[ok]]
+        out[ok] = self.reachable[group[ok], node[ok]]
         return out
 
-    def route(self, apparent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(m,) node reached by each attempt from its apparent jurisdiction (-1: none).
+    def route(self, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(m,) node reached by each attempt from its reach group (-1: none).
 
         Draws one uniform per attempt; the node is the first whose cumulative weight in
         the attempt's group exceeds it.
         """
         n_nodes = self.n_nodes
-        group = self.group_of[apparent]
         u = np.minimum(rng.random(group.size), _U_MAX)
         x = group + u
         flat = self.guide[group * n_nodes + (u * n_nodes).astype(np.int64)] if n_nodes else group

@@ -233,13 +233,82 @@ class Nodes(_Strict):
     )
 
 
+class Gateway(_Strict):
+    """A central gateway in front of the nodes, with its own policy."""
+
+    prohibited: list[str] = Field(
+        default_factory=list, description="Categories the gateway refuses."
+    )
+    filter_recall: Probability = Field(
+        0.9, description="Probability that the gateway catches a prohibited request."
+    )
+    kyc_categories: list[str] = Field(
+        default_factory=list, description="Categories the gateway serves only to verified users."
+    )
+    geo_block: list[str] = Field(
+        default_factory=list, description="Jurisdictions (as requesters appear) it refuses to serve."
+    )
+
+
+class PeerToPeer(_Strict):
+    """Discovery through the node network: reach is a neighbourhood of an entry node."""
+
+    entry_points: Annotated[int, Field(ge=1)] = Field(
+        20, description="Bootstrap nodes; each requester discovers from one of them."
+    )
+    search_depth: Annotated[int, Field(ge=0, le=20)] = Field(
+        2, description="Hops on the node network a requester's discovery reaches."
+    )
+
+
+class Validators(_Strict):
+    """A Bittensor-like protocol: validators score miners; traffic and emissions follow
+    the stake-weighted consensus of the scores (Yuma consensus)."""
+
+    count: Annotated[int, Field(ge=1, le=1024)] = Field(
+        64, description="Validators (Bittensor subnets have 64 validator permits)."
+    )
+    stake_dispersion: NonNegative = Field(
+        1.5, description="Log-normal sigma of validator stake (concentrated stake: large)."
+    )
+    miners_per_subnet: Annotated[int, Field(ge=1)] = Field(
+        256, description="Miner slots per subnet (256 UIDs on a Bittensor subnet)."
+    )
+    probe_rate: Probability = Field(
+        0.0, description="Share of miners each validator probes with a harmful prompt per day."
+    )
+    probe_categories: list[str] | None = Field(
+        None, description="Categories of probe prompts (None: every harmful category)."
+    )
+    penalty: Probability = Field(
+        0.9, description="Share of a miner's running score a validator removes when the "
+        "miner serves a probe."
+    )
+    score_memory: Probability = Field(
+        0.9, description="Weight of the past in a validator's moving average of scores."
+    )
+    consensus_quantile: Probability = Field(
+        0.5, description="Stake quantile of the consensus weight (Yuma kappa: 0.5, the "
+        "stake-weighted median); weights above consensus are clipped to it."
+    )
+    observation_noise: NonNegative = Field(
+        0.1, description="Log-normal sigma of a validator's view of a miner's service rate."
+    )
+    emission_usd_per_subnet_day: NonNegative = Field(
+        0.0, description="Emissions paid to a subnet's miners each day in proportion to "
+        "incentive, USD."
+    )
+
+
 class Market(_Strict):
     """How requests reach nodes."""
 
-    protocol: Literal["open"] = Field(
+    protocol: Literal["open", "gateway", "p2p", "validators"] = Field(
         "open",
-        description="open: a requester reaches any node its apparent jurisdiction allows, "
-        "chosen with probability proportional to capacity x price^-elasticity.",
+        description="open: any node the apparent jurisdiction allows, weighted by capacity x "
+        "price^-elasticity; gateway: the same behind a central gateway's policy; p2p: only "
+        "nodes within search depth of the requester's entry node; validators: weighted by "
+        "validator consensus (incentive).",
     )
     price_elasticity: NonNegative = Field(
         1.0, description="Exponent of price in the routing weight."
@@ -249,6 +318,9 @@ class Market(_Strict):
         description="Categories behind KYC where mandated; None: every dual-use or harmful "
         "category.",
     )
+    gateway: Gateway = Field(default_factory=Gateway)
+    p2p: PeerToPeer = Field(default_factory=PeerToPeer)
+    validators: Validators = Field(default_factory=Validators)
 
 
 class Recording(_Strict):
@@ -719,8 +791,15 @@ def check_references(scenario: Scenario, *, source: str) -> None:
     if scenario.policy_dynamics.diffusing_categories is not None:
         known(scenario.policy_dynamics.diffusing_categories, cats,
               "policy_dynamics.diffusing_categories", "category")
-    if scenario.market.kyc_categories is not None:
-        known(scenario.market.kyc_categories, cats, "market.kyc_categories", "category")
+    market = scenario.market
+    if market.kyc_categories is not None:
+        known(market.kyc_categories, cats, "market.kyc_categories", "category")
+    known(market.gateway.prohibited, cats, "market.gateway.prohibited", "category")
+    known(market.gateway.kyc_categories, cats, "market.gateway.kyc_categories", "category")
+    known(market.gateway.geo_block, jurs, "market.gateway.geo_block", "jurisdiction")
+    if market.validators.probe_categories is not None:
+        known(market.validators.probe_categories, cats, "market.validators.probe_categories",
+              "category")
     for i, group in enumerate(scenario.treaties):
         known(group, jurs, f"treaties.{i}", "jurisdiction")
     for i, event in enumerate(scenario.timeline):

@@ -1,8 +1,8 @@
 """Serving kernel: route each request, let the node serve or refuse, retry on refusal.
 
 Pure functions on arrays, one entry per request. A request makes up to
-``1 + persistence`` attempts. Each attempt is routed (:func:`sim.routing.route`), must
-find room at the node (:func:`sim.routing.admit`), and is then refused with the node's
+``1 + persistence`` attempts. Each attempt is routed (:meth:`sim.routing.RoutingTable.route`),
+must find room at the node (:func:`sim.routing.admit`), and is then refused with the node's
 refusal probability for the request's category (model refusal, possibly defeated by a
 jailbreak, combined with the node's compliance filter) or blocked by a KYC gate. A
 failed attempt is retried on another node while attempts remain. Each request ends in
@@ -57,6 +57,8 @@ class ServingRules:
     kyc_node: np.ndarray  #: (N,) bool, node gates KYC categories for everyone
     kyc_ext: np.ndarray  #: (J,) bool, apparent jurisdiction imposes KYC extraterritorially
     kyc_category: np.ndarray  #: (C,) bool, category behind KYC
+    gateway_refusal: np.ndarray  #: (C,) probability a central gateway refuses (0: none)
+    gateway_kyc: np.ndarray  #: (C,) bool, gateway serves only verified users
 
     @property
     def extraterritorial(self) -> bool:
@@ -66,7 +68,8 @@ class ServingRules:
     @property
     def kyc(self) -> bool:
         """Whether any KYC gate can stop anything."""
-        return bool((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
+        return bool(((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
+                    or self.gateway_kyc.any())
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,13 @@ class Outcome:
 
 def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
                         jailbroken: np.ndarray, rules: ServingRules) -> np.ndarray:
-    """Probability that a node refuses an attempt on content grounds (model or filter).
+    """Probability that an attempt is refused on content grounds.
 
-    ``1 - (1 - r_model) * (1 - r_filter)``, where ``r_model`` is the model's refusal
-    probability, scaled by ``1 - susceptibility`` when the attempt is jailbroken, and
-    ``r_filter`` the larger of the host filter and the apparent jurisdiction's
-    extraterritorial filter (both only on compliant nodes).
+    ``1 - (1 - r_model) * (1 - r_filter) * (1 - r_gateway)``, where ``r_model`` is the
+    model's refusal probability, scaled by ``1 - susceptibility`` when the attempt is
+    jailbroken, ``r_filter`` the larger of the host filter and the apparent
+    jurisdiction's extraterritorial filter (both only on compliant nodes), and
+    ``r_gateway`` a central gateway's filter.
     """
     c = rules.n_categories
     r_model = rules.refusal[node * c + category]
@@ -97,23 +101,24 @@ def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.nda
     if rules.extraterritorial:
         extra = rules.ext_filter[apparent * c + category] * rules.compliant[node]
         r_filter = np.maximum(r_filter, extra)
-    return 1.0 - (1.0 - r_model) * (1.0 - r_filter)
+    return 1.0 - (1.0 - r_model) * (1.0 - r_filter) * (1.0 - rules.gateway_refusal[category])
 
 
 def kyc_blocks(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
                verified: np.ndarray, rules: ServingRules) -> np.ndarray:
-    """True where a KYC gate stops an attempt: gated node or jurisdiction, gated
-    category, and no verified identity."""
+    """True where a KYC gate stops an attempt without a verified identity: a gated node
+    or jurisdiction on a KYC category, or the gateway on one of its KYC categories."""
     gated = rules.kyc_node[node] | (rules.kyc_ext[apparent] & rules.compliant[node])
-    return gated & rules.kyc_category[category] & ~verified
+    return ((gated & rules.kyc_category[category]) | rules.gateway_kyc[category]) & ~verified
 
 
-def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining: np.ndarray,
-          rng: np.random.Generator) -> Outcome:
+def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: RoutingTable,
+          remaining: np.ndarray, rng: np.random.Generator) -> Outcome:
     """Route, admit, serve or refuse every request, with retries on failure.
 
     Args:
         demand: the step's requests.
+        group: (n,) reach group of each request (see :mod:`sim.market`).
         rules: refusal, filter and KYC lookups.
         routing: the step's routing distributions.
         remaining: (N,) int capacity left this step; consumed in place.
@@ -134,15 +139,15 @@ def serve(demand: Demand, rules: ServingRules, routing: RoutingTable, remaining:
     pending = np.arange(n, dtype=np.int64)
     first_round = True
     while pending.size:
-        apparent = demand.apparent[pending]
-        node = routing.route(apparent, rng)
+        apparent, reach = demand.apparent[pending], group[pending]
+        node = routing.route(reach, rng)
         if first_round:  # go to the remembered node where possible
-            node = np.where(routing.reaches(apparent, demand.preferred), demand.preferred, node)
+            node = np.where(routing.reaches(reach, demand.preferred), demand.preferred, node)
             first_node[:] = node
         else:
             same = (node == last_node[pending]) & (node >= 0)
             if same.any():  # a retry goes to another node: redraw once
-                node[same] = routing.route(apparent[same], rng)
+                node[same] = routing.route(reach[same], rng)
         attempts[pending] += 1
         reached = node >= 0
         status[pending[~reached]] = DROPPED  # nowhere to go: retrying cannot help

@@ -1,0 +1,153 @@
+"""Market protocols: gateway, peer-to-peer discovery, validators with Yuma consensus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.validators import consensus, incentive
+from tests.conftest import tiny_scenario
+
+SEEDS = range(4)
+
+
+def with_protocol(spec: dict, protocol: str, **options) -> dict:
+    spec["market"] = {"protocol": protocol, **({protocol: options} if options else {})}
+    return spec
+
+
+# ------------------------------------------------------------------ gateway
+
+
+def test_a_gateway_that_catches_everything_lets_no_harm_through():
+    spec = with_protocol(tiny_scenario(persistence=3), "gateway", prohibited=["harm"],
+                         filter_recall=1.0)
+    m = sim.run(spec).metrics
+    assert m["harmful_requests"].sum() > 0 and m["harmful_completed"].sum() == 0
+
+
+def test_gateway_recall_leaks_at_one_minus_recall_per_attempt():
+    spec = with_protocol(tiny_scenario(persistence=1, requesters=2000), "gateway",
+                         prohibited=["harm"], filter_recall=0.8)
+    m = sim.run(spec, seed=3).metrics
+    rate = m["harmful_completed"].sum() / m["harmful_requests"].sum()
+    assert rate == pytest.approx(1 - 0.8**2, abs=0.03)
+
+
+def test_gateway_kyc_serves_verified_users_only():
+    spec = with_protocol(tiny_scenario(), "gateway", kyc_categories=["harm"])
+    spec["requesters"]["kinds"]["malicious"]["kyc_verified"] = 0.5
+    m = sim.run(spec, seed=1).metrics
+    rate = m["harmful_completed"].sum() / m["harmful_requests"].sum()
+    assert rate == pytest.approx(0.5, abs=0.06)  # identity is a trait: the same half passes
+
+
+def test_gateway_geo_block_drops_requests_from_that_jurisdiction():
+    spec = with_protocol(tiny_scenario(jurisdictions=2), "gateway", geo_block=["j0"])
+    req = sim.run(spec).requests
+    j0 = req[req["jurisdiction"] == "j0"]
+    assert j0["served"].sum() == 0 and j0["dropped"].sum() == j0["emitted"].sum()
+    assert req[req["jurisdiction"] == "j1"]["served"].sum() > 0
+
+
+# ------------------------------------------------------------------ peer to peer
+
+
+def served_nodes(spec: dict, seed: int = 0) -> int:
+    states = sim.run(spec, seed=seed).node_states
+    return int((states["served_total"] > 0).sum())
+
+
+def test_p2p_with_depth_zero_reaches_only_the_entry_nodes():
+    spec = with_protocol(tiny_scenario(nodes=100, requesters=2000), "p2p", entry_points=5,
+                         search_depth=0)
+    assert served_nodes(spec) <= 5
+
+
+def test_deeper_search_reaches_more_of_the_market_and_lowers_concentration():
+    shallow = with_protocol(tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5,
+                            search_depth=1)
+    deep = with_protocol(tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5,
+                         search_depth=10)
+    for seed in SEEDS:
+        assert served_nodes(deep, seed) > 2 * served_nodes(shallow, seed)
+        hhi_deep = sim.run(deep, seed=seed).metrics["hhi_nodes"].mean()
+        assert hhi_deep < sim.run(shallow, seed=seed).metrics["hhi_nodes"].mean()
+
+
+# ------------------------------------------------------------------ validators
+
+
+def test_consensus_is_the_stake_weighted_median():
+    weights = np.array([[0.1], [0.5], [0.9]])
+    assert consensus(weights, np.array([1.0, 1.0, 1.0]), 0.5)[0] == 0.5
+    assert consensus(weights, np.array([1.0, 1.0, 5.0]), 0.5)[0] == 0.9
+    assert consensus(weights, np.array([5.0, 1.0, 1.0]), 0.5)[0] == 0.1
+
+
+def test_yuma_clipping_caps_a_colluding_validators_weight_at_consensus():
+    """Four honest validators (stake 1 each) weight three miners equally; a colluder
+    (stake 0.5) puts all its weight on miner 0. Clipped at consensus (1/3), its weight
+    counts as 1/3: miner 0 gets (4/3 + 0.5/3) / (4 + 0.5/3) = 0.36, not the unclipped
+    (4/3 + 0.5) / 4.5 = 0.407."""
+    honest = np.full((4, 3), 1 / 3)
+    colluding = np.vstack([honest, [[1.0, 0.0, 0.0]]])
+    stake = np.array([1.0, 1.0, 1.0, 1.0, 0.5])
+    subnet = np.zeros(3, dtype=np.int64)
+    shares = incentive(colluding, stake, 0.5, subnet)
+    assert shares[0] == pytest.approx((4 / 3 + 0.5 / 3) / (4 + 0.5 / 3))
+    assert shares[0] < (4 / 3 + 0.5) / 4.5
+
+
+def test_incentive_sums_to_one_in_every_subnet():
+    rng = np.random.default_rng(0)
+    subnet = np.arange(600) // 256
+    inc = incentive(rng.random((8, 600)), rng.random(8), 0.5, subnet)
+    assert np.bincount(subnet, weights=inc) == pytest.approx([1.0, 1.0, 1.0])
+
+
+def permissive_minority(**validators) -> dict:
+    spec = tiny_scenario(nodes=200, requesters=2000, steps=40, capacity=100)
+    spec["models"]["m"]["refusal"] = {"chat": 0.0, "harm": 1.0}
+    spec["models"]["open"] = {"refusal": {"chat": 0.0, "harm": 0.0}, "jailbreak_susceptibility": 1.0}
+    for jur in spec["jurisdictions"].values():
+        jur["model_mix"] = {"m": 0.7, "open": 0.3}
+    return with_protocol(spec, "validators", **validators)
+
+
+def test_without_probes_the_penalty_changes_nothing():
+    a = sim.run(permissive_minority(probe_rate=0.0, penalty=0.0), seed=2)
+    b = sim.run(permissive_minority(probe_rate=0.0, penalty=0.9), seed=2)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics)
+
+
+def test_probe_rate_zero_gives_the_traffic_shares_of_no_probing():
+    """Probes whose penalty is zero change no score: traffic shares match those of a
+    protocol that does not probe, within sampling noise."""
+    def permissive_share(spec: dict, seed: int) -> float:
+        req = sim.run(spec, seed=seed).requests
+        return req["served_permissive"].sum() / req["served"].sum()
+
+    quiet = np.mean([permissive_share(permissive_minority(probe_rate=0.0), s) for s in SEEDS])
+    harmless = np.mean([permissive_share(permissive_minority(probe_rate=0.3, penalty=0.0), s)
+                        for s in SEEDS])
+    assert harmless == pytest.approx(quiet, abs=0.02)
+
+
+def test_probing_moves_traffic_and_harm_away_from_permissive_miners():
+    for seed in SEEDS:
+        quiet = sim.run(permissive_minority(probe_rate=0.0), seed=seed).metrics.iloc[-10:]
+        probed = sim.run(permissive_minority(probe_rate=0.3), seed=seed).metrics.iloc[-10:]
+        assert probed["harm_completion_rate"].mean() < 0.7 * quiet["harm_completion_rate"].mean()
+
+
+def test_emissions_are_paid_in_proportion_to_incentive():
+    spec = permissive_minority(emission_usd_per_subnet_day=100.0)
+    model = sim.build_model(spec)
+    model.step()
+    nodes = model.node_table
+    paid = nodes.revenue_step - nodes.served_step * nodes.price
+    assert paid.sum() == pytest.approx(100.0)  # 200 miners: one subnet
+    assert paid == pytest.approx(100.0 * model.validators.incentive)
