@@ -51,7 +51,7 @@ class Recorder:
     _nodes: list[np.ndarray] = field(default_factory=list)
     _jurisdictions: list[np.ndarray] = field(default_factory=list)
     _policies: list[list[str]] = field(default_factory=list)
-    _global: list[tuple[float, float, int]] = field(default_factory=list)
+    _global: list[dict[str, float]] = field(default_factory=list)
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
 
     REQUEST_COLUMNS = ("emitted", "served", "refused", "dropped", "attempts",
@@ -121,8 +121,15 @@ class Recorder:
             + [int(m.prohibited[a.index].sum()), m.treaties.degree(a.name)]
             for a in m.jurisdiction_agents]))
         self._policies.append([",".join(np.asarray(m.category_names)[row]) for row in m.prohibited])
-        self._global.append((hhi(nodes.served_step), hhi(np.bincount(
-            host[served], minlength=n_j).astype(float)), outcome.kyc_blocked))
+        validators = m.validators
+        self._global.append({
+            "hhi_nodes": hhi(nodes.served_step),
+            "hhi_jurisdictions": hhi(np.bincount(host[served], minlength=n_j).astype(float)),
+            "kyc_blocked": outcome.kyc_blocked,
+            "probes": validators.probes if validators is not None else 0,
+            "probes_caught": validators.probes_caught if validators is not None else 0,
+            "treaty_links": m.treaties.number_of_edges(),
+        })
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
@@ -197,19 +204,38 @@ class Recorder:
         node_states = (pd.concat(self._snapshots, ignore_index=True) if self._snapshots
                        else self.node_snapshot().iloc[:0])
         metrics = headline(requests, actors, nodes, jurisdictions,
-                           np.array(self._global, dtype=float).reshape(-1, 3),
+                           pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
+                           pd.DataFrame(m.event_log, columns=["step", "event"]),
                            harmful=m.harmful_categories, permissive=m.permissive_models)
         return dict(metrics=metrics, requests=requests, actors=actors, flows=flows, nodes=nodes,
                     jurisdictions=jurisdictions, node_states=node_states)
 
 
+#: Per-step counters recorded directly (not derivable from the detailed tables).
+STEP_COUNTERS = ("hhi_nodes", "hhi_jurisdictions", "kyc_blocked", "probes", "probes_caught",
+                 "treaty_links")
+
+#: Headline columns counting events of these kinds per step.
+EVENT_COUNTS = {
+    "relocations": ("relocation",),
+    "exits": ("exit",),
+    "entries": ("entry",),
+    "model_switches": ("model_switch",),
+    "compliance_switches": ("comply", "defy"),
+    "policy_changes": ("policy_change", "enforcement_change", "policy_adoption",
+                       "policy_tightened", "policy_relaxed"),
+    "treaty_joins": ("treaty_signed", "treaty_joined"),
+}
+
+
 def headline(requests: pd.DataFrame, actors: pd.DataFrame, nodes: pd.DataFrame,
-             jurisdictions: pd.DataFrame, per_step: np.ndarray, *,
+             jurisdictions: pd.DataFrame, per_step: pd.DataFrame, events: pd.DataFrame, *,
              harmful: list[str], permissive: list[str]) -> pd.DataFrame:
     """The one-row-per-step headline metrics, derived from the detailed tables.
 
     Args:
-        per_step: (steps, 3) node HHI, jurisdiction HHI and KYC-blocked attempts.
+        per_step: one row per step of :data:`STEP_COUNTERS`.
+        events: the event log (``step`` and ``event`` columns).
         harmful: names of harmful categories.
         permissive: names of permissive model kinds.
     """
@@ -248,12 +274,16 @@ def headline(requests: pd.DataFrame, actors: pd.DataFrame, nodes: pd.DataFrame,
     jur_steps = jurisdictions.groupby("step")
     for col in ("audits", "violations_detected", "takedowns", "fines_usd", "enforcement_spend_usd"):
         out[col] = jur_steps[col].sum()
-    out["hhi_nodes"] = per_step[:, 0] if len(out) else []
-    out["hhi_jurisdictions"] = per_step[:, 1] if len(out) else []
-    out["kyc_blocked"] = per_step[:, 2].astype(np.int64) if len(out) else []
+    for col in STEP_COUNTERS:
+        out[col] = per_step[col].to_numpy()
+    out["probe_catch_rate"] = _ratio(out["probes_caught"], out["probes"])
+    for col, kinds in EVENT_COUNTS.items():
+        counts = events[events["event"].isin(kinds)].groupby("step").size()
+        out[col] = counts.reindex(out.index, fill_value=0).astype(np.int64)
     out = out.fillna({c: 0 for c in ("harmful_requests", "harmful_completed",
                                      "prohibited_requests", "prohibited_served")})
     for col in ("harmful_requests", "harmful_completed", "prohibited_requests",
-                "prohibited_served", "active_nodes", "audits", "violations_detected", "takedowns"):
+                "prohibited_served", "active_nodes", "audits", "violations_detected", "takedowns",
+                "kyc_blocked", "probes", "probes_caught", "treaty_links"):
         out[col] = out[col].astype(np.int64)
     return out.reset_index()
