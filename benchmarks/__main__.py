@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -36,9 +37,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
         scale_nodes=dict(base=dict(requests_per_step=500_000, requesters=250_000,
                                    jurisdictions=50),
                          nodes=[2_500, 5_000, 10_000, 20_000]),
-        scale_timing=dict(warmup=1, timed=3),
+        scale_timing=dict(warmup=1, timed=5),
         reference=dict(preset="classroom_demo", steps=20),
-        reference_large=dict(preset="baseline", steps=20),
+        reference_baseline=dict(preset="baseline", steps=20),
+        reference_scale=dict(nodes=2_000, jurisdictions=10, requesters=100_000,
+                             requests_per_step=200_000, steps=3),
     ),
     "quick": dict(
         reps=1, reference_reps=1,
@@ -52,7 +55,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
                          nodes=[250, 500, 1_000, 2_000]),
         scale_timing=dict(warmup=1, timed=1),
         reference=dict(preset="classroom_demo", steps=3, requesters=1_000, nodes=100),
-        reference_large=dict(preset="baseline", steps=2, requesters=3_000, nodes=300),
+        reference_baseline=dict(preset="baseline", steps=2, requesters=3_000, nodes=300),
+        reference_scale=dict(nodes=200, jurisdictions=10, requesters=2_000,
+                             requests_per_step=4_000, steps=2),
     ),
 }
 
@@ -84,10 +89,11 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
     out["recording"] = cases.recording_case("baseline", steps=config["baseline_steps"],
                                             reps=max(1, reps - 2))
     log("engine vs reference ...")
-    out["reference"] = cases.reference_case(**config["reference"],
-                                            reps=config["reference_reps"])
-    out["reference_baseline"] = cases.reference_case(**config["reference_large"],
-                                                     reps=config["reference_reps"])
+    for key in ("reference", "reference_baseline"):
+        spec = cases.sized_preset(**config[key])
+        out[key] = cases.reference_case(spec, reps=config["reference_reps"])
+    out["reference_scale"] = cases.reference_case(
+        cases.large_scenario(**config["reference_scale"]), reps=1)
     return out
 
 
@@ -144,7 +150,8 @@ def report(result: dict[str, Any]) -> str:
                  f" - {meta['timestamp']}")
     lines.append(f"python {meta['versions']['python']}, numpy {meta['versions']['numpy']}, "
                  f"mesa {meta['versions']['mesa']}; {meta['cpu']}; "
-                 f"{meta['cpus_available']} CPU(s) available")
+                 f"{meta['cpus_available']} CPU(s) available; load average before/after "
+                 f"{meta['load_average_before']} / {meta['load_average_after']}")
     s = m["startup"]
     lines.append("")
     lines.append(f"start-up: interpreter {_num(s['interpreter_s'])} s; interpreter + import sim "
@@ -198,13 +205,14 @@ def report(result: dict[str, Any]) -> str:
     lines.append("baseline step phases (share of step time): " + ", ".join(
         f"{k} {100 * v:.1f}%" for k, v in sorted(r["phase_shares"].items(),
                                                   key=lambda kv: -kv[1])))
-    for key in ("reference", "reference_baseline"):
+    for key in ("reference", "reference_baseline", "reference_scale"):
         c = m[key]
         sc = c["scenario"]
         lines.append(
             f"engine vs reference, {sc['requesters']:,} requesters / {sc['nodes']:,} nodes / "
             f"{sc['steps']} steps: engine {_num(c['engine_s'])} s, reference "
-            f"{_num(c['reference_s'])} s -> {c['speedup']:.1f}x")
+            f"{_num(c['reference_s'])} s -> {c['speedup']:.1f}x (requests/s: engine "
+            f"{_num(c['engine_requests_per_s'])}, reference {_num(c['reference_requests_per_s'])})")
     lines.append("")
     lines.append("targets:")
     for t in result["targets"]:
@@ -232,6 +240,14 @@ def _git_commit() -> str | None:
         return None
 
 
+def _load() -> list[float] | None:
+    """1-, 5- and 15-minute load averages (other processes compete for the CPUs)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None."""
     if isinstance(value, float):
@@ -246,10 +262,13 @@ def _plain(value: Any) -> Any:
 def run(*, quick: bool, json_path: Path, log=print) -> dict[str, Any]:
     """Measure, write the JSON file, and return the result."""
     config = CONFIGS["quick" if quick else "full"]
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = _load()
     t0 = time.perf_counter()
     measurements = measure(config, log=log)
     result = dict(
-        meta=dict(timestamp=datetime.now(UTC).isoformat(timespec="seconds"), quick=quick,
+        meta=dict(timestamp=started, quick=quick, load_average_before=load_before,
+                  load_average_after=_load(),
                   command=" ".join([Path(sys.executable).name, "-m", "benchmarks",
                                     *sys.argv[1:]]),
                   platform=platform.platform(), cpu=_cpu_name(), git_commit=_git_commit(),

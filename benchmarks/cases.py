@@ -46,11 +46,13 @@ def agents_of(model: DiriskModel) -> int:
             + len(model.jurisdiction_names))
 
 
-def _counts(model: DiriskModel) -> tuple[int, int]:
-    """Requests emitted and attempts made so far, from the recorder's per-step blocks."""
-    blocks = model.recorder._requests
-    emitted = int(sum(b[:, 0].sum() for b in blocks))
-    attempts = int(sum(b[:, 4].sum() for b in blocks))
+def _counts(model: DiriskModel, *, after: int = 0) -> tuple[int, int]:
+    """Requests emitted and attempts made in the steps after the first ``after``, from
+    the model's tables (built outside any timed block)."""
+    tables = model.recorder.tables()
+    metrics, requests = tables["metrics"], tables["requests"]
+    emitted = int(metrics.loc[metrics["step"] >= after, "requests_emitted"].sum())
+    attempts = int(requests.loc[requests["step"] >= after, "attempts"].sum())
     return emitted, attempts
 
 
@@ -140,7 +142,6 @@ def stepped(spec: Scenario, *, warmup: int, timed: int, seed: int = 1) -> dict[s
     build_s = c.wall
     for _ in range(warmup):
         model.step()
-    emitted0, attempts0 = _counts(model)
     timer = instrument(model)
     walls, cpus = [], []
     for _ in range(timed):
@@ -148,8 +149,7 @@ def stepped(spec: Scenario, *, warmup: int, timed: int, seed: int = 1) -> dict[s
             model.step()
         walls.append(c.wall)
         cpus.append(c.cpu)
-    emitted, attempts = _counts(model)
-    emitted, attempts = emitted - emitted0, attempts - attempts0
+    emitted, attempts = _counts(model, after=warmup)
     total = sum(walls)
     step_s, cpu_s = median(walls), median(cpus)
     per_step = emitted / timed
@@ -192,15 +192,31 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int,
             timed: int) -> dict[str, Any]:
-    """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i)."""
+    """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i).
+
+    All sizes are built first and then stepped in turn (size 1, 2, 3, 4, 1, 2, ...), so
+    that drift in the machine's speed affects every size alike; each size's time is the
+    median of its ``timed`` steps.
+    """
+    models = [DiriskModel(large_scenario(steps=warmup + timed, **size), seed=1)
+              for size in sizes]
+    for model in models:
+        for _ in range(warmup):
+            model.step()
+    walls: list[list[float]] = [[] for _ in models]
+    for _ in range(timed):
+        for i, model in enumerate(models):
+            with Clock() as c:
+                model.step()
+            walls[i].append(c.wall)
     rows = []
-    for size in sizes:
-        spec = large_scenario(steps=warmup + timed, **size)
-        out = stepped(spec, warmup=warmup, timed=timed)
-        rows.append(dict(size=size, step_s=out["step_s"],
-                         emitted_per_step=out["emitted_per_step"],
-                         requests_per_s=out["requests_per_s"],
-                         record_share=out["record_share"]))
+    for size, model, times in zip(sizes, models, walls, strict=True):
+        emitted, attempts = _counts(model, after=warmup)
+        step_s = median(times)
+        rows.append(dict(size=size, scenario=describe(model.scenario), step_s=step_s,
+                         step_all_s=times, emitted_per_step=emitted / timed,
+                         attempts_per_step=attempts / timed,
+                         requests_per_s=emitted / timed / step_s))
     steps = [r["step_s"] for r in rows]
     ratios = [b / a for a, b in zip(steps, steps[1:], strict=False)]
     return dict(series=series, rows=rows, ratios=ratios,
@@ -230,12 +246,10 @@ def recording_case(preset: str, *, steps: int, reps: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reference
 
 
-def reference_case(preset: str, *, steps: int, reps: int, requesters: int | None = None,
-                   nodes: int | None = None, seed: int = 1) -> dict[str, Any]:
+def reference_case(spec: Scenario, *, reps: int, seed: int = 1) -> dict[str, Any]:
     """Engine (``sim.run``) against the plain-Mesa reference on the same scenario and
     seed, alternated rep by rep in this process; both include construction and the
     per-step table."""
-    spec = sized_preset(preset, requesters=requesters, nodes=nodes, steps=steps)
     engine, reference = [], []
     emitted_e = emitted_r = 0.0
     for _ in range(reps):

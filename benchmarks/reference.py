@@ -38,14 +38,23 @@ The rules (one step = one day):
    status is served, or (attempts exhausted) refused if the last attempt was admitted
    and dropped if not.
 6. Each jurisdiction, in scenario order, audits the active nodes in its reach
-   (domestic ones, plus with extraterritorial reach foreign nodes that served its
-   apparent residents this step): ``Binomial(candidates, audit_rate)`` audits capped
+   (domestic ones, plus foreign nodes that served its apparent residents this step:
+   any of them with extraterritorial reach, otherwise those hosted by a treaty partner,
+   as joint audits): ``Binomial(candidates, audit_rate)`` audits capped
    by budget, a uniformly random subset; an audited node that violated its rules this
    step (served a category prohibited by the host, for domestic nodes, or by the
    auditor to its apparent residents, for foreign ones) is detected with
    ``detection_probability``, fined ``max(fine_min, share x annualised revenue)`` and,
    if hosted here or in a treaty partner, taken down with ``takedown_probability``.
 7. Timeline events fire at the end of their step.
+
+Retry timing (``retry_timing``): by default a refused or turned-away request is retried
+at once, before the next request is sent ("immediate", the way a sequential Mesa model
+is naturally written). The engine instead makes every request's first attempt before
+any retry, so retries meet nodes already loaded by the whole day's first attempts;
+``retry_timing="rounds"`` reproduces that (attempt rounds, each in random order). The
+two agree wherever capacity does not bind; where it does, rounds turn more retries away
+(more dropped, fewer refused requests).
 
 It is a benchmark and a test oracle, not part of the product.
 """
@@ -67,7 +76,7 @@ DAYS_PER_YEAR = 365.0
 HEADLINE = ("requests_emitted", "requests_served", "requests_refused", "requests_dropped",
             "attempts", "harmful_requests", "harmful_completed", "harm_completion_rate",
             "benign_over_refusal", "dual_use_over_refusal", "malicious_success_share",
-            "cross_border_share", "kyc_blocked", "active_nodes", "audits",
+            "cross_border_share", "policy_leakage", "kyc_blocked", "active_nodes", "audits",
             "violations_detected", "takedowns", "fines_usd")
 
 
@@ -112,7 +121,8 @@ class JurisdictionAgent(mesa.Agent):
                 continue
             if node.jurisdiction is self:
                 candidates.append((node, node.host_violations > 0))
-            elif e.extraterritorial and self in node.foreign_served:
+            elif self in node.foreign_served and (
+                    e.extraterritorial or model.treaty_partners(self, node.jurisdiction)):
                 candidates.append((node, node.foreign_violations.get(self, 0) > 0))
         if not candidates:
             return
@@ -208,7 +218,7 @@ class NodeAgent(mesa.Agent):
         self.revenue_total += self.price
         if category in host.prohibited:
             self.host_violations += 1
-        if apparent is not host and apparent.enforcement.extraterritorial:
+        if apparent is not host:
             self.foreign_served.add(apparent)
             if category in apparent.prohibited:
                 self.foreign_violations[apparent] = self.foreign_violations.get(apparent, 0) + 1
@@ -285,7 +295,14 @@ class Request:
 
 
 class ReferenceModel(mesa.Model):
-    """The reference model: requesters, nodes and jurisdictions as Mesa agents."""
+    """The reference model: requesters, nodes and jurisdictions as Mesa agents.
+
+    Args:
+        scenario: A validated scenario (or a preset name / path) using only the core
+            rules (see :func:`unsupported_features`).
+        seed: Seed of ``model.random`` and ``model.rng`` (default: the scenario's).
+        retry_timing: "immediate" (default) or "rounds"; see the module docstring.
+    """
 
     def __init__(self, scenario: Scenario | str, *, seed: int | None = None,
                  retry_timing: str = "immediate") -> None:
@@ -293,6 +310,11 @@ class ReferenceModel(mesa.Model):
             raise ValueError(f"retry_timing must be 'immediate' or 'rounds', got {retry_timing!r}")
         self.retry_timing = retry_timing
         scenario = load_scenario(scenario)
+        unsupported = unsupported_features(scenario)
+        if unsupported:
+            raise NotImplementedError(
+                "the reference implements the core rules only; this scenario uses: "
+                + ", ".join(unsupported))
         self.seed = scenario.seed if seed is None else int(seed)
         super().__init__(rng=self.seed)
         self.scenario = scenario
@@ -389,6 +411,9 @@ class ReferenceModel(mesa.Model):
             tally[request.status, kind] += 1
             if request.status == SERVED and request.node.jurisdiction is not requester.jurisdiction:
                 tally["served_foreign"] += 1
+            if request.category in requester.jurisdiction.prohibited:
+                tally["prohibited_requests"] += 1
+                tally["prohibited_served"] += request.status == SERVED
             if kind == "malicious" and categories[request.category].harmful:
                 seeking.add(requester)
                 tally["harmful_requests"] += 1
@@ -417,6 +442,7 @@ class ReferenceModel(mesa.Model):
             dual_use_over_refusal=_ratio(t["refused", "dual_use"], t["emitted", "dual_use"]),
             malicious_success_share=_ratio(t["malicious_completed"], t["malicious_seeking"]),
             cross_border_share=_ratio(t["served_foreign"], served),
+            policy_leakage=_ratio(t["prohibited_served"], t["prohibited_requests"]),
             kyc_blocked=t["kyc_blocked"],
             active_nodes=sum(1 for n in self.node_list if n.active),
             audits=sum(j.audits for j in self.jurisdiction_list),
@@ -473,6 +499,32 @@ class ReferenceModel(mesa.Model):
                 for jur, count in zip(scope, apportion(n, shares), strict=True):
                     self.node_list += [NodeAgent(self, jur, born=self.step_index + 1)
                                        for _ in range(int(count))]
+
+
+def unsupported_features(scenario: Scenario) -> list[str]:
+    """Features of ``scenario`` beyond the core rules this reference implements."""
+    found = []
+    adaptation = getattr(scenario, "adaptation", None)
+    if adaptation is not None and getattr(adaptation, "enabled", False):
+        found.append("adaptation.enabled")
+    if scenario.market.protocol != "open":
+        found.append(f"market.protocol={scenario.market.protocol}")
+    policy = getattr(scenario, "policy_dynamics", None)
+    if policy is not None and getattr(policy, "enabled", False):
+        found.append("policy_dynamics.enabled")
+    for kind_name, profile in scenario.requesters.kinds.items():
+        for field in ("kyc_give_up", "memory", "loyalty", "word_of_mouth"):
+            if getattr(profile, field, 0.0):
+                found.append(f"requesters.kinds.{kind_name}.{field}")
+    for name, kind in scenario.models.items():
+        if not getattr(kind, "available", True):
+            found.append(f"models.{name}.available=false")
+    for i, event in enumerate(scenario.timeline):
+        if event.kind == "model_release" and (getattr(event, "innovation", 0.0)
+                                              or getattr(event, "imitation", 0.0)
+                                              or getattr(event, "variants", None)):
+            found.append(f"timeline.{i}: model diffusion (innovation/imitation/variants)")
+    return found
 
 
 def run_reference(scenario: Scenario | str, *, seed: int | None = None,

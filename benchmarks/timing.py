@@ -80,10 +80,11 @@ class PhaseTimer:
 
 def instrument(model: Any) -> PhaseTimer:
     """A PhaseTimer on the phases of ``DiriskModel.step`` (emit, serve, settle, evidence,
-    enforce, record, events)."""
+    enforce, adapt, record, events; those the model has)."""
     timer = PhaseTimer()
     timer.wrap(model.requesters, "emit")
-    for phase in ("serve", "settle", "evidence", "enforce", "fire_events"):
-        timer.wrap(model, phase)
+    for phase in ("serve", "settle", "evidence", "enforce", "adapt", "fire_events"):
+        if callable(getattr(model, phase, None)):
+            timer.wrap(model, phase)
     timer.wrap(model.recorder, "record")
     return timer

@@ -41,14 +41,16 @@ RATES = {
     "dual_use_over_refusal": 0.005,
     "cross_border_share": 0.005,
     "malicious_success_share": 0.01,
+    "policy_leakage": 0.01,
 }
 COUNTS = ("requests_emitted", "requests_served", "requests_refused", "requests_dropped",
           "kyc_blocked")
 
 
 def small_classroom(**changes) -> sim.Scenario:
-    """classroom_demo with 1,000 requesters and 100 nodes, ``STEPS`` steps."""
-    spec = sized_preset("classroom_demo", requesters=1_000, nodes=100, steps=STEPS)
+    """classroom_demo with 2,000 requesters and 500 nodes, ``STEPS`` steps, with
+    ``changes`` given as dotted paths (``"nodes.capacity_per_day": 1000``)."""
+    spec = sized_preset("classroom_demo", requesters=2_000, nodes=500, steps=STEPS)
     data = spec.to_dict()
     for path, value in changes.items():
         *parents, leaf = path.split(".")
@@ -57,6 +59,29 @@ def small_classroom(**changes) -> sim.Scenario:
             node = node[p]
         node[leaf] = value
     return validate(data, source="<test>")
+
+
+def sensitive_classroom() -> sim.Scenario:
+    """classroom_demo tilted so that every rule moves the metrics: a fifth of requesters
+    malicious and retrying only once (so refusals are seldom undone by retries), an extra
+    category prohibited only by the (extraterritorial, KYC-mandating) EU-like regime,
+    heavy enforcement everywhere and a treaty at the start."""
+    spec = small_classroom()
+    kinds = spec.requesters.kinds
+    changes = {
+        "requesters.kinds.malicious.share": 0.2,
+        "requesters.kinds.benign.share": round(0.8 - kinds["dual_use"].share, 9),
+        "requesters.kinds.malicious.persistence": 1,
+        "jurisdictions.eu.prohibited": [*spec.jurisdictions["eu"].prohibited, "disinformation"],
+        "jurisdictions.eu.enforcement.kyc_mandate": True,
+        "nodes.count": 1_000,
+        "treaties": [["eu", "us"]],
+    }
+    for jur in ("eu", "us", "cn", "row"):
+        changes |= {f"jurisdictions.{jur}.enforcement.audit_rate": 0.3,
+                    f"jurisdictions.{jur}.enforcement.detection_probability": 0.8,
+                    f"jurisdictions.{jur}.enforcement.takedown_probability": 0.5}
+    return small_classroom(**changes)
 
 
 def per_seed_means(spec: sim.Scenario, metrics: list[str], **reference_options):
@@ -96,15 +121,8 @@ def test_headline_metrics_agree_on_classroom_demo():
     assert_agree(spec, RATES | count_tolerances(spec), retry_timing="rounds")
 
 
-def test_enforcement_agrees_under_heavy_enforcement_and_extraterritorial_kyc():
-    changes = {}
-    for jur in ("eu", "us", "cn", "row"):
-        changes |= {f"jurisdictions.{jur}.enforcement.audit_rate": 0.3,
-                    f"jurisdictions.{jur}.enforcement.detection_probability": 0.8,
-                    f"jurisdictions.{jur}.enforcement.takedown_probability": 0.5}
-    changes["jurisdictions.eu.enforcement.kyc_mandate"] = True
-    changes["treaties"] = [["eu", "us"]]
-    spec = small_classroom(**changes)
+def test_every_rule_agrees_on_a_sensitive_variant():
+    spec = sensitive_classroom()
     tolerances = RATES | count_tolerances(spec) | {
         "active_nodes": 1.0, "audits": 0.5, "violations_detected": 0.5, "takedowns": 0.3}
     assert_agree(spec, tolerances, retry_timing="rounds")
@@ -140,3 +158,10 @@ def test_reference_accounts_for_every_request(retry_timing):
     total = table["requests_served"] + table["requests_refused"] + table["requests_dropped"]
     assert (total == table["requests_emitted"]).all()
     assert (table["attempts"] >= table["requests_emitted"]).all()
+
+
+def test_reference_refuses_scenarios_beyond_the_core_rules():
+    """Agreement is only claimed for the core rules; anything else is refused loudly."""
+    spec = small_classroom(**{"adaptation.enabled": True})
+    with pytest.raises(NotImplementedError, match="adaptation.enabled"):
+        ReferenceModel(spec)
