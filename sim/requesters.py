@@ -59,17 +59,17 @@ class Requesters:
         jur_names = list(scenario.jurisdictions)
         cat_names = list(scenario.categories)
         spec = scenario.requesters
-        profiles = [spec.kinds[k] for k in REQUESTER_KINDS]
+        kinds = [spec.kinds[k] for k in REQUESTER_KINDS]
         per_jur = apportion(spec.count, np.array(
             [j.requester_share for j in scenario.jurisdictions.values()]))
-        kind_shares = np.array([p.share for p in profiles])
-        counts = np.stack([apportion(int(n), kind_shares) for n in per_jur])  # (J, K)
-        jurisdiction = np.repeat(np.repeat(np.arange(len(jur_names)), len(profiles)),
-                                 counts.ravel())
-        kind = np.repeat(np.tile(np.arange(len(profiles)), len(jur_names)), counts.ravel())
+        kind_shares = np.array([p.share for p in kinds])
+        counts = np.stack([apportion(int(n), kind_shares) for n in per_jur]).ravel()  # (J*K,)
+        blocks = [scenario.profile(j, k) for j in jur_names for k in REQUESTER_KINDS]
+        jurisdiction = np.repeat(np.repeat(np.arange(len(jur_names)), len(kinds)), counts)
+        kind = np.repeat(np.tile(np.arange(len(kinds)), len(jur_names)), counts)
 
         def trait(name: str, dtype: type) -> np.ndarray:
-            return np.array([getattr(p, name) for p in profiles], dtype=dtype)[kind]
+            return np.repeat(np.array([getattr(p, name) for p in blocks], dtype=dtype), counts)
 
         vpn = rng.random(kind.size) < trait("vpn_use", np.float64)
         exit_weights = np.array([
@@ -78,9 +78,6 @@ class Requesters:
         apparent = jurisdiction.copy()
         if vpn.any() and exit_weights.sum() > 0:
             apparent[vpn] = vpn_exits(jurisdiction[vpn], exit_weights, rng)
-        mix = np.array([[p.category_mix.get(c, 0.0) for c in cat_names] for p in profiles])
-        rates = np.array([p.requests_per_day for p in profiles])
-        block_kind = np.tile(np.arange(len(profiles)), len(jur_names))
         return cls(
             jurisdiction=jurisdiction.astype(np.int64),
             kind=kind.astype(np.int64),
@@ -90,13 +87,13 @@ class Requesters:
             jailbreak=trait("jailbreak_attempt", np.float64),
             verified=rng.random(kind.size) < trait("kyc_verified", np.float64),
             known=np.full(kind.size, -1, dtype=np.int64),
-            kind_memory=np.array([p.memory for p in profiles]),
-            kind_loyalty=np.array([p.loyalty for p in profiles]),
-            kind_word_of_mouth=np.array([p.word_of_mouth for p in profiles]),
-            kind_give_up=np.array([p.kyc_give_up for p in profiles]),
-            block_start=np.r_[0, np.cumsum(counts.ravel())].astype(np.int64),
-            block_rate=rates[block_kind],
-            block_mix=mix[block_kind],
+            kind_memory=np.array([p.memory for p in kinds]),
+            kind_loyalty=np.array([p.loyalty for p in kinds]),
+            kind_word_of_mouth=np.array([p.word_of_mouth for p in kinds]),
+            kind_give_up=np.array([p.kyc_give_up for p in kinds]),
+            block_start=np.r_[0, np.cumsum(counts)].astype(np.int64),
+            block_rate=np.array([p.requests_per_day for p in blocks]),
+            block_mix=np.array([[p.category_mix.get(c, 0.0) for c in cat_names] for p in blocks]),
         )
 
     @property

@@ -146,6 +146,17 @@ class EnforcementPatch(_Strict):
     budget_usd_per_day: NonNegative | None = None
 
 
+class RequesterOverride(_Strict):
+    """Fields of a requester profile that differ for one jurisdiction's residents."""
+
+    requests_per_day: NonNegative | None = None
+    category_mix: dict[str, Probability] | None = None
+    persistence: Annotated[int, Field(ge=0, le=50)] | None = None
+    vpn_use: Probability | None = None
+    jailbreak_attempt: Probability | None = None
+    kyc_verified: Probability | None = None
+
+
 class Jurisdiction(_Strict):
     """An enforcement regime with its share of requesters and hosting."""
 
@@ -164,6 +175,10 @@ class Jurisdiction(_Strict):
     )
     compliance_share: Probability = Field(
         0.0, description="Share of nodes hosted here that run its compliance filter and KYC."
+    )
+    requesters: dict[RequesterKind, RequesterOverride] = Field(
+        default_factory=dict, description="How its residents differ from the requester "
+        "profiles (e.g. more VPN use behind a firewall)."
     )
 
 
@@ -550,6 +565,15 @@ class Scenario(_Strict):
         blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    def profile(self, jurisdiction: str, kind: str) -> RequesterProfile:
+        """The requester profile of ``kind`` for residents of ``jurisdiction`` (the
+        kind's profile with the jurisdiction's overrides applied)."""
+        base = self.requesters.kinds[kind]
+        override = self.jurisdictions[jurisdiction].requesters.get(kind)
+        if override is None:
+            return base
+        return base.model_copy(update=override.model_dump(exclude_none=True))
+
     def kyc_categories(self) -> list[str]:
         """Categories behind KYC where a jurisdiction mandates it."""
         if self.market.kyc_categories is not None:
@@ -777,6 +801,11 @@ def check_references(scenario: Scenario, *, source: str) -> None:
     sums_to_one([j.hosting_share for j in scenario.jurisdictions.values()],
                 "jurisdictions.*.hosting_share")
     for name, jur in scenario.jurisdictions.items():
+        for kind, override in jur.requesters.items():
+            if override.category_mix is not None:
+                path = f"jurisdictions.{name}.requesters.{kind}.category_mix"
+                known(override.category_mix, cats, path, "category")
+                sums_to_one(list(override.category_mix.values()), path)
         known(jur.prohibited, cats, f"jurisdictions.{name}.prohibited", "category")
         known(jur.model_mix, models, f"jurisdictions.{name}.model_mix", "model kind")
         sums_to_one(list(jur.model_mix.values()), f"jurisdictions.{name}.model_mix")
