@@ -12,6 +12,7 @@ exactly one final status, so ``served + refused + dropped == emitted``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,6 +60,20 @@ class ServingRules:
     kyc_category: np.ndarray  #: (C,) bool, category behind KYC
     gateway_refusal: np.ndarray  #: (C,) probability a central gateway refuses (0: none)
     gateway_kyc: np.ndarray  #: (C,) bool, gateway serves only verified users
+
+    @cached_property
+    def passing(self) -> np.ndarray:
+        """(N*C,) probability that an attempt without a jailbreak passes model, host
+        filter and gateway (``1 - refusal_probability`` without filters abroad)."""
+        gateway = np.tile(self.gateway_refusal, self.susceptibility.size)
+        return (1 - self.refusal) * (1 - self.node_filter) * (1 - gateway)
+
+    @cached_property
+    def passing_jailbroken(self) -> np.ndarray:
+        """(N*C,) the same for a jailbroken attempt."""
+        gateway = np.tile(self.gateway_refusal, self.susceptibility.size)
+        model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
+        return (1 - model) * (1 - self.node_filter) * (1 - gateway)
 
     @property
     def extraterritorial(self) -> bool:
@@ -116,6 +131,10 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
           remaining: np.ndarray, rng: np.random.Generator) -> Outcome:
     """Route, admit, serve or refuse every request, with retries on failure.
 
+    Attempts are processed in rounds: every request's first attempt, then the retries
+    of those that failed, and so on; a retry therefore meets the capacity left after
+    the day's earlier rounds (retries queue behind first attempts).
+
     Args:
         demand: the step's requests.
         group: (n,) reach group of each request (see :mod:`sim.market`).
@@ -127,54 +146,79 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
     Returns:
         The final status, serving node and attempt count of each request.
     """
-    n = demand.size
+    n, n_cat = demand.size, rules.n_categories
     status = np.zeros(n, dtype=np.int8)
     served_by = np.full(n, -1, dtype=np.int64)
     attempts = np.zeros(n, dtype=np.int16)
-    last_node = np.full(n, -1, dtype=np.int64)
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
+    gated_category = rules.kyc_category | rules.gateway_kyc
+    abroad = rules.ext_filter.reshape(-1, n_cat).any(axis=1)  # (J,) filters abroad
     reached_cells = []
-    pending = np.arange(n, dtype=np.int64)
-    first_round = True
-    while pending.size:
-        apparent, reach = demand.apparent[pending], group[pending]
+    # The pending requests' attributes, compacted round by round.
+    idx = np.arange(n, dtype=np.int64)
+    cat, apparent, reach = demand.category, demand.apparent, group
+    persistence, jailbreak, verified = demand.persistence, demand.jailbreak, demand.verified
+    give_up, last = demand.kyc_give_up, np.full(n, -1, dtype=np.int64)
+    for round_ in range(int(persistence.max(initial=0)) + 1):
+        if idx.size == 0:
+            break
         node = routing.route(reach, rng)
-        if first_round:  # go to the remembered node where possible
+        if round_ == 0:  # go to the remembered node where possible
             node = np.where(routing.reaches(reach, demand.preferred), demand.preferred, node)
             first_node[:] = node
         else:
-            same = (node == last_node[pending]) & (node >= 0)
+            same = (node == last) & (node >= 0)
             if same.any():  # a retry goes to another node: redraw once
                 node[same] = routing.route(reach[same], rng)
-        attempts[pending] += 1
+        attempts[idx] = round_ + 1
         reached = node >= 0
-        status[pending[~reached]] = DROPPED  # nowhere to go: retrying cannot help
-        tried, node, apparent = pending[reached], node[reached], apparent[reached]
-        last_node[tried] = node
+        if not reached.all():  # nowhere to go: retrying cannot help
+            status[idx[~reached]] = DROPPED
+            idx, node, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
+                a[reached] for a in (idx, node, cat, apparent, reach, persistence, jailbreak,
+                                     verified, give_up))
         admitted = admit(node, remaining, rng)
-        category = demand.category[tried]
-        reached_cells.append(node * rules.n_categories + category)
-        jailbroken = rng.random(tried.size) < demand.jailbreak[tried]
-        p_refuse = refusal_probability(node, category, apparent, jailbroken, rules)
-        refused = rng.random(tried.size) < p_refuse
-        gave_up = np.zeros(tried.size, dtype=bool)
+        cell = node * n_cat + cat
+        reached_cells.append(cell)
+        passing = rules.passing[cell]
+        jailed = np.zeros(idx.size, dtype=bool)
+        trying = np.flatnonzero(jailbreak > 0)
+        if trying.size:
+            jailed[trying] = rng.random(trying.size) < jailbreak[trying]
+            passing[jailed] = rules.passing_jailbroken[cell[jailed]]
+        if rules.extraterritorial:
+            sub = np.flatnonzero(abroad[apparent])
+            if sub.size:
+                passing[sub] = passing_with_extraterritorial(
+                    node[sub], cat[sub], apparent[sub], jailed[sub], rules)
+        refused = rng.random(idx.size) >= passing
+        quit_ = np.zeros(idx.size, dtype=bool)
         if check_kyc:
-            blocked = kyc_blocks(node, category, apparent, demand.verified[tried], rules) & admitted
-            refused |= blocked
-            kyc_blocked += int(blocked.sum())
-            gave_up = blocked & (rng.random(tried.size) < demand.kyc_give_up[tried])
+            sub = np.flatnonzero(gated_category[cat] & admitted)
+            blocked = kyc_blocks(node[sub], cat[sub], apparent[sub], verified[sub], rules)
+            sub = sub[blocked]
+            refused[sub] = True
+            kyc_blocked += int(sub.size)
+            quit_[sub] = rng.random(sub.size) < give_up[sub]
         ok = admitted & ~refused
-        status[tried[ok]] = SERVED
-        served_by[tried[ok]] = node[ok]
-        failed = ~ok
-        out_of_tries = (attempts[tried] > demand.persistence[tried]) | gave_up
-        final = failed & out_of_tries
-        status[tried[final]] = np.where(admitted[final], REFUSED, DROPPED)
-        pending = tried[failed & ~out_of_tries]
-        first_round = False
+        status[idx[ok]] = SERVED
+        served_by[idx[ok]] = node[ok]
+        final = ~ok & ((round_ + 1 > persistence) | quit_)
+        status[idx[final]] = np.where(admitted[final], REFUSED, DROPPED)
+        retry = ~ok & ~final
+        idx, last, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
+            a[retry] for a in (idx, node, cat, apparent, reach, persistence, jailbreak,
+                               verified, give_up))
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
-    arrivals = np.bincount(cells, minlength=remaining.size * rules.n_categories)
+    arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
     return Outcome(status=status, node=served_by, attempts=attempts, first_node=first_node,
                    kyc_blocked=kyc_blocked, arrivals=arrivals)
+
+
+def passing_with_extraterritorial(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
+                                  jailbroken: np.ndarray, rules: ServingRules) -> np.ndarray:
+    """Probability an attempt passes when the apparent jurisdiction filters abroad:
+    ``1 - refusal_probability`` (the full formula)."""
+    return 1.0 - refusal_probability(node, category, apparent, jailbroken, rules)

@@ -107,7 +107,7 @@ def enforcing_world(*, adapt: bool, **adaptation) -> dict:
     spec["jurisdictions"]["j0"]["prohibited"] = ["harm"]
     spec["jurisdictions"]["j0"]["enforcement"] = {
         "audit_rate": 0.3, "detection_probability": 0.9, "fine_min_usd": 50.0,
-        "takedown_probability": 0.2}
+        "takedown_probability": 0.02}
     spec["adaptation"] = {"enabled": adapt, "every_steps": 1, "revision_rate": 0.2,
                           "rationality": 20.0, **adaptation}
     return spec

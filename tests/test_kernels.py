@@ -1,0 +1,92 @@
+"""Array kernels against reference computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.routing import RoutingTable, admit
+from sim.serving import ServingRules, refusal_probability
+
+
+@settings(max_examples=50, deadline=None)
+@given(n_nodes=st.integers(1, 60), n_groups=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_guide_table_draws_equal_searchsorted_on_the_cdf(n_nodes, n_groups, seed):
+    rng = np.random.default_rng(seed)
+    weights = rng.lognormal(size=n_nodes) * (rng.random(n_nodes) < 0.7)
+    reachable = rng.random((n_groups, n_nodes)) < 0.6
+    table = RoutingTable.build(weights, reachable)
+    group = rng.integers(0, n_groups, 500)
+    node = table.route(group, np.random.default_rng(seed))
+    u = np.minimum(np.random.default_rng(seed).random(500), 1 - 1e-9)
+    for g in range(n_groups):
+        w = np.where(reachable[g], weights, 0.0)
+        mine = group == g
+        if w.sum() == 0:
+            assert (node[mine] == -1).all()
+            continue
+        cdf = np.cumsum(w) / w.sum()
+        expected = np.searchsorted(cdf, u[mine], side="right")
+        assert (node[mine] == expected).all()
+        assert (w[node[mine]] > 0).all()
+
+
+def test_routing_frequencies_follow_the_weights():
+    weights = np.array([1.0, 2.0, 0.0, 7.0])
+    table = RoutingTable.build(weights, np.ones((1, 4), dtype=bool))
+    node = table.route(np.zeros(200_000, dtype=np.int64), np.random.default_rng(0))
+    assert np.bincount(node, minlength=4) / node.size == pytest.approx(weights / 10, abs=0.005)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_nodes=st.integers(1, 30))
+def test_admit_fills_each_node_exactly_to_its_remaining_capacity(seed, n_nodes):
+    rng = np.random.default_rng(seed)
+    remaining = rng.integers(0, 5, n_nodes)
+    node = rng.integers(0, n_nodes, rng.integers(0, 100))
+    before = remaining.copy()
+    admitted = admit(node, remaining, rng)
+    load = np.bincount(node, minlength=n_nodes)
+    assert (np.bincount(node[admitted], minlength=n_nodes) == np.minimum(load, before)).all()
+    assert (remaining == before - np.minimum(load, before)).all()
+
+
+def random_rules(rng: np.random.Generator, n_nodes: int, n_cat: int, n_jur: int) -> ServingRules:
+    compliant = rng.random(n_nodes) < 0.5
+    return ServingRules(
+        n_categories=n_cat,
+        refusal=rng.random(n_nodes * n_cat),
+        susceptibility=rng.random(n_nodes),
+        node_filter=rng.random(n_nodes * n_cat) * np.repeat(compliant, n_cat),
+        ext_filter=rng.random(n_jur * n_cat) * (rng.random(n_jur * n_cat) < 0.5),
+        compliant=compliant,
+        kyc_node=rng.random(n_nodes) < 0.3,
+        kyc_ext=rng.random(n_jur) < 0.3,
+        kyc_category=rng.random(n_cat) < 0.5,
+        gateway_refusal=rng.random(n_cat),
+        gateway_kyc=rng.random(n_cat) < 0.2,
+    )
+
+
+def test_precomputed_passing_tables_equal_the_refusal_formula():
+    """The serving loop's fast lookups give exactly 1 - refusal_probability where no
+    filter applies abroad (and the loop uses the full formula where one does)."""
+    rng = np.random.default_rng(0)
+    rules = random_rules(rng, 20, 5, 3)
+    node = np.repeat(np.arange(20), 5)
+    category = np.tile(np.arange(5), 20)
+    quiet = ServingRules(**{**rules.__dict__, "ext_filter": np.zeros(15)})
+    for jailbroken, table in ((False, quiet.passing), (True, quiet.passing_jailbroken)):
+        p = refusal_probability(node, category, np.zeros(100, dtype=np.int64),
+                                np.full(100, jailbroken), quiet)
+        assert 1 - p == pytest.approx(table[node * 5 + category])
+
+
+def test_refusal_probability_is_a_probability():
+    rng = np.random.default_rng(1)
+    rules = random_rules(rng, 30, 6, 4)
+    node, category = rng.integers(0, 30, 1000), rng.integers(0, 6, 1000)
+    p = refusal_probability(node, category, rng.integers(0, 4, 1000), rng.random(1000) < 0.5, rules)
+    assert ((p >= 0) & (p <= 1)).all()
