@@ -37,13 +37,15 @@ def gather_evidence(node: np.ndarray, category: np.ndarray, group: np.ndarray, *
         Violations against the host's rules and against extraterritorial rules of the
         requester's apparent jurisdiction.
     """
-    n_nodes, n_jur = host.size, prohibited.shape[0]
+    n_nodes, (n_jur, n_cat) = host.size, prohibited.shape
+    banned = prohibited.ravel()
     node_host = host[node]
-    host_viol = np.bincount(node[prohibited[node_host, category]], minlength=n_nodes)
-    foreign = extraterritorial[group] & (node_host != group)
+    host_viol = np.bincount(node[banned[node_host * n_cat + category]], minlength=n_nodes)
+    foreign = np.flatnonzero(extraterritorial[group])
+    foreign = foreign[node_host[foreign] != group[foreign]]
     cell = group[foreign] * n_nodes + node[foreign]
     reach = np.bincount(cell, minlength=n_jur * n_nodes).reshape(n_jur, n_nodes) > 0
-    viol = prohibited[group[foreign], category[foreign]]
+    viol = banned[group[foreign] * n_cat + category[foreign]]
     foreign_viol = np.bincount(cell[viol], minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
     return Evidence(host_violations=host_viol, foreign_violations=foreign_viol,
                     foreign_reach=reach)

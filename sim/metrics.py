@@ -71,36 +71,41 @@ class Recorder:
         n_j, n_k, n_c = len(m.jurisdiction_names), len(REQUESTER_KINDS), len(m.category_names)
         n_m = len(m.model_names)
         who = demand.requester
-        res = req.jurisdiction[who]
-        cell = (res * n_k + req.kind[who]) * n_c + demand.category
+        cell = demand.block * n_c + demand.category  # (residence, kind, category)
         size = n_j * n_k * n_c
-        by_status = np.bincount(cell * 4 + outcome.status, minlength=size * 4).reshape(size, 4)
-        served = outcome.status == SERVED
-        host = np.full(who.size, -1, dtype=np.int64)
-        host[served] = nodes.jurisdiction[outcome.node[served]]
-        foreign = served & (host != res)
-        permissive = np.zeros(who.size, dtype=bool)
-        permissive[served] = m.permissive[nodes.model[outcome.node[served]]]
+        # Status and attempts by cell in one pass: key = (cell, attempts, status).
+        top = int(outcome.attempts.max(initial=0)) + 1
+        key = (cell * top + outcome.attempts) * 4 + outcome.status
+        counts = np.bincount(key, minlength=size * top * 4).reshape(size, top, 4)
+        tries = np.arange(top)
+        by_status = counts.sum(axis=1)
+        # Served requests by (block, host, permissive model, category) in one pass.
+        served = np.flatnonzero(outcome.status == SERVED)
+        node_code = nodes.jurisdiction * 2 + m.permissive[nodes.model]
+        key = ((demand.block[served] * (n_j * 2) + node_code[outcome.node[served]]) * n_c
+               + demand.category[served])
+        cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(
+            n_j, n_k, n_j, 2, n_c)
+        by_host = cube.sum(axis=3)  # (residence, kind, host, category)
+        home = np.eye(n_j, dtype=bool)[:, None, :, None]
         self._requests.append(np.column_stack([
             by_status.sum(axis=1),
             by_status[:, SERVED], by_status[:, REFUSED], by_status[:, DROPPED],
-            np.bincount(cell, weights=outcome.attempts, minlength=size),
-            np.bincount(cell[served], weights=outcome.attempts[served], minlength=size),
-            np.bincount(cell[foreign], minlength=size),
-            np.bincount(cell[permissive], minlength=size),
+            counts.sum(axis=2) @ tries,
+            counts[:, :, SERVED] @ tries,
+            np.where(home, 0, by_host).sum(axis=2).ravel(),
+            cube[:, :, :, 1, :].sum(axis=2).ravel(),
         ]))
         self._prohibited.append(m.prohibited.copy())
+        self._flows.append(by_host.sum(axis=1).ravel())  # (origin, destination, category)
 
         harmful = m.harmful[demand.category]
         self._actors.append(np.column_stack([
             req.block_sizes,
             req.block_count(who), req.block_count(who[served]),
-            req.block_count(who[harmful]), req.block_count(who[harmful & served]),
+            req.block_count(who[harmful]), req.block_count(who[served[harmful[served]]]),
             req.block_count(np.flatnonzero(req.known >= 0)),
         ]))
-
-        flow_cell = (res[served] * n_j + host[served]) * n_c + demand.category[served]
-        self._flows.append(np.bincount(flow_cell, minlength=n_j * n_j * n_c))
 
         node_cell = nodes.jurisdiction * n_m + nodes.model
         active = nodes.status == ACTIVE
@@ -124,7 +129,7 @@ class Recorder:
         validators = m.validators
         self._global.append({
             "hhi_nodes": hhi(nodes.served_step),
-            "hhi_jurisdictions": hhi(np.bincount(host[served], minlength=n_j).astype(float)),
+            "hhi_jurisdictions": hhi(by_host.sum(axis=(0, 1, 3)).astype(float)),
             "kyc_blocked": outcome.kyc_blocked,
             "probes": validators.probes if validators is not None else 0,
             "probes_caught": validators.probes_caught if validators is not None else 0,

@@ -28,14 +28,18 @@ def apportion(total: int, shares: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Requesters:
-    """Every requester's traits (length R each), in blocks of one jurisdiction and kind."""
+    """Every requester's traits (length R each), in blocks of one jurisdiction and kind.
+
+    Individual traits (VPN use and exit, verified identity, remembered node) are drawn
+    per requester; behavioural parameters (rate, mix, persistence, jailbreak attempts)
+    are those of the requester's block (its kind's profile with its jurisdiction's
+    overrides).
+    """
 
     jurisdiction: np.ndarray  #: int, residence
     kind: np.ndarray  #: int, index into REQUESTER_KINDS
-    persistence: np.ndarray  #: retries after a refusal
     vpn: np.ndarray  #: bool, appears elsewhere through a VPN
     apparent: np.ndarray  #: int, jurisdiction the market sees (exit node if vpn)
-    jailbreak: np.ndarray  #: probability that a request carries a jailbreak
     verified: np.ndarray  #: bool, holds a verified (or forged) identity
     known: np.ndarray  #: int, the node a requester remembers as serving it (-1: none)
     kind_memory: np.ndarray  #: (K,) probability of remembering a serving node
@@ -46,6 +50,8 @@ class Requesters:
     #: jurisdiction and kind: block b is ``block_start[b]:block_start[b+1]``
     block_rate: np.ndarray  #: (B,) mean requests per requester per day in each block
     block_mix: np.ndarray  #: (B, C) category mix of each block
+    block_persistence: np.ndarray  #: (B,) retries after a refusal
+    block_jailbreak: np.ndarray  #: (B,) probability that a request carries a jailbreak
 
     @property
     def size(self) -> int:
@@ -81,10 +87,8 @@ class Requesters:
         return cls(
             jurisdiction=jurisdiction.astype(np.int64),
             kind=kind.astype(np.int64),
-            persistence=trait("persistence", np.int16),
             vpn=vpn,
             apparent=apparent.astype(np.int64),
-            jailbreak=trait("jailbreak_attempt", np.float64),
             verified=rng.random(kind.size) < trait("kyc_verified", np.float64),
             known=np.full(kind.size, -1, dtype=np.int64),
             kind_memory=np.array([p.memory for p in kinds]),
@@ -94,6 +98,8 @@ class Requesters:
             block_start=np.r_[0, np.cumsum(counts)].astype(np.int64),
             block_rate=np.array([p.requests_per_day for p in blocks]),
             block_mix=np.array([[p.category_mix.get(c, 0.0) for c in cat_names] for p in blocks]),
+            block_persistence=np.array([p.persistence for p in blocks], dtype=np.int16),
+            block_jailbreak=np.array([p.jailbreak_attempt for p in blocks]),
         )
 
     @property
@@ -103,10 +109,10 @@ class Requesters:
 
     def block_count(self, who: np.ndarray) -> np.ndarray:
         """(B,) number of *distinct* requesters per block among ``who`` (indices)."""
-        seen = np.zeros(self.size + 1, dtype=np.int64)
-        seen[who + 1] = 1
-        cum = np.cumsum(seen)
-        return cum[self.block_start[1:]] - cum[self.block_start[:-1]]
+        seen = np.zeros(self.size + 1, dtype=np.uint8)  # bytes: the scatter stays in cache
+        seen[who] = 1
+        counts = np.add.reduceat(seen, np.minimum(self.block_start[:-1], self.size), dtype=np.int64)
+        return np.where(self.block_sizes > 0, counts, 0)
 
     def emit(self, rng: np.random.Generator) -> Demand:
         """One day's requests: each requester emits Poisson(rate x mix) requests per
@@ -119,21 +125,24 @@ class Requesters:
         sizes = self.block_sizes
         n_cat = self.block_mix.shape[1]
         counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
-        cell = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+        cell = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
         block = cell // n_cat
-        who = self.block_start[block] + rng.integers(0, np.maximum(sizes, 1)[block])
-        kind = self.kind[who]
-        preferred = self.known[who]
+        size = sizes[block]
+        offset = np.minimum((rng.random(block.size) * size).astype(np.int32), size - 1)
+        who = self.block_start.astype(np.int32)[block] + offset
+        kind = block % len(REQUESTER_KINDS)
         if self.kind_loyalty.any():
-            preferred = np.where(rng.random(who.size) < self.kind_loyalty[kind], preferred, -1)
+            loyal = rng.random(who.size) < self.kind_loyalty[kind]
+            preferred = np.where(loyal, self.known[who], -1)
         else:
             preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
+            block=block,
             category=cell - block * n_cat,
             apparent=self.apparent[who],
-            persistence=self.persistence[who],
-            jailbreak=self.jailbreak[who],
+            persistence=self.block_persistence[block],
+            jailbreak=self.block_jailbreak[block],
             verified=self.verified[who],
             kyc_give_up=self.kind_give_up[kind],
             preferred=preferred,

@@ -27,6 +27,7 @@ class Demand:
     """One step's requests (length n each)."""
 
     requester: np.ndarray  #: requester index
+    block: np.ndarray  #: requester's block (residence x kind: ``jurisdiction * K + kind``)
     category: np.ndarray  #: category index
     apparent: np.ndarray  #: jurisdiction the market sees (residence, or VPN exit)
     persistence: np.ndarray  #: retries allowed after a failed attempt
