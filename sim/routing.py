@@ -89,14 +89,24 @@ class RoutingTable:
         the attempt's group exceeds it.
         """
         n_nodes = self.n_nodes
-        u = np.minimum(rng.random(group.size), _U_MAX)
-        x = group + u
-        flat = self.guide[group * n_nodes + (u * n_nodes).astype(np.int64)] if n_nodes else group
-        behind = np.flatnonzero(self.table[flat] <= x) if n_nodes else flat[:0]
+        if n_nodes == 0:
+            return np.full(group.size, -1, dtype=np.int64)
+        u = rng.random(group.size)
+        if self.has_node.size == 1:  # one group: no offsets, u < 1 needs no clipping
+            x, base = u, 0
+        else:
+            np.minimum(u, _U_MAX, out=u)
+            base = group * n_nodes
+            x = group + u
+        flat = self.guide[base + (u * n_nodes).astype(np.int64)]
+        behind = np.flatnonzero(self.table[flat] <= x)
         while behind.size:
             flat[behind] += 1
             behind = behind[self.table[flat[behind]] <= x[behind]]
-        return np.where(self.has_node[group], flat - group * n_nodes, -1)
+        node = flat - base
+        if not self.has_node.all():
+            node[~self.has_node[group]] = -1
+        return node
 
 
 def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:

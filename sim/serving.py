@@ -209,9 +209,10 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         final = ~ok & ((round_ + 1 > persistence) | quit_)
         status[idx[final]] = np.where(admitted[final], REFUSED, DROPPED)
         retry = ~ok & ~final
-        idx, last, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
-            a[retry] for a in (idx, node, cat, apparent, reach, persistence, jailbreak,
-                               verified, give_up))
+        idx, last = idx[retry], node[retry]
+        cat, apparent, reach = demand.category[idx], demand.apparent[idx], group[idx]
+        persistence, jailbreak = demand.persistence[idx], demand.jailbreak[idx]
+        verified, give_up = demand.verified[idx], demand.kyc_give_up[idx]
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
     arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
     return Outcome(status=status, node=served_by, attempts=attempts, first_node=first_node,
