@@ -73,16 +73,19 @@ def node_weights(model: DiriskModel, index: np.ndarray) -> np.ndarray:
 
 
 def adapt(model: DiriskModel) -> None:
-    """One step of node dynamics: moves complete, models diffuse, nodes revise and enter."""
+    """One step of node dynamics: moves complete, models diffuse, nodes revise (every
+    ``adaptation.every_steps`` days) and new nodes enter (every day)."""
     nodes = model.node_table
     arrived = np.flatnonzero((nodes.status == RELOCATING) & (nodes.moving_until <= model.step_index + 1))
     nodes.status[arrived] = ACTIVE
     nodes.moving_until[arrived] = -1
     diffuse(model)
     spec = model.scenario.adaptation
-    if spec.enabled and (model.step_index + 1) % spec.every_steps == 0:
+    if not spec.enabled:
+        return
+    if (model.step_index + 1) % spec.every_steps == 0:
         revise(model)
-        enter(model)
+    enter(model)
 
 
 def revise(model: DiriskModel) -> None:

@@ -79,8 +79,8 @@ class DiriskModel(mesa.Model):
              for i, (name, spec) in enumerate(scenario.jurisdictions.items())], random=self.random)
         self.treaties = nx.Graph()
         self.treaties.add_nodes_from(self.jurisdiction_names)
-        for group in scenario.treaties:
-            self.sign_treaty(group, name="treaty")
+        for number, group in enumerate(scenario.treaties, start=1):
+            self.sign_treaty(group, name=f"treaty {number}")
         self.requesters = Requesters.create(scenario, self.rng)
         self.node_table = NodeTable.create(scenario, self.rng)
         self.nodes = AgentSet([], random=self.random)
@@ -105,6 +105,7 @@ class DiriskModel(mesa.Model):
         """One day: emit, route and serve, settle, enforce, adapt, collect, fire events."""
         self.step_index = self.steps - 1
         self.prohibited = self._policy_matrix()
+        self.running_at_start = self.node_table.running
         demand = self.requesters.emit(self.rng)
         outcome = self.serve(demand)
         self.settle(outcome)
@@ -150,7 +151,8 @@ class DiriskModel(mesa.Model):
         weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
                                   price_elasticity=self.scenario.market.price_elasticity)
         if self.validators is not None:
-            weights = np.where(nodes.active, nodes.capacity * self.validators.incentive, 0.0)
+            relative = self.validators.relative_incentive(nodes.active)
+            weights = np.where(nodes.active, nodes.capacity * relative, 0.0)
         return weights
 
     def serve(self, demand: Demand) -> Outcome:
@@ -226,7 +228,8 @@ class DiriskModel(mesa.Model):
                 grow_treaties(self)
         nodes = self.node_table
         spec = self.scenario.adaptation
-        self.profit = nodes.profit_step(self.hosting_cost, spec.compliance_cost_share)
+        self.profit = nodes.profit_step(self.hosting_cost, spec.compliance_cost_share,
+                                        self.running_at_start, self.step_index)
         memory = spec.profit_memory if self.step_index > 0 else 0.0
         nodes.profit_ema = memory * nodes.profit_ema + (1 - memory) * self.profit
 
@@ -309,20 +312,23 @@ class DiriskModel(mesa.Model):
                                                  self.jurisdiction_names[b])
 
     def sign_treaty(self, members: Iterable[str], *, name: str) -> None:
-        """Link every pair of ``members`` in the treaty graph."""
+        """Link every pair of ``members`` in the treaty graph; each link keeps the set of
+        treaties it belongs to (edge attribute ``treaties``)."""
         members = list(members)
         for i, a in enumerate(members):
             for b in members[i + 1:]:
                 if a != b:
-                    self.treaties.add_edge(a, b, treaty=name)
+                    self.treaties.add_edge(a, b)
+                    self.treaties[a][b].setdefault("treaties", set()).add(name)
 
     def add_nodes(self, new: NodeTable) -> None:
         """Append nodes to the market, with their agents and network links."""
         first = self.node_table.size
+        alive = np.flatnonzero(self.node_table.active)
         self.node_table.extend(new)
         self._add_node_agents(first)
-        attach(self.node_graph, range(first, self.node_table.size), self.scenario.node_network,
-               self.rng)
+        attach(self.node_graph, range(first, self.node_table.size), alive,
+               self.scenario.node_network, self.rng)
         self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
         self.profit = np.pad(self.profit, (0, new.size))
         if self.validators is not None:

@@ -17,9 +17,10 @@ from sim.scenario import NodeNetwork
 def build_graph(n: int, spec: NodeNetwork, rng: np.random.Generator) -> nx.Graph:
     """A graph over ``n`` nodes of the configured kind and mean degree."""
     seed = int(rng.integers(2**31 - 1))
-    k = min(spec.mean_degree, max(n - 1, 0))
-    if n < 3 or k < 2:
-        graph = nx.complete_graph(n) if n < 3 else nx.empty_graph(n)
+    k = min(spec.mean_degree, n - 1)
+    k -= k % 2  # Watts-Strogatz rings need an even degree
+    if k < 2:
+        graph = nx.complete_graph(n)
     elif spec.kind == "small_world":
         graph = nx.watts_strogatz_graph(n, k, spec.rewiring, seed=seed)
     elif spec.kind == "scale_free":
@@ -29,16 +30,18 @@ def build_graph(n: int, spec: NodeNetwork, rng: np.random.Generator) -> nx.Graph
     return graph
 
 
-def attach(graph: nx.Graph, new: range, spec: NodeNetwork, rng: np.random.Generator) -> None:
-    """Link newly created nodes to ``mean_degree / 2`` existing nodes each (uniformly)."""
+def attach(graph: nx.Graph, new: range, alive: np.ndarray, spec: NodeNetwork,
+           rng: np.random.Generator) -> None:
+    """Link each newly created node to ``mean_degree / 2`` nodes chosen uniformly among
+    ``alive`` (ids of active nodes) and the new nodes added before it."""
+    peers = [int(a) for a in alive]
     for node in new:
-        existing = graph.number_of_nodes()
         graph.add_node(node)
-        if existing == 0:
-            continue
-        links = min(max(1, spec.mean_degree // 2), existing)
-        for other in rng.choice(existing, size=links, replace=False):
-            graph.add_edge(node, int(other))
+        if peers:
+            links = min(max(1, spec.mean_degree // 2), len(peers))
+            for other in rng.choice(len(peers), size=links, replace=False):
+                graph.add_edge(node, peers[int(other)])
+        peers.append(node)
 
 
 @dataclass(frozen=True)

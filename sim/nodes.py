@@ -123,13 +123,20 @@ class NodeTable:
         self.revenue_step = self.revenue_step + amount
         self.revenue_total += amount
 
-    def profit_step(self, hosting_cost: np.ndarray, compliance_cost_share: float) -> np.ndarray:
+    @property
+    def running(self) -> np.ndarray:
+        """(N,) bool: active or relocating (paying for hosting)."""
+        return (self.status == ACTIVE) | (self.status == RELOCATING)
+
+    def profit_step(self, hosting_cost: np.ndarray, compliance_cost_share: float,
+                    running: np.ndarray, step: int) -> np.ndarray:
         """(N,) this step's profit in USD: revenue less hosting, compliance cost, fines and
-        one-off costs (zero for nodes not active or relocating)."""
-        running = (self.status == ACTIVE) | (self.status == RELOCATING)
+        one-off costs, for nodes that were running at the start of ``step`` (nodes that
+        joined during it start tomorrow: zero)."""
         profit = (self.revenue_step * (1 - self.compliant * compliance_cost_share)
                   - hosting_cost[self.jurisdiction] - self.fines_step - self.costs_step)
-        return np.where(running, profit, 0.0)
+        ran = np.pad(running, (0, self.size - running.size)) & (self.born <= step)
+        return np.where(ran, profit, 0.0)
 
     def fine(self, index: np.ndarray, amount: np.ndarray) -> None:
         """Charge fines (USD) to nodes ``index``."""

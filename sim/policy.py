@@ -80,9 +80,9 @@ def grow_treaties(model: DiriskModel) -> None:
         return
     trade = model.policy_memory.trade
     names = model.jurisdiction_names
-    for treaty in sorted({d["treaty"] for _, _, d in model.treaties.edges(data=True)}):
-        members = sorted({n for a, b, d in model.treaties.edges(data=True) if d["treaty"] == treaty
-                          for n in (a, b)}, key=names.index)
+    edges = list(model.treaties.edges(data="treaties"))
+    for treaty in sorted(set().union(*(t for _, _, t in edges))):
+        members = sorted({n for a, b, t in edges if treaty in t for n in (a, b)}, key=names.index)
         inside = np.isin(names, members)
         for j in np.flatnonzero(~inside):
             both = trade[j] + trade[:, j]

@@ -541,7 +541,8 @@ class Scenario(_Strict):
     market: Market = Field(default_factory=Market)
     treaties: list[Annotated[list[str], Field(min_length=2)]] = Field(
         default_factory=list,
-        description="Treaty groups in force at start; every pair in a group is linked.",
+        description="Treaty groups in force at start (named 'treaty 1', 'treaty 2', ...); "
+        "every pair in a group is linked.",
     )
     timeline: list[Event] = Field(default_factory=list)
     recording: Recording = Field(default_factory=Recording)
@@ -808,6 +809,12 @@ def check_references(scenario: Scenario, *, source: str) -> None:
                 sums_to_one(list(override.category_mix.values()), path)
         known(jur.prohibited, cats, f"jurisdictions.{name}.prohibited", "category")
         known(jur.model_mix, models, f"jurisdictions.{name}.model_mix", "model kind")
+        for model_name, share in jur.model_mix.items():
+            if share > 0 and not scenario.models[model_name].available:
+                raise ScenarioError(
+                    source, f"jurisdictions.{name}.model_mix.{model_name}",
+                    f"{model_name!r} is not available at the start (available: false): expected "
+                    "share 0 (release it with a model_release event)")
         sums_to_one(list(jur.model_mix.values()), f"jurisdictions.{name}.model_mix")
     kinds = scenario.requesters.kinds
     missing_kinds = [k for k in REQUESTER_KINDS if k not in kinds]

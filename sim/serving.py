@@ -64,17 +64,20 @@ class ServingRules:
 
     @cached_property
     def passing(self) -> np.ndarray:
-        """(N*C,) probability that an attempt without a jailbreak passes model, host
-        filter and gateway (``1 - refusal_probability`` without filters abroad)."""
-        gateway = np.tile(self.gateway_refusal, self.susceptibility.size)
-        return (1 - self.refusal) * (1 - self.node_filter) * (1 - gateway)
+        """(N*C,) probability that a node serves an attempt without a jailbreak
+        (``1 - refusal_probability`` where no filter applies abroad)."""
+        return (1 - self.refusal) * (1 - self.node_filter)
 
     @cached_property
     def passing_jailbroken(self) -> np.ndarray:
         """(N*C,) the same for a jailbroken attempt."""
-        gateway = np.tile(self.gateway_refusal, self.susceptibility.size)
         model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
-        return (1 - model) * (1 - self.node_filter) * (1 - gateway)
+        return (1 - model) * (1 - self.node_filter)
+
+    @property
+    def gateway(self) -> bool:
+        """Whether a central gateway stands in front of the nodes."""
+        return bool(self.gateway_refusal.any() or self.gateway_kyc.any())
 
     @property
     def extraterritorial(self) -> bool:
@@ -83,9 +86,8 @@ class ServingRules:
 
     @property
     def kyc(self) -> bool:
-        """Whether any KYC gate can stop anything."""
-        return bool(((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
-                    or self.gateway_kyc.any())
+        """Whether a node-level KYC gate can stop anything."""
+        return bool((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,12 @@ class Outcome:
 
 def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
                         jailbroken: np.ndarray, rules: ServingRules) -> np.ndarray:
-    """Probability that an attempt is refused on content grounds.
+    """Probability that a node refuses an attempt on content grounds.
 
-    ``1 - (1 - r_model) * (1 - r_filter) * (1 - r_gateway)``, where ``r_model`` is the
-    model's refusal probability, scaled by ``1 - susceptibility`` when the attempt is
-    jailbroken, ``r_filter`` the larger of the host filter and the apparent
-    jurisdiction's extraterritorial filter (both only on compliant nodes), and
-    ``r_gateway`` a central gateway's filter.
+    ``1 - (1 - r_model) * (1 - r_filter)``, where ``r_model`` is the model's refusal
+    probability, scaled by ``1 - susceptibility`` when the attempt is jailbroken, and
+    ``r_filter`` the larger of the host filter and the apparent jurisdiction's
+    extraterritorial filter (both only on compliant nodes).
     """
     c = rules.n_categories
     r_model = rules.refusal[node * c + category]
@@ -117,15 +118,31 @@ def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.nda
     if rules.extraterritorial:
         extra = rules.ext_filter[apparent * c + category] * rules.compliant[node]
         r_filter = np.maximum(r_filter, extra)
-    return 1.0 - (1.0 - r_model) * (1.0 - r_filter) * (1.0 - rules.gateway_refusal[category])
+    return 1.0 - (1.0 - r_model) * (1.0 - r_filter)
 
 
 def kyc_blocks(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
                verified: np.ndarray, rules: ServingRules) -> np.ndarray:
-    """True where a KYC gate stops an attempt without a verified identity: a gated node
-    or jurisdiction on a KYC category, or the gateway on one of its KYC categories."""
+    """True where a node's KYC gate stops an attempt: a gated node or jurisdiction, a
+    gated category, and no verified identity."""
     gated = rules.kyc_node[node] | (rules.kyc_ext[apparent] & rules.compliant[node])
-    return ((gated & rules.kyc_category[category]) | rules.gateway_kyc[category]) & ~verified
+    return gated & rules.kyc_category[category] & ~verified
+
+
+def gateway_stops(category: np.ndarray, verified: np.ndarray, give_up: np.ndarray,
+                  rules: ServingRules, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """A central gateway's decision before routing: its filter catches its prohibited
+    categories with its recall (drawn again on every attempt) and its KYC gate stops
+    unverified users on its KYC categories.
+
+    Returns:
+        ``(stopped, gave_up, stopped_for_kyc)``: which attempts the gateway refused, which
+        of them the requester abandons (KYC friction), and how many were KYC stops.
+    """
+    kyc = rules.gateway_kyc[category] & ~verified
+    stopped = kyc | (rng.random(category.size) < rules.gateway_refusal[category])
+    gave_up = kyc & (rng.random(category.size) < give_up)
+    return stopped, gave_up, int(kyc.sum())
 
 
 def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: RoutingTable,
@@ -154,32 +171,43 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
-    gated_category = rules.kyc_category | rules.gateway_kyc
     abroad = rules.ext_filter.reshape(-1, n_cat).any(axis=1)  # (J,) filters abroad
     reached_cells = []
-    # The pending requests' attributes, compacted round by round.
-    idx = np.arange(n, dtype=np.int64)
-    cat, apparent, reach = demand.category, demand.apparent, group
-    persistence, jailbreak, verified = demand.persistence, demand.jailbreak, demand.verified
-    give_up, last = demand.kyc_give_up, np.full(n, -1, dtype=np.int64)
-    for round_ in range(int(persistence.max(initial=0)) + 1):
+    idx, last = np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
             break
+        attempts[idx] = round_ + 1
+        pick = slice(None) if round_ == 0 else idx  # the pending requests' attributes
+        cat, apparent, reach = demand.category[pick], demand.apparent[pick], group[pick]
+        persistence, jailbreak = demand.persistence[pick], demand.jailbreak[pick]
+        verified, give_up = demand.verified[pick], demand.kyc_give_up[pick]
+        carry = idx[:0]  # stopped at the gateway, trying again next round
+        if rules.gateway:
+            stop, quit_, stopped_for_kyc = gateway_stops(cat, verified, give_up, rules, rng)
+            kyc_blocked += stopped_for_kyc
+            final = stop & ((round_ + 1 > persistence) | quit_)
+            status[idx[final]] = REFUSED
+            carry = idx[stop & ~final]
+            through = ~stop
+            idx, last, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
+                a[through] for a in (idx, last, cat, apparent, reach, persistence, jailbreak,
+                                     verified, give_up))
         node = routing.route(reach, rng)
         if round_ == 0:  # go to the remembered node where possible
-            node = np.where(routing.reaches(reach, demand.preferred), demand.preferred, node)
-            first_node[:] = node
+            preferred = demand.preferred[idx]
+            node = np.where(routing.reaches(reach, preferred), preferred, node)
+            first_node[idx] = node
         else:
             same = (node == last) & (node >= 0)
             if same.any():  # a retry goes to another node: redraw once
                 node[same] = routing.route(reach[same], rng)
-        attempts[idx] = round_ + 1
         reached = node >= 0
         if not reached.all():  # nowhere to go: retrying cannot help
             status[idx[~reached]] = DROPPED
-            idx, node, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
-                a[reached] for a in (idx, node, cat, apparent, reach, persistence, jailbreak,
-                                     verified, give_up))
+            idx, node, cat, apparent, persistence, jailbreak, verified, give_up = (
+                a[reached] for a in (idx, node, cat, apparent, persistence, jailbreak, verified,
+                                     give_up))
         admitted = admit(node, remaining, rng)
         cell = node * n_cat + cat
         reached_cells.append(cell)
@@ -192,14 +220,13 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         if rules.extraterritorial:
             sub = np.flatnonzero(abroad[apparent])
             if sub.size:
-                passing[sub] = passing_with_extraterritorial(
-                    node[sub], cat[sub], apparent[sub], jailed[sub], rules)
+                passing[sub] = 1.0 - refusal_probability(node[sub], cat[sub], apparent[sub],
+                                                         jailed[sub], rules)
         refused = rng.random(idx.size) >= passing
         quit_ = np.zeros(idx.size, dtype=bool)
         if check_kyc:
-            sub = np.flatnonzero(gated_category[cat] & admitted)
-            blocked = kyc_blocks(node[sub], cat[sub], apparent[sub], verified[sub], rules)
-            sub = sub[blocked]
+            sub = np.flatnonzero(rules.kyc_category[cat] & admitted)
+            sub = sub[kyc_blocks(node[sub], cat[sub], apparent[sub], verified[sub], rules)]
             refused[sub] = True
             kyc_blocked += int(sub.size)
             quit_[sub] = rng.random(sub.size) < give_up[sub]
@@ -209,18 +236,9 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         final = ~ok & ((round_ + 1 > persistence) | quit_)
         status[idx[final]] = np.where(admitted[final], REFUSED, DROPPED)
         retry = ~ok & ~final
-        idx, last = idx[retry], node[retry]
-        cat, apparent, reach = demand.category[idx], demand.apparent[idx], group[idx]
-        persistence, jailbreak = demand.persistence[idx], demand.jailbreak[idx]
-        verified, give_up = demand.verified[idx], demand.kyc_give_up[idx]
+        idx = np.concatenate([carry, idx[retry]])
+        last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), node[retry]])
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
     arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
     return Outcome(status=status, node=served_by, attempts=attempts, first_node=first_node,
                    kyc_blocked=kyc_blocked, arrivals=arrivals)
-
-
-def passing_with_extraterritorial(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
-                                  jailbroken: np.ndarray, rules: ServingRules) -> np.ndarray:
-    """Probability an attempt passes when the apparent jurisdiction filters abroad:
-    ``1 - refusal_probability`` (the full formula)."""
-    return 1.0 - refusal_probability(node, category, apparent, jailbroken, rules)

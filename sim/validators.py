@@ -7,7 +7,9 @@ each miner that answers by the penalty. Each validator's scores are normalised t
 a subnet. A miner's *consensus* weight is the stake-weighted ``kappa``-quantile of the
 validators' weights for it; weights above consensus are clipped to it; the miner's
 *incentive* is its share of the stake-weighted clipped weights in its subnet. Traffic
-and emissions follow incentive (Yuma consensus, simplified: no bonds, no dividends).
+and emissions follow incentive (Yuma consensus, simplified: no bonds, no dividends);
+offline miners get none. Subnets are formed at the start (``miners_per_subnet`` miners
+each) and joiners are dealt round-robin, so they stay balanced.
 """
 
 from __future__ import annotations
@@ -53,24 +55,35 @@ class ValidatorSet:
     """The validators' stake, their scores of every miner, and the resulting incentive."""
 
     spec: ValidatorSpec
+    n_subnets: int  #: subnets, fixed at the start; miner i belongs to subnet i mod n_subnets
     stake: np.ndarray  #: (V,) stake of each validator
     scores: np.ndarray  #: (V, N) moving average of each validator's scores
-    incentive: np.ndarray  #: (N,) share of its subnet's incentive
+    incentive: np.ndarray  #: (N,) share of its subnet's incentive (0 when offline)
     probes: int = 0  #: probes sent in the last step
     probes_caught: int = 0  #: probes a miner answered in the last step
 
     @classmethod
     def create(cls, spec: ValidatorSpec, n_nodes: int, rng: np.random.Generator) -> ValidatorSet:
-        """Validators with log-normal stake; every miner starts with equal scores."""
+        """Validators with log-normal stake; every miner starts with equal scores; as
+        many subnets as the initial miners fill."""
         stake = rng.lognormal(0.0, spec.stake_dispersion, spec.count)
         scores = np.ones((spec.count, n_nodes))
-        subnet = np.arange(n_nodes) // spec.miners_per_subnet
-        return cls(spec=spec, stake=stake, scores=scores,
+        n_subnets = max(1, -(-n_nodes // spec.miners_per_subnet))
+        subnet = np.arange(n_nodes) % n_subnets
+        return cls(spec=spec, n_subnets=n_subnets, stake=stake, scores=scores,
                    incentive=incentive(scores, stake, spec.consensus_quantile, subnet))
 
     def subnet(self, n_nodes: int) -> np.ndarray:
-        """(N,) subnet of each miner (consecutive blocks of ``miners_per_subnet`` ids)."""
-        return np.arange(n_nodes) // self.spec.miners_per_subnet
+        """(N,) subnet of each miner: ids are dealt round-robin, so subnets stay balanced
+        as miners join."""
+        return np.arange(n_nodes) % self.n_subnets
+
+    def relative_incentive(self, active: np.ndarray) -> np.ndarray:
+        """(N,) incentive relative to the mean of the online miners of its subnet (1: an
+        average miner); traffic follows it across subnets."""
+        subnet = self.subnet(active.size)
+        online = np.bincount(subnet, weights=active, minlength=self.n_subnets)
+        return self.incentive * online[subnet]
 
     def extend(self, n_new: int) -> None:
         """New miners start with the mean score of their validator (an immunity period)."""
@@ -102,8 +115,8 @@ class ValidatorSet:
             answered = rng.random(v.size) >= probe_refusal[i, category]
             self.scores[v[answered], i[answered]] *= 1.0 - spec.penalty
             self.probes, self.probes_caught = int(v.size), int(answered.sum())
-        self.incentive = incentive(self.scores, self.stake, spec.consensus_quantile,
-                                   self.subnet(n_nodes))
+        self.incentive = incentive(self.scores * active[None, :], self.stake,
+                                   spec.consensus_quantile, self.subnet(n_nodes))
 
     def emissions(self) -> np.ndarray:
         """(N,) USD paid to each miner today."""

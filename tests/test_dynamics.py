@@ -246,3 +246,21 @@ def test_abliteration_wave_raises_the_permissive_node_share():
     spec["models"]["m"]["refusal"] = {"chat": 0.05, "harm": 0.99}
     shares = [sim.run(spec, seed=s).metrics["permissive_node_share"] for s in SEEDS]
     assert all(s.iloc[-1] > s.iloc[0] + 0.3 for s in shares)
+
+
+def test_entry_happens_every_day_not_only_on_revision_days():
+    spec = enforcing_world(adapt=True, entry_rate=0.05, every_steps=7)
+    for jur in spec["jurisdictions"].values():
+        jur["hosting_cost_usd_per_day"] = 0.0
+    steps = sim.run(spec, seed=3).events.query("event == 'entry'")["step"]
+    assert ((steps + 1) % 7 != 0).any()
+
+
+def test_a_node_taken_down_books_its_fine_in_that_days_profit():
+    spec = enforcing_world(adapt=False)
+    spec["jurisdictions"]["j0"]["enforcement"].update(takedown_probability=1.0, audit_rate=1.0,
+                                                      detection_probability=1.0)
+    res = sim.run(spec, seed=0)
+    first = res.nodes[(res.nodes["step"] == 0) & (res.nodes["jurisdiction"] == "j0")]
+    assert first["nodes_taken_down"].sum() > 0
+    assert first["profit_usd"].sum() < first["revenue_usd"].sum() - first["fines_usd"].sum() + 1e-9

@@ -151,3 +151,38 @@ def test_emissions_are_paid_in_proportion_to_incentive():
     paid = nodes.revenue_step - nodes.served_step * nodes.price
     assert paid.sum() == pytest.approx(100.0)  # 200 miners: one subnet
     assert paid == pytest.approx(100.0 * model.validators.incentive)
+
+
+def test_gateway_refusals_use_no_node_capacity():
+    """Requests the gateway stops never reach a node: the chat requests get all the
+    capacity, as if the stopped requests had not been sent."""
+    spec = with_protocol(tiny_scenario(nodes=10, requesters=1000, capacity=20), "gateway",
+                         prohibited=["harm"], filter_recall=1.0)
+    m = sim.run(spec).metrics
+    assert (m["requests_served"] == 10 * 20).all()
+    assert m["harmful_completed"].sum() == 0
+
+
+def test_offline_miners_earn_no_incentive_or_emissions():
+    spec = permissive_minority(emission_usd_per_subnet_day=100.0)
+    spec["timeline"] = [{"step": 0, "kind": "node_shock", "action": "remove", "count": 50}]
+    model = sim.build_model(spec, steps=3)
+    for _ in range(3):
+        model.step()
+    offline = ~model.node_table.active
+    assert offline.sum() == 50
+    assert (model.validators.incentive[offline] == 0).all()
+    assert model.validators.emissions().sum() == pytest.approx(100.0)
+
+
+def test_subnets_stay_balanced_as_miners_join():
+    spec = permissive_minority()
+    spec["nodes"]["count"] = 600
+    spec["timeline"] = [{"step": 0, "kind": "node_shock", "action": "add", "count": 60}]
+    model = sim.build_model(spec, steps=2)
+    model.step()
+    model.step()
+    sizes = np.bincount(model.validators.subnet(model.node_table.size))
+    assert list(sizes) == [220, 220, 220]
+    relative = model.validators.relative_incentive(model.node_table.active)
+    assert relative.mean() == pytest.approx(1.0)

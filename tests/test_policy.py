@@ -125,3 +125,16 @@ def test_set_path_wildcards_set_every_key_and_typos_fail():
     assert data == {"jurisdictions": {"a": {"x": 5}, "b": {"x": 5}}}
     with pytest.raises(ScenarioError, match="no field 'c'"):
         set_path(data, "jurisdictions.c.x", 1)
+
+
+def test_initial_treaties_stay_distinct_and_grow_separately():
+    spec = tiny_scenario(jurisdictions=4, nodes=80, requesters=1500, steps=20, capacity=100)
+    spec["treaties"] = [["j0", "j1"], ["j2", "j3"]]
+    model = sim.build_model(spec)
+    names = {frozenset(t) for _, _, t in [(a, b, frozenset(d["treaties"]))
+                                          for a, b, d in model.treaties.edges(data=True)]}
+    assert names == {frozenset({"treaty 1"}), frozenset({"treaty 2"})}
+    spec["policy_dynamics"] = {"enabled": True, "every_steps": 5, "treaty_growth_rate": 1.0}
+    joined = sim.run(spec, seed=1).events.query("event == 'treaty_joined'")
+    assert set(joined["detail"].str.split(" \\(").str[0]) <= {"treaty 1", "treaty 2"}
+    assert len(joined) >= 2

@@ -338,3 +338,14 @@ def test_null_in_child_removes_a_whole_jurisdiction(tmp_path: Path) -> None:
           row: {requester_share: 0.30, hosting_share: 0.30}
     """)
     assert set(load_scenario(good).jurisdictions) == {"eu", "us", "cn", "row"}
+
+
+def test_an_unreleased_model_cannot_be_in_a_starting_model_mix(tmp_path):
+    from sim import ScenarioError, load_scenario
+
+    path = tmp_path / "unreleased.yaml"
+    path.write_text("extends: baseline\nmodels:\n  abliterated:\n    available: false\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert "jurisdictions.eu.model_mix.abliterated" in str(err.value)
+    assert "not available at the start" in str(err.value)
