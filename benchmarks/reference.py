@@ -172,8 +172,11 @@ class NodeAgent(mesa.Agent):
         self.foreign_served: set[JurisdictionAgent] = set()
 
     def routing_weight(self) -> float:
-        """capacity x price^-elasticity."""
-        return self.capacity * self.price ** -self.model.scenario.market.price_elasticity
+        """capacity x price^-price_elasticity x quality^quality_elasticity."""
+        market = self.model.scenario.market
+        quality = self.model.scenario.models[self.model_kind].quality
+        return (self.capacity * self.price ** -market.price_elasticity
+                * quality ** market.quality_elasticity)
 
     def start_day(self) -> None:
         """Reset the day's capacity and evidence."""

@@ -5,14 +5,16 @@ option worth zero. A node's expected daily profit under an option is computed fr
 market signals every node can see (the requests arriving per unit of routing weight in
 each jurisdiction, by category) and the rules of the jurisdiction:
 
-* arrivals ``a_c = w * A[j, c]`` (``w``: the node's routing weight),
+* arrivals ``a_c = w * q[m] * A[j, c]`` (``w``: the node's routing weight before model
+  quality, ``q[m]``: the quality factor of model m),
 * refusal ``r_c = 1 - (1 - R[m, c]) (1 - comply * F[j, c])``,
 * served ``s = min(capacity, sum_c a_c (1 - r_c))``, revenue ``s * price`` (less the
   compliance cost share when compliant),
 * violation probability ``v = 1 - exp(-sum_c a_c (1 - r_c) prohibited[j, c])``,
 * expected fine ``audit * detection * v * fine`` and expected takedown loss
   ``audit * detection * v * takedown * horizon * max(0, revenue - cost)``,
-* one-off relocation and switch costs spread over the planning horizon.
+* one-off relocation, licence (on arriving in a jurisdiction) and switch costs spread
+  over the planning horizon.
 
 Pure functions on arrays; :mod:`sim.dynamics` applies the decisions.
 """
@@ -36,12 +38,14 @@ class Market:
     filters: np.ndarray  #: (J, C) compliance filter catch probabilities
     prohibited: np.ndarray  #: (J, C) bool
     hosting_cost: np.ndarray  #: (J,) USD per node-day
+    licence_cost: np.ndarray  #: (J,) USD, one-off, to start operating in a jurisdiction
     audit_rate: np.ndarray  #: (J,)
     detection: np.ndarray  #: (J,)
     fine_share: np.ndarray  #: (J,) share of annual revenue
     fine_min: np.ndarray  #: (J,) USD
     takedown: np.ndarray  #: (J,)
     available: np.ndarray  #: (M,) bool, model kind can be served now
+    quality_factor: np.ndarray  #: (M,) routing-weight factor of each model kind
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -71,7 +75,8 @@ def expected_profit(weight: np.ndarray, capacity: np.ndarray, price: np.ndarray,
     """Expected daily profit (USD) of every option for each node.
 
     Args:
-        weight, capacity, price: (n,) routing weight, capacity (requests/day), USD/request.
+        weight, capacity, price: (n,) routing weight before model quality, capacity
+            (requests/day), USD/request.
         current: (n,) jurisdiction, model and compliance now (-1: a new entrant, who
             pays no switching costs).
         market: the market signals and rules.
@@ -84,17 +89,21 @@ def expected_profit(weight: np.ndarray, capacity: np.ndarray, price: np.ndarray,
     oj, om, oc = option_grid(n_jur, n_models)
     passing = (1 - market.refusal[om]) * (1 - oc[:, None] * market.filters[oj])  # (O, C)
     per_weight = market.arrivals[oj] * passing  # served per unit weight, by category
-    served = np.minimum(capacity[:, None], weight[:, None] * per_weight.sum(axis=1))
+    weights = weight[:, None] * market.quality_factor[om][None, :]  # (n, O)
+    served = np.minimum(capacity[:, None], weights * per_weight.sum(axis=1))
     revenue = served * price[:, None] * (1 - oc * costs.compliance_cost_share)
-    banned = weight[:, None] * (per_weight * market.prohibited[oj]).sum(axis=1)
+    banned = weights * (per_weight * market.prohibited[oj]).sum(axis=1)
     caught = market.audit_rate[oj] * market.detection[oj] * (1 - np.exp(-banned))
     fine = np.maximum(market.fine_min[oj], market.fine_share[oj] * revenue * DAYS_PER_YEAR)
     margin = revenue - market.hosting_cost[oj]
     profit = margin - caught * fine - caught * market.takedown[oj] * costs.horizon * np.maximum(margin, 0)
     cur_j, cur_m, _ = current
     moves = (cur_j[:, None] >= 0) & (oj[None, :] != cur_j[:, None])
+    arrives = oj[None, :] != cur_j[:, None]  # relocating, or a new entrant
     switches = (cur_m[:, None] >= 0) & (om[None, :] != cur_m[:, None])
-    profit -= (moves * costs.relocation_cost + switches * costs.switch_cost) / costs.horizon
+    one_off = (moves * costs.relocation_cost + switches * costs.switch_cost
+               + arrives * market.licence_cost[oj][None, :])
+    profit -= one_off / costs.horizon
     return profit
 
 

@@ -56,17 +56,19 @@ def market_signals(model: DiriskModel) -> Market:
         filters=model.filter_matrix(),
         prohibited=model.prohibited,
         hosting_cost=model.hosting_cost,
+        licence_cost=model.licence_cost,
         audit_rate=np.array([e.audit_rate for e in enf]),
         detection=np.array([e.detection_probability for e in enf]),
         fine_share=np.array([e.fine_share_of_annual_revenue for e in enf]),
         fine_min=np.array([e.fine_min_usd for e in enf]),
         takedown=np.array([e.takedown_probability for e in enf]),
         available=model.available,
+        quality_factor=model.quality_factor,
     )
 
 
 def node_weights(model: DiriskModel, index: np.ndarray) -> np.ndarray:
-    """Routing weight nodes ``index`` would have if active."""
+    """Routing weight nodes ``index`` would have if active, before model quality."""
     nodes = model.node_table
     return routing_weights(nodes.capacity[index], nodes.price[index], np.ones(index.size, bool),
                            price_elasticity=model.scenario.market.price_elasticity)
@@ -166,7 +168,7 @@ def apply_choices(model: DiriskModel, who: np.ndarray, choice: np.ndarray, exit_
         if j != old_j:
             model.log_event("relocation", jurisdiction=here, node_id=node,
                             detail=f"to {model.jurisdiction_names[j]}")
-            nodes.costs_step[node] += spec.relocation_cost_usd
+            nodes.costs_step[node] += spec.relocation_cost_usd + model.licence_cost[j]
             nodes.status[node] = RELOCATING
             nodes.moving_until[node] = model.step_index + 1 + spec.relocation_delay_steps
         if m != nodes.model[node]:
@@ -207,6 +209,7 @@ def enter(model: DiriskModel) -> None:
     choice = logit_choice(profit / np.maximum(new.capacity * new.price, 1e-12)[:, None], ok,
                           spec.rationality, rng)
     new.jurisdiction, new.model, new.compliant = oj[choice], om[choice], oc[choice]
+    new.costs_step = model.licence_cost[new.jurisdiction].astype(float)
     first = nodes.size
     model.add_nodes(new)
     for node in range(first, first + n_new):

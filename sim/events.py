@@ -11,6 +11,7 @@ from sim.requesters import apportion
 from sim.scenario import (
     EnforcementChange,
     Event,
+    HostingChange,
     ModelRelease,
     NodeShock,
     PolicyChange,
@@ -41,6 +42,11 @@ def _enforcement_change(model: DiriskModel, event: EnforcementChange) -> str:
     changes = event.changes.model_dump(exclude_none=True)
     jur.enforcement = jur.enforcement.model_copy(update=changes)
     return ", ".join(f"{k}={v}" for k, v in changes.items())
+
+
+def _hosting_change(model: DiriskModel, event: HostingChange) -> str:
+    model.hosting_cost[model.jurisdiction_index[event.jurisdiction]] = event.hosting_cost_usd_per_day
+    return f"hosting costs {event.hosting_cost_usd_per_day:g} USD per node-day"
 
 
 def _treaty_signed(model: DiriskModel, event: TreatySigned) -> str:
@@ -95,6 +101,7 @@ def _node_shock(model: DiriskModel, event: NodeShock) -> str:
 _HANDLERS = {
     PolicyChange: _policy_change,
     EnforcementChange: _enforcement_change,
+    HostingChange: _hosting_change,
     TreatySigned: _treaty_signed,
     ModelRelease: _model_release,
     NodeShock: _node_shock,

@@ -57,6 +57,10 @@ class DiriskModel(mesa.Model):
                                  for m in scenario.models.values()])
         self.susceptibility = np.array([m.jailbreak_susceptibility
                                         for m in scenario.models.values()])
+        market = scenario.market
+        #: (M,) routing-weight factor of each model kind: quality^quality_elasticity
+        self.quality_factor = np.array([m.quality for m in scenario.models.values()]) \
+            ** market.quality_elasticity
         harmful_refusal = self.refusal[:, self.harmful].mean(axis=1) if self.harmful.any() \
             else np.zeros(len(self.model_names))
         self.permissive = harmful_refusal < PERMISSIVE_THRESHOLD
@@ -68,6 +72,7 @@ class DiriskModel(mesa.Model):
         self.available = np.array([m.available for m in scenario.models.values()])
         self.hosting_cost = np.array([j.hosting_cost_usd_per_day
                                       for j in scenario.jurisdictions.values()])
+        self.licence_cost = np.array([j.licence_cost_usd for j in scenario.jurisdictions.values()])
         self.event_log: list[dict] = []
         self.step_index = -1
         self.diffusions: list[Diffusion] = []
@@ -149,7 +154,8 @@ class DiriskModel(mesa.Model):
         """(N,) routing weight of every node under the market protocol."""
         nodes = self.node_table
         weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
-                                  price_elasticity=self.scenario.market.price_elasticity)
+                                  price_elasticity=self.scenario.market.price_elasticity,
+                                  quality_factor=self.quality_factor[nodes.model])
         if self.validators is not None:
             relative = self.validators.relative_incentive(nodes.active)
             weights = np.where(nodes.active, nodes.capacity * relative, 0.0)
@@ -170,7 +176,7 @@ class DiriskModel(mesa.Model):
         """Book each node's served requests and revenue; update the market signals."""
         nodes = self.node_table
         ok = outcome.status == SERVED
-        nodes.book(np.bincount(outcome.node[ok], minlength=nodes.size))
+        nodes.book(np.bincount(outcome.node[ok], minlength=nodes.size), self.step_index)
         if self.scenario.adaptation.enabled:
             self._observe_arrivals(outcome.arrivals)
 
@@ -181,8 +187,7 @@ class DiriskModel(mesa.Model):
         n_jur, n_cat = self.arrivals.shape
         cells = (nodes.jurisdiction[:, None] * n_cat + np.arange(n_cat)).ravel()
         per_host = np.bincount(cells, weights=arrivals, minlength=n_jur * n_cat).reshape(n_jur, n_cat)
-        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
-                                  price_elasticity=self.scenario.market.price_elasticity)
+        weights = self.routing_weights()
         weight = np.bincount(nodes.jurisdiction, weights=weights, minlength=n_jur)
         overall = per_host.sum(axis=0) / max(weight.sum(), 1e-12)
         now = np.where(weight[:, None] > 0, per_host / np.maximum(weight, 1e-12)[:, None], overall)

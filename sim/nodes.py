@@ -106,16 +106,17 @@ class NodeTable:
         age = np.maximum(1, step + 1 - np.maximum(self.born[index], 0))
         return self.revenue_total[index] / age * DAYS_PER_YEAR
 
-    def book(self, served: np.ndarray) -> np.ndarray:
+    def book(self, served: np.ndarray, step: int) -> np.ndarray:
         """Start a step's accounts: add served counts per node, reset fines and one-off
-        costs; return the step's revenue per node (USD)."""
+        costs (keeping those of nodes joining today, charged when they entered);
+        return the step's revenue per node (USD)."""
         revenue = served * self.price
         self.served_total += served
         self.revenue_total += revenue
         self.served_step = served
         self.revenue_step = revenue
         self.fines_step = np.zeros(self.size)
-        self.costs_step = np.zeros(self.size)
+        self.costs_step = np.where(self.born == step, self.costs_step, 0.0)
         return revenue
 
     def pay(self, amount: np.ndarray) -> None:

@@ -21,19 +21,21 @@ _U_MAX = 1.0 - 1e-9
 
 
 def routing_weights(capacity: np.ndarray, price: np.ndarray, active: np.ndarray, *,
-                    price_elasticity: float) -> np.ndarray:
-    """Routing weight of each node: capacity x price^-elasticity, zero when inactive.
+                    price_elasticity: float, quality_factor: np.ndarray | float = 1.0) -> np.ndarray:
+    """Routing weight of each node: capacity x price^-elasticity x quality factor, zero
+    when inactive.
 
     Args:
         capacity: (N,) requests per day.
         price: (N,) USD per request, > 0.
         active: (N,) bool.
         price_elasticity: exponent of price (0: price does not matter).
+        quality_factor: (N,) ``quality^quality_elasticity`` of the node's model.
 
     Returns:
         (N,) float64 weights >= 0.
     """
-    weights = capacity * np.power(price, -price_elasticity)
+    weights = capacity * np.power(price, -price_elasticity) * quality_factor
     return np.where(active, weights, 0.0)
 
 

@@ -96,6 +96,10 @@ class ModelKind(_Strict):
     available: bool = Field(
         True, description="Nodes can serve it from the start (False: after its release event)."
     )
+    quality: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0, description="Relative answer quality (1: the best); a node's routing weight "
+        "scales with quality^market.quality_elasticity."
+    )
 
 
 class Enforcement(_Strict):
@@ -165,6 +169,10 @@ class Jurisdiction(_Strict):
     hosting_share: Probability = Field(description="Share of all nodes hosted here at start.")
     hosting_cost_usd_per_day: NonNegative = Field(
         description="Cost of running one node here for one day, USD."
+    )
+    licence_cost_usd: NonNegative = Field(
+        0.0, description="One-off cost for a node to start operating here (licensing, "
+        "registration), paid on entry or relocation into it, USD."
     )
     prohibited: list[str] = Field(
         default_factory=list, description="Categories its content policy prohibits."
@@ -328,6 +336,10 @@ class Market(_Strict):
     price_elasticity: NonNegative = Field(
         1.0, description="Exponent of price in the routing weight."
     )
+    quality_elasticity: NonNegative = Field(
+        1.0, description="Exponent of model quality in the routing weight (0: quality does "
+        "not matter)."
+    )
     kyc_categories: list[str] | None = Field(
         None,
         description="Categories behind KYC where mandated; None: every dual-use or harmful "
@@ -364,7 +376,7 @@ class Adaptation(_Strict):
     enabled: bool = Field(False, description="Nodes adapt at all.")
     every_steps: Annotated[int, Field(ge=1)] = Field(7, description="Days between revisions.")
     revision_rate: Probability = Field(
-        0.2, description="Share of active nodes that reconsider at a revision."
+        0.1, description="Share of active nodes that reconsider at a revision."
     )
     rule: Literal["logit", "imitation", "mix"] = Field(
         "logit",
@@ -372,7 +384,7 @@ class Adaptation(_Strict):
         "better-off network neighbour; mix: imitation with probability imitation_weight.",
     )
     rationality: NonNegative = Field(
-        10.0, description="Logit precision on profit per unit of full-load revenue "
+        50.0, description="Logit precision on profit per unit of full-load revenue "
         "(0: choose at random; large: pick the best)."
     )
     imitation_weight: Probability = Field(0.5, description="Share of imitators under mix.")
@@ -465,6 +477,15 @@ class EnforcementChange(_Event):
     changes: EnforcementPatch
 
 
+class HostingChange(_Event):
+    """The cost of hosting a node in a jurisdiction changes (new data centres, energy
+    prices, a jurisdiction opening up to hosting)."""
+
+    kind: Literal["hosting_change"]
+    jurisdiction: str
+    hosting_cost_usd_per_day: NonNegative
+
+
 class TreatySigned(_Event):
     """Jurisdictions join an enforcement treaty (every pair is linked)."""
 
@@ -520,7 +541,7 @@ class NodeShock(_Event):
 
 
 Event = Annotated[
-    PolicyChange | EnforcementChange | TreatySigned | ModelRelease | NodeShock,
+    PolicyChange | EnforcementChange | HostingChange | TreatySigned | ModelRelease | NodeShock,
     Field(discriminator="kind"),
 ]
 
@@ -765,7 +786,8 @@ def _bounds_text(ctx: dict[str, Any]) -> str:
     return " and ".join(parts)
 
 
-_EVENT_KINDS = {"policy_change", "enforcement_change", "treaty_signed", "model_release", "node_shock"}
+_EVENT_KINDS = {"policy_change", "enforcement_change", "hosting_change", "treaty_signed",
+                "model_release", "node_shock"}
 
 
 def check_references(scenario: Scenario, *, source: str) -> None:
@@ -844,7 +866,7 @@ def check_references(scenario: Scenario, *, source: str) -> None:
             raise ScenarioError(
                 source, f"{path}.step", f"expected a step below steps={scenario.steps}, got {event.step}"
             )
-        if isinstance(event, PolicyChange | EnforcementChange):
+        if isinstance(event, PolicyChange | EnforcementChange | HostingChange):
             known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
         if isinstance(event, PolicyChange):
             known(event.prohibit, cats, f"{path}.prohibit", "category")

@@ -18,9 +18,9 @@ def one_jurisdiction_market(**overrides) -> Market:
     values = dict(
         arrivals=np.array([[10.0, 0.0]]), refusal=np.array([[0.0, 0.0], [1.0, 1.0]]),
         filters=np.array([[0.0, 0.0]]), prohibited=np.array([[False, False]]),
-        hosting_cost=np.array([2.0]), audit_rate=np.array([0.0]), detection=np.array([0.0]),
+        hosting_cost=np.array([2.0]), licence_cost=np.array([0.0]), audit_rate=np.array([0.0]), detection=np.array([0.0]),
         fine_share=np.array([0.0]), fine_min=np.array([0.0]), takedown=np.array([0.0]),
-        available=np.array([True, True]))
+        available=np.array([True, True]), quality_factor=np.array([1.0, 1.0]))
     values.update(overrides)
     return Market(**values)
 
@@ -49,6 +49,16 @@ def test_expected_fines_are_audit_times_detection_times_fine_times_violation():
                              COSTS)[0]
     violation = 1 - np.exp(-10.0)  # 10 prohibited requests served per day
     assert profit[0] == pytest.approx(10 - 2 - 0.1 * 0.5 * violation * 100)
+
+
+def test_lower_quality_models_expect_proportionally_fewer_arrivals():
+    """Quality factor 0.5 halves a node's routing weight, so below capacity it serves
+    half as much: 10 arrivals at weight 1 become 5."""
+    market = one_jurisdiction_market(quality_factor=np.array([1.0, 0.5]),
+                                     refusal=np.array([[0.0, 0.0], [0.0, 0.0]]))
+    profit = expected_profit(np.array([1.0]), np.array([100]), np.array([1.0]), NEW, market,
+                             COSTS)[0]
+    assert profit[0] == pytest.approx(10 - 2) and profit[2] == pytest.approx(5 - 2)
 
 
 def test_infinite_rationality_picks_the_highest_expected_profit():
