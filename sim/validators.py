@@ -25,20 +25,20 @@ def consensus(weights: np.ndarray, stake: np.ndarray, kappa: float) -> np.ndarra
     """(N,) stake-weighted ``kappa``-quantile of each column of ``weights`` (V, N): the
     smallest weight w such that validators with weight <= w hold at least ``kappa`` of
     the stake."""
-    order = np.argsort(weights, axis=0, kind="stable")
-    ranked = np.take_along_axis(weights, order, axis=0)
-    held = np.cumsum(stake[order], axis=0)
-    first = (held < kappa * stake.sum() * (1 - 1e-12)).sum(axis=0)
-    return ranked[np.minimum(first, weights.shape[0] - 1), np.arange(weights.shape[1])]
+    by_miner = np.ascontiguousarray(weights.T)  # (N, V): sort along contiguous rows
+    order = np.argsort(by_miner, axis=1, kind="stable")
+    ranked = np.take_along_axis(by_miner, order, axis=1)
+    held = np.cumsum(stake[order], axis=1)
+    first = (held < kappa * stake.sum() * (1 - 1e-12)).sum(axis=1)
+    return ranked[np.arange(weights.shape[1]), np.minimum(first, weights.shape[0] - 1)]
 
 
 def per_subnet(values: np.ndarray, subnet: np.ndarray, n_subnets: int) -> np.ndarray:
     """Normalise the last axis of ``values`` to sum 1 within each subnet (0 if empty)."""
     flat = values.reshape(-1, values.shape[-1])
-    sums = np.zeros((flat.shape[0], n_subnets))
-    for s in range(n_subnets):
-        sums[:, s] = flat[:, subnet == s].sum(axis=1)
-    norm = sums[:, subnet]
+    member = np.zeros((subnet.size, n_subnets))
+    member[np.arange(subnet.size), subnet] = 1.0
+    norm = (flat @ member)[:, subnet]
     return (np.divide(flat, norm, out=np.zeros_like(flat), where=norm > 0)).reshape(values.shape)
 
 
@@ -103,8 +103,9 @@ class ValidatorSet:
         """
         spec = self.spec
         n_val, n_nodes = self.scores.shape
-        noise = rng.lognormal(0.0, spec.observation_noise, (n_val, n_nodes)) \
-            if spec.observation_noise > 0 else 1.0
+        noise = (np.exp(spec.observation_noise
+                        * rng.standard_normal((n_val, n_nodes), dtype=np.float32))
+                 if spec.observation_noise > 0 else 1.0)  # log-normal, single precision
         observed = helpfulness[None, :] * active[None, :] * noise
         self.scores = spec.score_memory * self.scores + (1 - spec.score_memory) * observed
         self.probes = self.probes_caught = 0
