@@ -138,3 +138,15 @@ def test_initial_treaties_stay_distinct_and_grow_separately():
     joined = sim.run(spec, seed=1).events.query("event == 'treaty_joined'")
     assert set(joined["detail"].str.split(" \\(").str[0]) <= {"treaty 1", "treaty 2"}
     assert len(joined) >= 2
+
+
+def test_an_enforcement_budget_caps_audits_and_spend():
+    """Audits cost audit_cost_usd each and the budget pays for floor(budget / cost) a
+    day: with every node audited otherwise, the budget binds exactly."""
+    spec = three_regimes()
+    spec["policy_dynamics"]["enabled"] = False
+    spec["jurisdictions"]["j0"]["enforcement"].update(
+        audit_rate=1.0, audit_cost_usd=100.0, budget_usd_per_day=250.0)
+    jur = sim.run(spec, steps=5).jurisdictions.query("jurisdiction == 'j0'")
+    assert (jur["audits"] == 2).all()
+    assert (jur["enforcement_spend_usd"] == 200.0).all()
