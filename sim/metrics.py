@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from sim.nodes import ACTIVE, EXITED, RELOCATING, STATUS_NAMES, TAKEN_DOWN
-from sim.requesters import MALICIOUS
 from sim.scenario import REQUESTER_KINDS
 from sim.serving import DROPPED, REFUSED, SERVED, Demand, Outcome
 

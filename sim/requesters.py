@@ -9,7 +9,8 @@ import numpy as np
 from sim.scenario import REQUESTER_KINDS, Scenario
 from sim.serving import SERVED, Demand, Outcome
 
-BENIGN, DUAL_USE, MALICIOUS = (REQUESTER_KINDS.index(k) for k in ("benign", "dual_use", "malicious"))
+#: Index of the malicious requester kind.
+MALICIOUS = REQUESTER_KINDS.index("malicious")
 
 
 def apportion(total: int, shares: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from sim.scenario import scenario_to_yaml
+
 Format = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("metrics", "requests", "actors", "flows", "nodes", "jurisdictions",
                            "node_states", "events")
@@ -91,10 +93,12 @@ class Results:
         return {name: getattr(self, name) for name in TABLES}
 
     def save(self, directory: str | Path, *, format: Format = "parquet") -> Path:
-        """Write every table and run.json into ``directory`` (created if needed).
+        """Write every table, the merged scenario (scenario.yaml) and run.json into
+        ``directory`` (created if needed).
 
         Each file is written atomically; run.json is written last, so a folder with a
-        run.json holds a complete run.
+        run.json holds a complete run. ``dirisk run DIR/scenario.yaml --seed SEED``
+        reproduces it.
 
         Returns:
             The directory.
@@ -104,6 +108,8 @@ class Results:
         out = Path(directory)
         for name, frame in self.tables().items():
             write_table(frame, out / f"{name}.{format}", format)
+        if "scenario" in self.meta:
+            atomic_write_text(out / "scenario.yaml", scenario_to_yaml(self.meta["scenario"]))
         meta = {**self.meta, "format": format, "tables": list(TABLES)}
         atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
         return out

@@ -907,9 +907,10 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> int:
     return count
 
 
-def scenario_to_yaml(scenario: Scenario) -> str:
-    """The full merged scenario as YAML: running it reproduces the run exactly."""
-    return yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True)
+def scenario_to_yaml(scenario: Scenario | dict[str, Any]) -> str:
+    """The full merged scenario as YAML (no ``extends:``): running it reproduces a run."""
+    data = scenario.to_dict() if isinstance(scenario, Scenario) else scenario
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def json_schema() -> dict[str, Any]:

@@ -86,7 +86,7 @@ def small_scenarios(draw):
         steps=3,
     )
     spec["nodes"]["capacity_dispersion"] = draw(st.floats(0, 1))
-    for name, jur in spec["jurisdictions"].items():
+    for jur in spec["jurisdictions"].values():
         jur["prohibited"] = draw(st.lists(st.sampled_from(["chat", "harm"]), unique=True))
         jur["compliance_share"] = draw(st.floats(0, 1))
         jur["enforcement"] = {

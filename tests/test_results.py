@@ -48,6 +48,12 @@ def test_saved_scenario_reproduces_the_run_exactly(results, tmp_path):
     pd.testing.assert_frame_equal(again.metrics, results.metrics)
 
 
+def test_saved_scenario_yaml_reproduces_the_run(results, tmp_path):
+    results.save(tmp_path)
+    again = sim.run(tmp_path / "scenario.yaml", seed=results.meta["seed"])
+    pd.testing.assert_frame_equal(again.metrics, results.metrics)
+
+
 def test_tables_are_tidy_with_a_step_column_and_snake_case_names(results):
     for name, frame in results.tables().items():
         assert "step" in frame.columns, name
