@@ -82,6 +82,9 @@ class DiriskModel(mesa.Model):
         self.jurisdiction_agents = AgentSet(
             [Jurisdiction(self, name, i, spec)
              for i, (name, spec) in enumerate(scenario.jurisdictions.items())], random=self.random)
+        self._partners: np.ndarray | None = None
+        self._routing_cache: tuple | None = None
+        self._rules_cache: tuple | None = None
         self.treaties = nx.Graph()
         self.treaties.add_nodes_from(self.jurisdiction_names)
         for number, group in enumerate(scenario.treaties, start=1):
@@ -143,9 +146,11 @@ class DiriskModel(mesa.Model):
     def neighbourhoods(self) -> np.ndarray:
         """(E, N) bool: nodes each entry point discovers (all nodes outside p2p)."""
         n_nodes = self.node_table.size
+        if self._neighbourhoods is not None and self._neighbourhoods.shape[1] == n_nodes:
+            return self._neighbourhoods
         if self.scenario.market.protocol != "p2p":
-            return np.ones((1, n_nodes), dtype=bool)
-        if self._neighbourhoods is None or self._neighbourhoods.shape[1] != n_nodes:
+            self._neighbourhoods = np.ones((1, n_nodes), dtype=bool)
+        else:
             self._neighbourhoods = neighbourhoods(self.node_graph, self.entry_nodes,
                                                   self.scenario.market.p2p.search_depth, n_nodes)
         return self._neighbourhoods
@@ -164,13 +169,26 @@ class DiriskModel(mesa.Model):
     def serve(self, demand: Demand) -> Outcome:
         """Route every request and let nodes serve or refuse it, with retries."""
         nodes = self.node_table
-        geo_block = np.array([a.enforcement.geo_block_foreign for a in self.jurisdiction_agents])
-        reachable, lookup = reach_groups(nodes.jurisdiction, geo_block, blocked=self.gateway_blocked,
-                                         neighbourhoods=self.neighbourhoods())
-        routing = RoutingTable.build(self.routing_weights(), reachable)
+        routing, lookup = self.routing()
         group = lookup[self.requester_entry[demand.requester], demand.apparent]
         remaining = np.where(nodes.active, nodes.capacity, 0)
         return serve(demand, group, self.serving_rules(), routing, remaining, self.rng)
+
+    def routing(self) -> tuple[RoutingTable, np.ndarray]:
+        """The routing table and the (entry point, apparent jurisdiction) -> reach group
+        lookup, rebuilt only when weights or reach change."""
+        nodes = self.node_table
+        geo_block = np.array([a.enforcement.geo_block_foreign for a in self.jurisdiction_agents])
+        weights = self.routing_weights()
+        neighbourhoods = self.neighbourhoods()
+        key = (weights.tobytes(), nodes.jurisdiction.tobytes(), geo_block.tobytes(),
+               id(neighbourhoods))
+        if self._routing_cache is None or self._routing_cache[0] != key:
+            reachable, lookup = reach_groups(nodes.jurisdiction, geo_block,
+                                             blocked=self.gateway_blocked,
+                                             neighbourhoods=neighbourhoods)
+            self._routing_cache = (key, RoutingTable.build(weights, reachable), lookup)
+        return self._routing_cache[1], self._routing_cache[2]
 
     def settle(self, outcome: Outcome) -> None:
         """Book each node's served requests and revenue; update the market signals."""
@@ -277,12 +295,21 @@ class DiriskModel(mesa.Model):
                         np.where(lookalike, spec.filter_false_positive, 0.0))
 
     def serving_rules(self) -> ServingRules:
-        """Flat lookups for the serving kernel, from the current node and policy state."""
+        """Flat lookups for the serving kernel, from the current node and policy state
+        (rebuilt only when that state changes)."""
         nodes = self.node_table
-        filters = self.filter_matrix()
         enf = [a.enforcement for a in self.jurisdiction_agents]
         extraterritorial = np.array([e.extraterritorial for e in enf])
         kyc = np.array([e.kyc_mandate for e in enf])
+        key = (nodes.model.tobytes(), nodes.compliant.tobytes(), nodes.jurisdiction.tobytes(),
+               self.prohibited.tobytes(), extraterritorial.tobytes(), kyc.tobytes())
+        if self._rules_cache is None or self._rules_cache[0] != key:
+            self._rules_cache = (key, self._serving_rules(extraterritorial, kyc))
+        return self._rules_cache[1]
+
+    def _serving_rules(self, extraterritorial: np.ndarray, kyc: np.ndarray) -> ServingRules:
+        nodes = self.node_table
+        filters = self.filter_matrix()
         return ServingRules(
             n_categories=len(self.category_names),
             refusal=self.refusal[nodes.model].ravel(),
@@ -304,12 +331,14 @@ class DiriskModel(mesa.Model):
         return self.jurisdiction_agents[self.jurisdiction_index[name]]
 
     def partner_matrix(self) -> np.ndarray:
-        """(J, J) bool: jurisdictions linked by a treaty."""
-        index = self.jurisdiction_index
-        out = np.zeros((len(index),) * 2, dtype=bool)
-        for a, b in self.treaties.edges():
-            out[index[a], index[b]] = out[index[b], index[a]] = True
-        return out
+        """(J, J) bool: jurisdictions linked by a treaty (cached until a treaty changes)."""
+        if self._partners is None:
+            index = self.jurisdiction_index
+            out = np.zeros((len(index),) * 2, dtype=bool)
+            for a, b in self.treaties.edges():
+                out[index[a], index[b]] = out[index[b], index[a]] = True
+            self._partners = out
+        return self._partners
 
     def treaty_partners(self, a: int, b: int) -> bool:
         """Whether jurisdictions (by index) ``a`` and ``b`` are linked by a treaty."""
@@ -325,6 +354,7 @@ class DiriskModel(mesa.Model):
                 if a != b:
                     self.treaties.add_edge(a, b)
                     self.treaties[a][b].setdefault("treaties", set()).add(name)
+        self._partners = None
 
     def add_nodes(self, new: NodeTable) -> None:
         """Append nodes to the market, with their agents and network links."""

@@ -130,11 +130,10 @@ def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> 
     admitted = np.ones(node.size, dtype=bool)
     if over.any():
         crowded = np.flatnonzero(over[node])
-        crowded = crowded[rng.permutation(crowded.size)]
-        crowded = crowded[np.argsort(node[crowded], kind="stable")]
+        # Sort by node, in random order within a node: the key node + u, u in [0, 1).
+        crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
         nodes_sorted = node[crowded]
-        starts = np.flatnonzero(np.r_[True, nodes_sorted[1:] != nodes_sorted[:-1]])
-        rank = np.arange(nodes_sorted.size) - np.repeat(starts, np.diff(np.r_[starts, nodes_sorted.size]))
+        rank = np.arange(crowded.size) - np.searchsorted(nodes_sorted, nodes_sorted, side="left")
         admitted[crowded] = rank < remaining[nodes_sorted]
     remaining -= np.minimum(load, remaining)
     return admitted

@@ -74,6 +74,31 @@ class ServingRules:
         model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
         return (1 - model) * (1 - self.node_filter)
 
+    @cached_property
+    def abroad(self) -> np.ndarray:
+        """(J,) index into :attr:`passing_abroad` of each jurisdiction that filters
+        abroad (-1 for the others)."""
+        filtering = self.ext_filter.reshape(-1, self.n_categories).any(axis=1)
+        out = np.full(filtering.size, -1, dtype=np.int64)
+        out[filtering] = np.arange(filtering.sum())
+        return out
+
+    @cached_property
+    def passing_abroad(self) -> np.ndarray:
+        """(E, 2, N*C) pass probability for requests appearing in each of the E
+        jurisdictions that filter abroad, without and with a jailbreak
+        (``1 - refusal_probability``)."""
+        n_nodes = self.susceptibility.size
+        node = np.repeat(np.arange(n_nodes), self.n_categories)
+        category = np.tile(np.arange(self.n_categories), n_nodes)
+        tables = []
+        for j in np.flatnonzero(self.abroad >= 0):
+            apparent = np.full(node.size, j)
+            tables.append([1.0 - refusal_probability(node, category, apparent,
+                                                     np.full(node.size, jailbroken), self)
+                           for jailbroken in (False, True)])
+        return np.array(tables, dtype=np.float64).reshape(len(tables), 2, node.size)
+
     @property
     def gateway(self) -> bool:
         """Whether a central gateway stands in front of the nodes."""
@@ -171,7 +196,6 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
-    abroad = rules.ext_filter.reshape(-1, n_cat).any(axis=1)  # (J,) filters abroad
     reached_cells = []
     idx, last = np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
@@ -218,10 +242,10 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
             jailed[trying] = rng.random(trying.size) < jailbreak[trying]
             passing[jailed] = rules.passing_jailbroken[cell[jailed]]
         if rules.extraterritorial:
-            sub = np.flatnonzero(abroad[apparent])
-            if sub.size:
-                passing[sub] = 1.0 - refusal_probability(node[sub], cat[sub], apparent[sub],
-                                                         jailed[sub], rules)
+            which = rules.abroad[apparent]
+            sub = np.flatnonzero(which >= 0)
+            passing[sub] = rules.passing_abroad[which[sub], jailed[sub].astype(np.int64),
+                                                cell[sub]]
         refused = rng.random(idx.size) >= passing
         quit_ = np.zeros(idx.size, dtype=bool)
         if check_kyc:
