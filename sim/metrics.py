@@ -33,9 +33,10 @@ def hhi(volume: np.ndarray) -> float:
     return float(HHI_SCALE * np.dot(share, share))
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, NaN where den is 0 (undefined, not zero)."""
-    return num / den.where(den > 0)
+    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
 
 
 @dataclass
@@ -175,6 +176,13 @@ class Recorder:
             frame[col] = data[:, i]
         return frame
 
+    @staticmethod
+    def _stack(blocks: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        """Per-step (cells, columns) blocks as one array of ``shape``."""
+        if not blocks:
+            return np.zeros([0 if s == -1 else s for s in shape])
+        return np.stack(blocks).reshape(shape)
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """All tables of the run (see docs/DATA.md for every column)."""
         m = self.model
@@ -207,10 +215,15 @@ class Recorder:
         jurisdictions["policy"] = np.concatenate(self._policies) if self._policies else []
         node_states = (pd.concat(self._snapshots, ignore_index=True) if self._snapshots
                        else self.node_snapshot().iloc[:0])
-        metrics = headline(requests, actors, nodes, jurisdictions,
-                           pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
-                           pd.DataFrame(m.event_log, columns=["step", "event"]),
-                           harmful=m.harmful_categories, permissive=m.permissive_models)
+        n_steps, n_m = len(self._requests), len(m.model_names)
+        metrics = headline(
+            self._stack(self._requests, (n_steps, len(jur), len(kinds), len(cats), -1)),
+            self._stack(self._actors, (n_steps, len(jur), len(kinds), -1)),
+            self._stack(self._nodes, (n_steps, len(jur), n_m, -1)),
+            self._stack(self._jurisdictions, (n_steps, len(jur), -1)),
+            prohibited, pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
+            pd.DataFrame(m.event_log, columns=["step", "event"]),
+            harmful=m.harmful, permissive=m.permissive)
         return dict(metrics=metrics, requests=requests, actors=actors, flows=flows, nodes=nodes,
                     jurisdictions=jurisdictions, node_states=node_states)
 
@@ -232,62 +245,73 @@ EVENT_COUNTS = {
 }
 
 
-def headline(requests: pd.DataFrame, actors: pd.DataFrame, nodes: pd.DataFrame,
-             jurisdictions: pd.DataFrame, per_step: pd.DataFrame, events: pd.DataFrame, *,
-             harmful: list[str], permissive: list[str]) -> pd.DataFrame:
-    """The one-row-per-step headline metrics, derived from the detailed tables.
+def headline(requests: np.ndarray, actors: np.ndarray, nodes: np.ndarray,
+             jurisdictions: np.ndarray, prohibited: np.ndarray, per_step: pd.DataFrame,
+             events: pd.DataFrame, *, harmful: np.ndarray, permissive: np.ndarray) -> pd.DataFrame:
+    """The one-row-per-step headline metrics, derived from the detailed tables' arrays.
+
+    Every column is a sum or ratio of sums of the ``requests``, ``actors``, ``nodes``
+    and ``jurisdictions`` tables, so analysts can recompute it from them.
 
     Args:
+        requests: (T, J, K, C, columns) as :attr:`Recorder.REQUEST_COLUMNS`.
+        actors: (T, J, K, columns) as :attr:`Recorder.ACTOR_COLUMNS`.
+        nodes: (T, J, M, columns) as :attr:`Recorder.NODE_COLUMNS`.
+        jurisdictions: (T, J, columns) as :attr:`Recorder.JURISDICTION_COLUMNS`.
+        prohibited: (T, J, C) bool, rules in force.
         per_step: one row per step of :data:`STEP_COUNTERS`.
         events: the event log (``step`` and ``event`` columns).
-        harmful: names of harmful categories.
-        permissive: names of permissive model kinds.
+        harmful: (C,) bool, harmful categories.
+        permissive: (M,) bool, permissive model kinds.
     """
-    by_step = requests.groupby("step", observed=True)
-    kind = requests["requester_kind"]
-    harmful_rows = requests["category"].isin(harmful)
-    out = by_step[["emitted", "served", "refused", "dropped"]].sum().add_prefix("requests_")
-    mal = requests[(kind == "malicious") & harmful_rows].groupby("step")
-    out["harmful_requests"] = mal["emitted"].sum()
-    out["harmful_completed"] = mal["served"].sum()
+    rq = {c: requests[..., i] for i, c in enumerate(Recorder.REQUEST_COLUMNS)}
+    ac = {c: actors[..., i] for i, c in enumerate(Recorder.ACTOR_COLUMNS)}
+    benign, dual, mal = (REQUESTER_KINDS.index(k) for k in ("benign", "dual_use", "malicious"))
+    n_steps = requests.shape[0]
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return x.reshape(n_steps, -1).sum(axis=1)
+
+    out: dict[str, np.ndarray] = {"step": np.arange(n_steps, dtype=np.int64)}
+    for col in ("emitted", "served", "refused", "dropped"):
+        out[f"requests_{col}"] = total(rq[col]).astype(np.int64)
+    harm = {c: rq[c][:, :, mal][..., harmful] for c in ("emitted", "served", "attempts_on_served")}
+    out["harmful_requests"] = total(harm["emitted"]).astype(np.int64)
+    out["harmful_completed"] = total(harm["served"]).astype(np.int64)
     out["harm_completion_rate"] = _ratio(out["harmful_completed"], out["harmful_requests"])
-    mal_actors = actors[actors["requester_kind"] == "malicious"].groupby("step")
-    out["malicious_success_share"] = _ratio(mal_actors["harm_completed"].sum(),
-                                            mal_actors["seeking_harm"].sum())
-    out["mean_attempts_malicious"] = _ratio(mal["attempts_on_served"].sum(), mal["served"].sum())
-    for name in ("benign", "dual_use"):
-        sub = requests[kind == name].groupby("step")
-        out[f"{name}_over_refusal"] = _ratio(sub["refused"].sum(), sub["emitted"].sum())
-        out[f"mean_attempts_{name}"] = _ratio(sub["attempts_on_served"].sum(), sub["served"].sum())
-        out[f"{name}_served_permissive_share"] = _ratio(sub["served_permissive"].sum(),
-                                                        sub["served"].sum())
-    out["malicious_knowing_share"] = _ratio(mal_actors["knowing_a_node"].sum(),
-                                            mal_actors["requesters"].sum())
-    out["cross_border_share"] = _ratio(by_step["served_foreign"].sum(), out["requests_served"])
-    banned = requests[requests["prohibited_at_residence"]].groupby("step")
-    out["prohibited_requests"] = banned["emitted"].sum()
-    out["prohibited_served"] = banned["served"].sum()
+    out["malicious_success_share"] = _ratio(total(ac["harm_completed"][:, :, mal]),
+                                            total(ac["seeking_harm"][:, :, mal]))
+    out["mean_attempts_malicious"] = _ratio(total(harm["attempts_on_served"]),
+                                            total(harm["served"]))
+    for name, k in (("benign", benign), ("dual_use", dual)):
+        served = total(rq["served"][:, :, k])
+        out[f"{name}_over_refusal"] = _ratio(total(rq["refused"][:, :, k]),
+                                            total(rq["emitted"][:, :, k]))
+        out[f"mean_attempts_{name}"] = _ratio(total(rq["attempts_on_served"][:, :, k]), served)
+        out[f"{name}_served_permissive_share"] = _ratio(total(rq["served_permissive"][:, :, k]),
+                                                        served)
+    out["malicious_knowing_share"] = _ratio(total(ac["knowing_a_node"][:, :, mal]),
+                                            total(ac["requesters"][:, :, mal]))
+    out["cross_border_share"] = _ratio(total(rq["served_foreign"]), out["requests_served"])
+    banned = prohibited[:, :, None, :]
+    out["prohibited_requests"] = total(rq["emitted"] * banned).astype(np.int64)
+    out["prohibited_served"] = total(rq["served"] * banned).astype(np.int64)
     out["policy_leakage"] = _ratio(out["prohibited_served"], out["prohibited_requests"])
-    out["prohibited_served_abroad_share"] = _ratio(banned["served_foreign"].sum(),
+    out["prohibited_served_abroad_share"] = _ratio(total(rq["served_foreign"] * banned),
                                                    out["prohibited_served"])
-    node_steps = nodes.groupby("step")
-    out["active_nodes"] = node_steps["nodes_active"].sum()
-    perm = nodes[nodes["model"].isin(permissive)].groupby("step")["nodes_active"].sum()
-    out["permissive_node_share"] = _ratio(perm.reindex(out.index, fill_value=0), out["active_nodes"])
-    out["compliance_rate"] = _ratio(node_steps["nodes_compliant"].sum(), out["active_nodes"])
-    jur_steps = jurisdictions.groupby("step")
+    active = nodes[..., Recorder.NODE_COLUMNS.index("nodes_active")]
+    out["active_nodes"] = total(active).astype(np.int64)
+    out["permissive_node_share"] = _ratio(total(active[:, :, permissive]), out["active_nodes"])
+    out["compliance_rate"] = _ratio(total(nodes[..., Recorder.NODE_COLUMNS.index("nodes_compliant")]),
+                                    out["active_nodes"])
     for col in ("audits", "violations_detected", "takedowns", "fines_usd", "enforcement_spend_usd"):
-        out[col] = jur_steps[col].sum()
+        summed = total(jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index(col)])
+        out[col] = summed if col.endswith("usd") else summed.astype(np.int64)
     for col in STEP_COUNTERS:
-        out[col] = per_step[col].to_numpy()
+        values = per_step[col].to_numpy()
+        out[col] = values if col.startswith("hhi") else values.astype(np.int64)
     out["probe_catch_rate"] = _ratio(out["probes_caught"], out["probes"])
-    for col, kinds in EVENT_COUNTS.items():
-        counts = events[events["event"].isin(kinds)].groupby("step").size()
-        out[col] = counts.reindex(out.index, fill_value=0).astype(np.int64)
-    out = out.fillna({c: 0 for c in ("harmful_requests", "harmful_completed",
-                                     "prohibited_requests", "prohibited_served")})
-    for col in ("harmful_requests", "harmful_completed", "prohibited_requests",
-                "prohibited_served", "active_nodes", "audits", "violations_detected", "takedowns",
-                "kyc_blocked", "probes", "probes_caught", "treaty_links"):
-        out[col] = out[col].astype(np.int64)
-    return out.reset_index()
+    steps, kinds = events["step"].to_numpy(dtype=np.int64), events["event"].to_numpy()
+    for col, names in EVENT_COUNTS.items():
+        out[col] = np.bincount(steps[np.isin(kinds, names)], minlength=n_steps)[:n_steps]
+    return pd.DataFrame(out)
