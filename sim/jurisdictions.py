@@ -62,6 +62,8 @@ class Jurisdiction(mesa.Agent):
         nodes = model.node_table
         e = self.enforcement
         self.last = self._zero_counters()
+        if e.audit_rate == 0 or self.max_audits == 0:  # nobody is audited: nothing to do
+            return
         domestic = nodes.jurisdiction == self.index
         in_reach = domestic.copy()
         if e.extraterritorial:
@@ -79,8 +81,7 @@ class Jurisdiction(mesa.Agent):
                              share=e.fine_share_of_annual_revenue, minimum=e.fine_min_usd)
         nodes.fine(detected, fines)
         hosts = nodes.jurisdiction[detected]
-        can_take_down = (hosts == self.index) | np.array(
-            [model.treaty_partners(self.index, int(h)) for h in hosts], dtype=bool)
+        can_take_down = (hosts == self.index) | model.partner_matrix()[self.index, hosts]
         taken = detected[can_take_down & (model.rng.random(detected.size) < e.takedown_probability)]
         nodes.status[taken] = TAKEN_DOWN
         for node, fine in zip(detected.tolist(), fines.tolist(), strict=True):

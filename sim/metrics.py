@@ -53,6 +53,7 @@ class Recorder:
     _policies: list[list[str]] = field(default_factory=list)
     _global: list[dict[str, float]] = field(default_factory=list)
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
+    _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
 
     REQUEST_COLUMNS = ("emitted", "served", "refused", "dropped", "attempts",
                        "attempts_on_served", "served_foreign", "served_permissive")
@@ -125,7 +126,7 @@ class Recorder:
             [a.last[c] for c in self.JURISDICTION_COLUMNS[:5]]
             + [int(m.prohibited[a.index].sum()), m.treaties.degree(a.name)]
             for a in m.jurisdiction_agents]))
-        self._policies.append([",".join(np.asarray(m.category_names)[row]) for row in m.prohibited])
+        self._policies.append(self._policy_names(m.prohibited))
         validators = m.validators
         self._global.append({
             "hhi_nodes": hhi(nodes.served_step),
@@ -139,6 +140,15 @@ class Recorder:
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
+
+    def _policy_names(self, prohibited: np.ndarray) -> list[str]:
+        """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely
+        change)."""
+        key = prohibited.tobytes()
+        if key not in self._policy_cache:
+            names = np.asarray(self.model.category_names)
+            self._policy_cache[key] = [",".join(names[row]) for row in prohibited]
+        return self._policy_cache[key]
 
     def node_snapshot(self) -> pd.DataFrame:
         """Every node's state now, one row per node."""

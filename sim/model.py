@@ -340,11 +340,6 @@ class DiriskModel(mesa.Model):
             self._partners = out
         return self._partners
 
-    def treaty_partners(self, a: int, b: int) -> bool:
-        """Whether jurisdictions (by index) ``a`` and ``b`` are linked by a treaty."""
-        return a != b and self.treaties.has_edge(self.jurisdiction_names[a],
-                                                 self.jurisdiction_names[b])
-
     def sign_treaty(self, members: Iterable[str], *, name: str) -> None:
         """Link every pair of ``members`` in the treaty graph; each link keeps the set of
         treaties it belongs to (edge attribute ``treaties``)."""
