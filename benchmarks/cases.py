@@ -267,6 +267,28 @@ def reference_case(spec: Scenario, *, reps: int, seed: int = 1) -> dict[str, Any
                 engine_requests_per_s=emitted_e / e, reference_requests_per_s=emitted_r / r)
 
 
+def reference_step_case(spec: Scenario, *, engine_steps: int, seed: int = 1) -> dict[str, Any]:
+    """Step time of the engine against the plain-Mesa reference on the same scenario, in
+    this process and side by side: the reference's first step after construction
+    against the median of the engine's steps after one warm-up step. Construction (500k
+    Python agents for the reference on the large scenario) is reported, not compared."""
+    with Clock() as c:
+        reference = ReferenceModel(spec, seed=seed)
+    reference_build_s = c.wall
+    with Clock() as c:
+        reference.step()
+    reference_step_s = c.wall
+    reference_emitted = float(reference.datacollector.get_model_vars_dataframe()
+                              ["requests_emitted"].iloc[-1])
+    del reference
+    engine = stepped(spec, warmup=1, timed=engine_steps, seed=seed)
+    return dict(scenario=describe(spec), reference_build_s=reference_build_s,
+                reference_step_s=reference_step_s, engine_build_s=engine["build_s"],
+                engine_step_s=engine["step_s"], speedup=reference_step_s / engine["step_s"],
+                engine_requests_per_s=engine["requests_per_s"],
+                reference_requests_per_s=reference_emitted / reference_step_s)
+
+
 def numpy_info() -> dict[str, Any]:
     """numpy version and how many CPUs this process may use."""
     try:

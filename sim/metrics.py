@@ -81,8 +81,9 @@ class Recorder:
         tries = np.arange(top)
         by_status = counts.sum(axis=1)
         # Served requests by (block, host, permissive model, category) in one pass.
-        served = np.flatnonzero(outcome.status == SERVED)
-        node_code = nodes.jurisdiction * 2 + m.permissive[nodes.model]
+        served = outcome.status == SERVED  # a mask: most requests are served, so
+        # compressing is cheaper than gathering by index
+        node_code = (nodes.jurisdiction * 2 + m.permissive[nodes.model]).astype(np.int32)
         key = ((demand.block[served] * (n_j * 2) + node_code[outcome.node[served]]) * n_c
                + demand.category[served])
         cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(
@@ -104,7 +105,7 @@ class Recorder:
         self._actors.append(np.column_stack([
             req.block_sizes,
             req.block_count(who), req.block_count(who[served]),
-            req.block_count(who[harmful]), req.block_count(who[served[harmful[served]]]),
+            req.block_count(who[harmful]), req.block_count(who[harmful & served]),
             req.block_count(np.flatnonzero(req.known >= 0)),
         ]))
 

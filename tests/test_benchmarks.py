@@ -31,6 +31,7 @@ CASE_KEYS = {
     "reference": {"engine_s", "reference_s", "speedup"},
     "reference_baseline": {"engine_s", "reference_s", "speedup"},
     "reference_scale": {"engine_s", "reference_s", "speedup"},
+    "reference_large": {"engine_step_s", "reference_step_s", "speedup", "reference_build_s"},
 }
 
 
