@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.results import Results
+from sim.results import TABLES, Results
 from sim.runner import run as run_scenario
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
 
@@ -180,6 +180,22 @@ def list_() -> None:
 def schema() -> None:
     """Print the JSON schema of scenario files."""
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def describe(
+    table: Annotated[str | None, typer.Argument(
+        help=f"A table ({', '.join(TABLES)}) or run.json; omit to list the tables.")] = None,
+) -> None:
+    """Describe the output tables and their columns (the data dictionary, docs/DATA.md)."""
+    from sim.dictionary import UnknownTable
+    from sim.dictionary import describe as describe_table
+
+    try:
+        text = describe_table(table)
+    except UnknownTable as exc:
+        raise fail(str(exc)) from None
+    sys.stdout.write(text)
 
 
 def main() -> None:

@@ -13,6 +13,10 @@ from sim.nodes import ACTIVE, TAKEN_DOWN
 from sim.scenario import Enforcement, Jurisdiction as JurisdictionSpec
 
 
+#: The enforcement counters of a step, in the order of ``model.enforcement_counts``.
+ENFORCEMENT_COUNTERS = ("audits", "violations_detected", "fines_usd", "takedowns",
+                        "enforcement_spend_usd")
+
 #: Audit rate a jurisdiction that audited nobody starts from when it tightens.
 MIN_AUDIT_RATE = 0.001
 
@@ -25,8 +29,6 @@ class Jurisdiction(mesa.Agent):
         index: Its row in the model's arrays.
         prohibited: Categories its policy prohibits.
         enforcement: Its enforcement profile (changed by timeline events).
-        last: This step's enforcement counters (audits, detections, fines, takedowns,
-            spend).
     """
 
     def __init__(self, model: mesa.Model, name: str, index: int, spec: JurisdictionSpec) -> None:
@@ -35,12 +37,13 @@ class Jurisdiction(mesa.Agent):
         self.index = index
         self.prohibited: set[str] = set(spec.prohibited)
         self.enforcement: Enforcement = spec.enforcement.model_copy()
-        self.last = self._zero_counters()
 
-    @staticmethod
-    def _zero_counters() -> dict[str, float]:
-        return dict(audits=0, violations_detected=0, fines_usd=0.0, takedowns=0,
-                    enforcement_spend_usd=0.0)
+    @property
+    def last(self) -> dict[str, float]:
+        """This step's enforcement counters (audits, detections, fines, takedowns, spend),
+        a view of its row of ``model.enforcement_counts``."""
+        return dict(zip(ENFORCEMENT_COUNTERS, self.model.enforcement_counts[self.index].tolist(),
+                        strict=True))
 
     @property
     def max_audits(self) -> float:
@@ -61,7 +64,8 @@ class Jurisdiction(mesa.Agent):
         model = self.model
         nodes = model.node_table
         e = self.enforcement
-        self.last = self._zero_counters()
+        counters = model.enforcement_counts[self.index]
+        counters[:] = 0.0
         if e.audit_rate == 0 or self.max_audits == 0:  # nobody is audited: nothing to do
             return
         domestic = nodes.jurisdiction == self.index
@@ -90,9 +94,8 @@ class Jurisdiction(mesa.Agent):
         for node in taken.tolist():
             model.log_event("takedown", jurisdiction=self.name, node_id=node,
                             detail=f"hosted in {model.jurisdiction_names[nodes.jurisdiction[node]]}")
-        self.last = dict(audits=int(audited.size), violations_detected=int(detected.size),
-                         fines_usd=float(fines.sum()), takedowns=int(taken.size),
-                         enforcement_spend_usd=float(audited.size * e.audit_cost_usd))
+        counters[:] = (audited.size, detected.size, fines.sum(), taken.size,
+                       audited.size * e.audit_cost_usd)
 
     def revise_policy(self, signals: PolicySignals) -> None:
         """Adopt, tighten or relax rules, by the rules the scenario switches on.

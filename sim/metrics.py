@@ -104,9 +104,8 @@ class Recorder:
         harmful = m.harmful[demand.category]
         self._actors.append(np.column_stack([
             req.block_sizes,
-            req.block_count(who), req.block_count(who[served]),
-            req.block_count(who[harmful]), req.block_count(who[harmful & served]),
-            req.block_count(np.flatnonzero(req.known >= 0)),
+            req.block_counts(who, who[served], who[harmful], who[harmful & served]),
+            req.block_sums((req.known >= 0)[None, :]),
         ]))
 
         node_cell = nodes.jurisdiction * n_m + nodes.model
@@ -123,10 +122,8 @@ class Recorder:
             per_model_kind(nodes.served_step), per_model_kind(nodes.revenue_step),
             per_model_kind(nodes.fines_step), per_model_kind(m.profit),
         ]))
-        self._jurisdictions.append(np.array([
-            [a.last[c] for c in self.JURISDICTION_COLUMNS[:5]]
-            + [int(m.prohibited[a.index].sum()), m.treaties.degree(a.name)]
-            for a in m.jurisdiction_agents]))
+        self._jurisdictions.append(np.column_stack([
+            m.enforcement_counts, m.prohibited.sum(axis=1), m.partner_matrix().sum(axis=1)]))
         self._policies.append(self._policy_names(m.prohibited))
         validators = m.validators
         self._global.append({

@@ -82,6 +82,8 @@ class DiriskModel(mesa.Model):
         self.jurisdiction_agents = AgentSet(
             [Jurisdiction(self, name, i, spec)
              for i, (name, spec) in enumerate(scenario.jurisdictions.items())], random=self.random)
+        #: (J, 5) this step's enforcement counters (see sim.jurisdictions.ENFORCEMENT_COUNTERS)
+        self.enforcement_counts = np.zeros((len(self.jurisdiction_names), 5))
         self._partners: np.ndarray | None = None
         self._routing_cache: tuple | None = None
         self._rules_cache: tuple | None = None

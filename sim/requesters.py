@@ -108,12 +108,22 @@ class Requesters:
         """(B,) requesters per block (block = jurisdiction x kind)."""
         return np.diff(self.block_start)
 
-    def block_count(self, who: np.ndarray) -> np.ndarray:
-        """(B,) number of *distinct* requesters per block among ``who`` (indices)."""
-        seen = np.zeros(self.size + 1, dtype=np.uint8)  # bytes: the scatter stays in cache
-        seen[who] = 1
-        counts = np.add.reduceat(seen, np.minimum(self.block_start[:-1], self.size), dtype=np.int64)
-        return np.where(self.block_sizes > 0, counts, 0)
+    def block_counts(self, *groups: np.ndarray) -> np.ndarray:
+        """(B, len(groups)): per block, the number of *distinct* requesters among each
+        group of requester indices."""
+        seen = np.zeros((len(groups), self.size + 1), dtype=np.uint8)  # bytes stay in cache
+        for row, who in enumerate(groups):
+            seen[row, who] = 1
+        return self.block_sums(seen)
+
+    def block_sums(self, flags: np.ndarray) -> np.ndarray:
+        """(B, F): per block, the sum of each row of ``flags`` (F, R or R+1) over its
+        requesters."""
+        if flags.shape[1] == 0:  # nobody at all
+            return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int64)
+        starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
+        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int64).T
+        return np.where(self.block_sizes[:, None] > 0, sums, 0)
 
     def emit(self, rng: np.random.Generator) -> Demand:
         """One day's requests: each requester emits Poisson(rate x mix) requests per

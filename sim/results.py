@@ -18,6 +18,9 @@ Format = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("metrics", "requests", "actors", "flows", "nodes", "jurisdictions",
                            "node_states", "events")
 EVENT_COLUMNS = ("step", "event", "jurisdiction", "node_id", "detail")
+#: Types of the event log's columns (also when it is empty).
+EVENT_DTYPES = {"step": "int64", "event": "str", "jurisdiction": "str", "node_id": "int64",
+                "detail": "str"}
 #: Permissions of written files (mkstemp creates them 0600).
 FILE_MODE = 0o644
 

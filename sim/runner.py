@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from sim.model import DiriskModel
-from sim.results import EVENT_COLUMNS, Results
+from sim.results import EVENT_COLUMNS, EVENT_DTYPES, Results
 from sim.scenario import Scenario, load_scenario
 
 ScenarioLike = Scenario | str | Path | dict[str, Any]
@@ -72,7 +72,7 @@ def run(scenario: ScenarioLike, seed: int | None = None, steps: int | None = Non
         if progress is not None:
             progress(done, total)
     tables = model.recorder.tables()
-    events = pd.DataFrame(model.event_log, columns=list(EVENT_COLUMNS))
+    events = pd.DataFrame(model.event_log, columns=list(EVENT_COLUMNS)).astype(EVENT_DTYPES)
     spec = model.scenario
     meta = {
         "scenario_name": spec.name,
