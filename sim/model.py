@@ -28,6 +28,23 @@ from sim.validators import ValidatorSet
 PERMISSIVE_THRESHOLD = 0.5
 
 
+def permissive_kinds(refusal: np.ndarray, harmful: np.ndarray) -> np.ndarray:
+    """(M,) bool: model kinds whose mean refusal over harmful categories is below
+    :data:`PERMISSIVE_THRESHOLD` (refusal (M, C); harmful (C,) bool)."""
+    if not harmful.any():
+        return np.zeros(refusal.shape[0], dtype=bool)
+    return refusal[:, harmful].mean(axis=1) < PERMISSIVE_THRESHOLD
+
+
+def scenario_permissive(spec: Scenario) -> list[str]:
+    """Names of the scenario's permissive model kinds."""
+    categories = list(spec.categories)
+    refusal = np.array([[m.refusal[c] for c in categories] for m in spec.models.values()])
+    harmful = np.array([c.harmful for c in spec.categories.values()])
+    return [name for name, p in zip(spec.models, permissive_kinds(refusal, harmful), strict=True)
+            if p]
+
+
 class DiriskModel(mesa.Model):
     """Decentralised inference under content policies, one step per day.
 
@@ -61,9 +78,7 @@ class DiriskModel(mesa.Model):
         #: (M,) routing-weight factor of each model kind: quality^quality_elasticity
         self.quality_factor = np.array([m.quality for m in scenario.models.values()]) \
             ** market.quality_elasticity
-        harmful_refusal = self.refusal[:, self.harmful].mean(axis=1) if self.harmful.any() \
-            else np.zeros(len(self.model_names))
-        self.permissive = harmful_refusal < PERMISSIVE_THRESHOLD
+        self.permissive = permissive_kinds(self.refusal, self.harmful)
         self.permissive_models = [m for m, p in zip(self.model_names, self.permissive, strict=True)
                                   if p]
         self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())

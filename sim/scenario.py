@@ -724,8 +724,13 @@ def load_raw(ref: str | Path, *, _chain: tuple[Path, ...] = ()) -> tuple[dict[st
     return deep_merge(base, data), str(path)
 
 
-def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
+def load_scenario(ref: str | Path | dict[str, Any] | Scenario, *,
+                  source: str | None = None) -> Scenario:
     """Load and validate a scenario from a path, a preset name, a mapping or a Scenario.
+
+    Args:
+        ref: The scenario.
+        source: Name to report errors under for a mapping (e.g. an uploaded file's name).
 
     Raises:
         ScenarioError: naming the file, the field path and what was expected.
@@ -734,7 +739,7 @@ def load_scenario(ref: str | Path | dict[str, Any] | Scenario) -> Scenario:
         return ref
     if isinstance(ref, dict):
         data = dict(ref)
-        source = "<dict>"
+        source = source or "<dict>"
         parent = data.pop("extends", None)
         if parent is not None:
             base, _ = load_raw(parent)

@@ -1,0 +1,1 @@
+"""The Streamlit explorer: thin pages over the same Python API as the CLI."""

@@ -1,0 +1,119 @@
+"""What the explorer's controls do to a scenario, and how uploads are read.
+
+Pure functions on scenario mappings: the pages read widgets and call these, so the
+behaviour is testable without Streamlit.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.model import scenario_permissive
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    list_presets,
+    parse_yaml,
+    preset_path,
+    validate,
+)
+
+#: Largest scenario file the explorer accepts, bytes.
+MAX_UPLOAD_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The levers the Run page exposes (``None``: leave the scenario's value)."""
+
+    steps: int | None = None
+    audit_multiplier: dict[str, float] = field(default_factory=dict)
+    treaty_all: bool = False
+    kyc_everywhere: bool = False
+    protocol: str | None = None
+    probe_rate: float | None = None
+    permissive_share: float | None = None
+    malicious_share: float | None = None
+    malicious_vpn_use: float | None = None
+    malicious_persistence: int | None = None
+
+
+def read_upload(name: str, content: bytes) -> dict[str, Any]:
+    """A scenario mapping from an uploaded file (safe YAML only), or ScenarioError.
+
+    Raises:
+        ScenarioError: too large, not UTF-8, or not a YAML mapping.
+    """
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ScenarioError(name, "", f"expected a file of at most {MAX_UPLOAD_BYTES:,} bytes, "
+                                      f"got {len(content):,}")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(name, "", "expected a UTF-8 text file") from None
+    data = parse_yaml(text, source=name)
+    parent = data.get("extends")
+    if parent is not None and (not isinstance(parent, str) or preset_path(parent) is None
+                               or parent.endswith((".yaml", ".yml"))):
+        raise ScenarioError(name, "extends", f"expected a preset name ({', '.join(list_presets())})"
+                                             f"; uploads cannot refer to files, got {parent!r}")
+    return data
+
+
+def apply(data: dict[str, Any], controls: Controls) -> dict[str, Any]:
+    """The scenario mapping with the controls applied (the input is not changed)."""
+    out = copy.deepcopy(data)
+    jurs = out["jurisdictions"]
+    if controls.steps is not None:
+        out["steps"] = controls.steps
+        out["timeline"] = [e for e in out.get("timeline", []) if e["step"] < controls.steps]
+    for name, factor in controls.audit_multiplier.items():
+        enforcement = jurs[name].setdefault("enforcement", {})
+        enforcement["audit_rate"] = min(1.0, enforcement.get("audit_rate", 0.0) * factor)
+    if controls.treaty_all:
+        out["treaties"] = [*out.get("treaties", []), list(jurs)]
+    if controls.kyc_everywhere:
+        for jur in jurs.values():
+            jur.setdefault("enforcement", {})["kyc_mandate"] = True
+    market = out.setdefault("market", {})
+    if controls.protocol is not None:
+        market["protocol"] = controls.protocol
+    if controls.probe_rate is not None:
+        market.setdefault("validators", {})["probe_rate"] = controls.probe_rate
+    if controls.permissive_share is not None:
+        _set_permissive_share(out, controls.permissive_share)
+    kinds = out["requesters"]["kinds"]
+    if controls.malicious_share is not None:
+        others = 1.0 - kinds["malicious"]["share"]
+        scale = (1.0 - controls.malicious_share) / others if others > 0 else 0.0
+        for kind in ("benign", "dual_use"):
+            kinds[kind]["share"] *= scale
+        kinds["malicious"]["share"] = controls.malicious_share
+    if controls.malicious_vpn_use is not None:
+        kinds["malicious"]["vpn_use"] = controls.malicious_vpn_use
+    if controls.malicious_persistence is not None:
+        kinds["malicious"]["persistence"] = controls.malicious_persistence
+    return out
+
+
+def _set_permissive_share(data: dict[str, Any], share: float) -> None:
+    """Rescale every jurisdiction's model mix so permissive kinds hold ``share`` (a mix
+    without permissive, or without other, kinds keeps what it has)."""
+    permissive = set(scenario_permissive(validate(data, source="<controls>")))
+    for jur in data["jurisdictions"].values():
+        mix = jur["model_mix"]
+        perm = sum(v for k, v in mix.items() if k in permissive)
+        rest = sum(v for k, v in mix.items() if k not in permissive)
+        if perm == 0 or rest == 0:
+            continue
+        for k, v in mix.items():
+            mix[k] = share * v / perm if k in permissive else (1 - share) * v / rest
+
+
+def run_key(spec: Scenario, seed: int) -> str:
+    """Cache key of a run: the scenario's content hash and the seed."""
+    return hashlib.sha256(json.dumps([spec.content_hash(), seed]).encode()).hexdigest()[:16]
