@@ -100,6 +100,35 @@ def test_export_page_offers_the_last_runs_files():
     assert "metrics.csv" in labels and "Scenario (YAML)" in labels and any("zip" in x for x in labels)
 
 
+def test_watch_page_steps_through_the_last_run_with_flows_and_network():
+    at = app()
+    at.switch_page("sim/app/pages/watch.py").run()
+    assert "Run a scenario" in at.info[0].value
+    at.switch_page("sim/app/pages/run.py").run()
+    at = run_classroom(at)
+    at.switch_page("sim/app/pages/watch.py").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 1 and len(at.get("imgs")) + len(at.get("image")) >= 1
+    at.slider(key="day").set_value(3).run()
+    assert not at.exception and at.caption[0].value.startswith("Day 3:")
+    at.multiselect(key="categories").set_value(["malware"]).run()
+    assert not at.exception
+
+
+def test_compare_page_reports_paired_differences_with_intervals():
+    at = app().switch_page("sim/app/pages/compare.py").run()
+    at.selectbox(key="a").set_value("classroom_demo")
+    at.selectbox(key="b").set_value("classroom_demo")
+    at.slider(key="compare_steps").set_value(10)
+    at.slider(key="replications").set_value(2)
+    at.button(key="compare").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("measure")
+    # The same scenario on the same seeds: every difference is exactly zero.
+    assert (table["B − A"].str.startswith("+0 ")).all()
+    assert (table["clearly different"] == "no").all()
+
+
 # ------------------------------------------------------------------ controls
 
 

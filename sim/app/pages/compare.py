@@ -1,0 +1,52 @@
+"""Compare: two scenarios side by side over the same seeds, with uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from sim.app.session import run_cached
+from sim.frontier import OUTCOMES, Z95, replication_seeds, run_outcomes
+from sim.scenario import list_presets, load_scenario
+
+st.title("Compare two scenarios")
+st.caption("Both scenarios run on the same seeds (common random numbers), so the difference "
+           "between them is measured more precisely than either alone.")
+presets = list(list_presets())
+left, right = st.columns(2)
+name_a = left.selectbox("Scenario A", presets, index=presets.index("baseline"), key="a")
+name_b = right.selectbox("Scenario B", presets, index=presets.index("defence_in_depth"), key="b")
+replications = st.slider("Replications (seeds)", 2, 10, 3, key="replications")
+steps = st.slider("Days per run", 10, 365, 60, key="compare_steps")
+if not st.button("Compare", type="primary", key="compare"):
+    st.stop()
+
+specs = [load_scenario(name).model_copy(update={"steps": steps}) for name in (name_a, name_b)]
+for spec in specs:  # events after the last day cannot fire
+    spec.timeline[:] = [e for e in spec.timeline if e.step < steps]
+seeds = replication_seeds(specs[0].seed, replications)
+outcomes = [pd.DataFrame([run_outcomes(run_cached(spec, s).metrics) for s in seeds])
+            for spec in specs]
+
+
+def interval(values: pd.Series) -> tuple[float, float]:
+    """Mean and 95% half-width over seeds."""
+    half = Z95 * values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+    return float(values.mean()), float(half)
+
+
+rows = []
+for outcome in OUTCOMES:
+    a, b = outcomes[0][outcome], outcomes[1][outcome]
+    mean_a, half_a = interval(a)
+    mean_b, half_b = interval(b)
+    mean_d, half_d = interval(b - a)  # paired: same seeds
+    rows.append({"measure": outcome, f"A: {name_a}": f"{mean_a:.4g} ± {half_a:.2g}",
+                 f"B: {name_b}": f"{mean_b:.4g} ± {half_b:.2g}",
+                 "B − A": f"{mean_d:+.4g} ± {half_d:.2g}",
+                 "clearly different": "yes" if abs(mean_d) > half_d else "no"})
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.caption("± is the half-width of a 95% confidence interval over seeds; 'clearly different' "
+           "means the interval of B − A excludes zero. Rates are shares (0–1); "
+           "harmful_completed counts requests; enforcement spend is in USD.")
