@@ -1,0 +1,130 @@
+"""The explorer in a real browser (Debian's Chromium through Playwright).
+
+Starts `streamlit run app.py` on a free local port, then: runs the classroom preset and
+sees its charts, watches the run (Sankey), downloads the metrics CSV and checks it, and
+uploads a broken scenario and sees the error. Screenshots of each page go to
+test-artifacts/. Under CI (CI=true) a missing Chromium is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"]
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("Chromium is required under CI: apt-get install -y chromium")
+    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed; "
+                "apt-get install -y chromium to run the browser tests")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Launch Debian's Chromium instead of a downloaded browser."""
+    require_chromium()
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_FLAGS}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The explorer served on 127.0.0.1; stopped afterwards."""
+    require_chromium()
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start:\n{log.read_text()}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server, page):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_text("Run a scenario").wait_for()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Harm completion rate").first.wait_for()
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 6
+    shot(page, "run")
+
+    page.get_by_role("link", name="Watch").click()
+    page.get_by_text("requests served, from requester to serving jurisdiction").wait_for()
+    page.locator(".js-plotly-plot .sankey").first.wait_for()
+    shot(page, "watch")
+
+    page.get_by_role("link", name="Export").click()
+    page.get_by_text("Export the last run").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="metrics.csv").click()
+    metrics = pd.read_csv(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert len(metrics) == 60 and metrics["step"].tolist() == list(range(60))
+    assert {"harm_completion_rate", "dual_use_over_refusal"} <= set(metrics.columns)
+    assert (metrics["requests_emitted"] == metrics["requests_served"] + metrics["requests_refused"]
+            + metrics["requests_dropped"]).all()
+    shot(page, "export")
+
+    page.get_by_role("link", name="Learn").click()
+    page.get_by_text("Glossary").wait_for()
+    shot(page, "learn")
+
+    page.get_by_role("link", name="Run").click()
+    page.get_by_text("Upload a YAML file").click()
+    page.locator('input[type="file"]').set_input_files(files=[{
+        "name": "broken.yaml", "mimeType": "application/x-yaml", "buffer": b"steps: [\n"}])
+    error = page.locator('[data-testid="stAlertContentError"]')
+    error.first.wait_for()
+    assert "broken.yaml" in error.first.inner_text() and "invalid YAML" in error.first.inner_text()
+    shot(page, "bad_upload")
+    page.get_by_text("Preset", exact=True).click()
+    page.get_by_role("button", name="Run", exact=True).wait_for()  # the app keeps working
