@@ -151,6 +151,22 @@ def _ci(row: object, name: str) -> str:
 
 
 @app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of one scenario (one per seed).")],
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder (default: report/ inside the first run folder).")] = None,
+) -> None:
+    """Write an HTML report with figures (PNG and SVG) for runs of one scenario."""
+    from sim.report import ReportError, make_report
+
+    try:
+        path = make_report(runs, out or runs[0] / "report")
+    except ReportError as exc:
+        raise fail(str(exc)) from None
+    out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def validate(
     scenarios: Annotated[list[str], typer.Argument(help="Scenario files or preset names.")],
 ) -> None:
