@@ -25,7 +25,7 @@ class NodeTable:
     capacity: np.ndarray  #: int, requests per day
     price: np.ndarray  #: USD per request
     compliant: np.ndarray  #: bool, runs its host's filter and KYC
-    status: np.ndarray  #: int8, ACTIVE / TAKEN_DOWN / EXITED
+    status: np.ndarray  #: int8, ACTIVE / TAKEN_DOWN / EXITED / RELOCATING
     born: np.ndarray  #: int, step the node joined (-1: present at start)
     served_total: np.ndarray  #: requests served since joining
     revenue_total: np.ndarray  #: USD earned since joining
@@ -148,8 +148,9 @@ class NodeTable:
 class Node(mesa.Agent):
     """A compute node (miner / provider), a view onto one row of the model's NodeTable.
 
-    Decisions that later model versions add (comply, relocate, switch model, exit) are
-    made here; the state itself lives in arrays so the kernels can read it in bulk.
+    The state lives in arrays so the kernels can read it in bulk; the decisions of all
+    revising nodes (comply, relocate, switch model, exit) are made together by
+    :mod:`sim.dynamics` on those arrays.
     """
 
     def __init__(self, model: mesa.Model, index: int) -> None:
@@ -172,7 +173,7 @@ class Node(mesa.Agent):
 
     @property
     def status(self) -> str:
-        """active, taken_down or exited."""
+        """active, taken_down, exited or relocating."""
         return STATUS_NAMES[int(self._table.status[self.index])]
 
     @property

@@ -1,11 +1,13 @@
 """Serving kernel: route each request, let the node serve or refuse, retry on refusal.
 
 Pure functions on arrays, one entry per request. A request makes up to
-``1 + persistence`` attempts. Each attempt is routed (:meth:`sim.routing.RoutingTable.route`),
-must find room at the node (:func:`sim.routing.admit`), and is then refused with the node's
-refusal probability for the request's category (model refusal, possibly defeated by a
-jailbreak, combined with the node's compliance filter) or blocked by a KYC gate. A
-failed attempt is retried on another node while attempts remain. Each request ends in
+``1 + persistence`` attempts. Behind a central gateway, an attempt may first be stopped
+there (:func:`gateway_stops`). Otherwise it is routed
+(:meth:`sim.routing.RoutingTable.route`), must find room at the node
+(:func:`sim.routing.admit`), and is then refused with the node's refusal probability for
+the request's category (model refusal, possibly defeated by a jailbreak, combined with
+the node's compliance filter) or blocked by a KYC gate. A failed attempt is retried on
+another node while attempts remain. Each request ends in
 exactly one final status, so ``served + refused + dropped == emitted``.
 """
 
