@@ -28,40 +28,60 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 #: Sizes and repetitions of a full run and of a quick one.
 CONFIGS: dict[str, dict[str, Any]] = {
     "full": dict(
-        reps=5, reference_reps=3,
-        baseline_steps=200, classroom_steps=None,
-        large=dict(nodes=10_000, jurisdictions=50, requesters=500_000, requests=1_000_000,
-                   warmup=1, timed=5),
-        scale_requests=dict(base=dict(nodes=10_000, jurisdictions=50),
-                            requests=[125_000, 250_000, 500_000, 1_000_000]),
-        scale_nodes=dict(base=dict(requests_per_step=500_000, requesters=250_000,
-                                   jurisdictions=50),
-                         nodes=[2_500, 5_000, 10_000, 20_000]),
+        reps=5,
+        reference_reps=3,
+        baseline_steps=200,
+        classroom_steps=None,
+        large=dict(
+            nodes=10_000,
+            jurisdictions=50,
+            requesters=500_000,
+            requests=1_000_000,
+            warmup=1,
+            timed=5,
+        ),
+        scale_requests=dict(
+            base=dict(nodes=10_000, jurisdictions=50),
+            requests=[125_000, 250_000, 500_000, 1_000_000],
+        ),
+        scale_nodes=dict(
+            base=dict(requests_per_step=500_000, requesters=250_000, jurisdictions=50),
+            nodes=[2_500, 5_000, 10_000, 20_000],
+        ),
         scale_timing=dict(warmup=1, timed=5),
         reference=dict(preset="classroom_demo", steps=20),
         reference_baseline=dict(preset="baseline", steps=20),
-        reference_large=dict(nodes=10_000, jurisdictions=50, requesters=500_000,
-                             requests=1_000_000, engine_steps=3),
-        reference_scale=dict(nodes=2_000, jurisdictions=10, requesters=100_000,
-                             requests_per_step=200_000, steps=3),
+        reference_large=dict(
+            nodes=10_000, jurisdictions=50, requesters=500_000, requests=1_000_000, engine_steps=3
+        ),
+        reference_scale=dict(
+            nodes=2_000, jurisdictions=10, requesters=100_000, requests_per_step=200_000, steps=3
+        ),
     ),
     "quick": dict(
-        reps=1, reference_reps=1,
-        baseline_steps=10, classroom_steps=5,
-        large=dict(nodes=1_000, jurisdictions=10, requesters=20_000, requests=40_000,
-                   warmup=1, timed=2),
-        scale_requests=dict(base=dict(nodes=500, jurisdictions=10),
-                            requests=[5_000, 10_000, 20_000, 40_000]),
-        scale_nodes=dict(base=dict(requests_per_step=20_000, requesters=10_000,
-                                   jurisdictions=10),
-                         nodes=[250, 500, 1_000, 2_000]),
+        reps=1,
+        reference_reps=1,
+        baseline_steps=10,
+        classroom_steps=5,
+        large=dict(
+            nodes=1_000, jurisdictions=10, requesters=20_000, requests=40_000, warmup=1, timed=2
+        ),
+        scale_requests=dict(
+            base=dict(nodes=500, jurisdictions=10), requests=[5_000, 10_000, 20_000, 40_000]
+        ),
+        scale_nodes=dict(
+            base=dict(requests_per_step=20_000, requesters=10_000, jurisdictions=10),
+            nodes=[250, 500, 1_000, 2_000],
+        ),
         scale_timing=dict(warmup=1, timed=1),
         reference=dict(preset="classroom_demo", steps=3, requesters=1_000, nodes=100),
         reference_baseline=dict(preset="baseline", steps=2, requesters=3_000, nodes=300),
-        reference_large=dict(nodes=500, jurisdictions=10, requesters=5_000,
-                             requests=10_000, engine_steps=1),
-        reference_scale=dict(nodes=200, jurisdictions=10, requesters=2_000,
-                             requests_per_step=4_000, steps=2),
+        reference_large=dict(
+            nodes=500, jurisdictions=10, requesters=5_000, requests=10_000, engine_steps=1
+        ),
+        reference_scale=dict(
+            nodes=200, jurisdictions=10, requesters=2_000, requests_per_step=4_000, steps=2
+        ),
     ),
 }
 
@@ -76,33 +96,39 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
     out["baseline"] = cases.preset_case("baseline", steps=config["baseline_steps"], reps=reps)
     log("classroom_demo ...")
     classroom_steps = config["classroom_steps"] or cases.sized_preset("classroom_demo").steps
-    out["classroom_demo"] = cases.preset_case("classroom_demo", steps=classroom_steps,
-                                              reps=reps)
+    out["classroom_demo"] = cases.preset_case("classroom_demo", steps=classroom_steps, reps=reps)
     log("large scenario (fresh process) ...")
     out["large"] = cases.run_worker("large", config["large"])
     log("scaling: requests ...")
     timing = config["scale_timing"]
     sr = config["scale_requests"]
-    out["scaling_requests"] = cases.scaling(series="requests", **timing, sizes=[
-        dict(sr["base"], requests_per_step=r, requesters=r // 2) for r in sr["requests"]])
+    out["scaling_requests"] = cases.scaling(
+        series="requests",
+        **timing,
+        sizes=[dict(sr["base"], requests_per_step=r, requesters=r // 2) for r in sr["requests"]],
+    )
     log("scaling: nodes ...")
     sn = config["scale_nodes"]
-    out["scaling_nodes"] = cases.scaling(series="nodes", **timing, sizes=[
-        dict(sn["base"], nodes=n) for n in sn["nodes"]])
+    out["scaling_nodes"] = cases.scaling(
+        series="nodes", **timing, sizes=[dict(sn["base"], nodes=n) for n in sn["nodes"]]
+    )
     log("recording cost ...")
-    out["recording"] = cases.recording_case("baseline", steps=config["baseline_steps"],
-                                            reps=max(1, reps - 2))
+    out["recording"] = cases.recording_case(
+        "baseline", steps=config["baseline_steps"], reps=max(1, reps - 2)
+    )
     log("engine vs reference ...")
     for key in ("reference", "reference_baseline"):
         spec = cases.sized_preset(**config[key])
         out[key] = cases.reference_case(spec, reps=config["reference_reps"])
     out["reference_scale"] = cases.reference_case(
-        cases.large_scenario(**config["reference_scale"]), reps=1)
+        cases.large_scenario(**config["reference_scale"]), reps=1
+    )
     big = dict(config["reference_large"])
     engine_steps = big.pop("engine_steps")
     requests = big.pop("requests")
     out["reference_large"] = cases.reference_step_case(
-        cases.large_scenario(**big, requests_per_step=requests), engine_steps=engine_steps)
+        cases.large_scenario(**big, requests_per_step=requests), engine_steps=engine_steps
+    )
     return out
 
 
@@ -111,18 +137,30 @@ def targets(m: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
     large = m["large"]
     rows = [
         ("baseline: 200 steps end to end (sim.run), s", m["baseline"]["end_to_end_s"], "<", 1.0),
-        ("classroom_demo / baseline end-to-end time", m["classroom_demo"]["end_to_end_s"]
-         / m["baseline"]["end_to_end_s"], "<", 1.0),
-        ("large: requests/s per core (lower of wall, CPU)",
-         min(large["requests_per_s"], large["requests_per_cpu_s"]), ">=", 2.5e6),
+        (
+            "classroom_demo / baseline end-to-end time",
+            m["classroom_demo"]["end_to_end_s"] / m["baseline"]["end_to_end_s"],
+            "<",
+            1.0,
+        ),
+        (
+            "large: requests/s per core (lower of wall, CPU)",
+            min(large["requests_per_s"], large["requests_per_cpu_s"]),
+            ">=",
+            2.5e6,
+        ),
         ("large: requests/s (wall), floor", large["requests_per_s"], ">=", 1.0e6),
         ("large: peak memory (maxrss), MB", large["peak_rss_mb"], "<", 2048.0),
         ("scaling x2 requests: worst time ratio", m["scaling_requests"]["max_ratio"], "<=", 2.2),
         ("scaling x2 nodes: worst time ratio", m["scaling_nodes"]["max_ratio"], "<=", 2.2),
         ("recording share of step time (baseline)", m["recording"]["record_share"], "<=", 0.10),
         ("recording share of step time (large)", large["record_share"], "<=", 0.10),
-        ("engine / reference speed-up per step (large scenario)",
-         m["reference_large"]["speedup"], ">=", 50.0),
+        (
+            "engine / reference speed-up per step (large scenario)",
+            m["reference_large"]["speedup"],
+            ">=",
+            50.0,
+        ),
     ]
     out = []
     for name, value, op, threshold in rows:
@@ -155,21 +193,29 @@ def report(result: dict[str, Any]) -> str:
     m = result["measurements"]
     lines = []
     meta = result["meta"]
-    lines.append(f"dirisk benchmarks ({'QUICK: tiny sizes, 1 rep' if meta['quick'] else 'full'})"
-                 f" - {meta['timestamp']}")
-    lines.append(f"python {meta['versions']['python']}, numpy {meta['versions']['numpy']}, "
-                 f"mesa {meta['versions']['mesa']}; {meta['cpu']}; "
-                 f"{meta['cpus_available']} CPU(s) available; load average before/after "
-                 f"{meta['load_average_before']} / {meta['load_average_after']}")
+    lines.append(
+        f"dirisk benchmarks ({'QUICK: tiny sizes, 1 rep' if meta['quick'] else 'full'})"
+        f" - {meta['timestamp']}"
+    )
+    lines.append(
+        f"python {meta['versions']['python']}, numpy {meta['versions']['numpy']}, "
+        f"mesa {meta['versions']['mesa']}; {meta['cpu']}; "
+        f"{meta['cpus_available']} CPU(s) available; load average before/after "
+        f"{meta['load_average_before']} / {meta['load_average_after']}"
+    )
     s = m["startup"]
     lines.append("")
-    lines.append(f"start-up: interpreter {_num(s['interpreter_s'])} s; interpreter + import sim "
-                 f"{_num(s['interpreter_plus_import_sim_s'])} s (import sim alone "
-                 f"{_num(s['import_sim_s'])} s)")
+    lines.append(
+        f"start-up: interpreter {_num(s['interpreter_s'])} s; interpreter + import sim "
+        f"{_num(s['interpreter_plus_import_sim_s'])} s (import sim alone "
+        f"{_num(s['import_sim_s'])} s)"
+    )
     lines.append("")
-    head = (f"{'case':<24}{'requesters':>11}{'nodes':>8}{'J':>4}{'steps':>7}{'total s':>9}"
-            f"{'build s':>9}{'steps s':>9}{'ms/step':>9}{'req/s':>11}{'att/s':>11}"
-            f"{'agent-st/s':>12}{'mem MB':>9}")
+    head = (
+        f"{'case':<24}{'requesters':>11}{'nodes':>8}{'J':>4}{'steps':>7}{'total s':>9}"
+        f"{'build s':>9}{'steps s':>9}{'ms/step':>9}{'req/s':>11}{'att/s':>11}"
+        f"{'agent-st/s':>12}{'mem MB':>9}"
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for key in ("baseline", "classroom_demo"):
@@ -180,7 +226,8 @@ def report(result: dict[str, Any]) -> str:
             f"{sc['steps']:>7}{_num(c['end_to_end_s']):>9}{_num(c['build_s']):>9}"
             f"{_num(c['steps_s']):>9}{_num(c['step_ms']):>9}{_num(c['requests_per_s']):>11}"
             f"{_num(c['attempts_per_s']):>11}{_num(c['agent_steps_per_s']):>12}"
-            f"{_num(c['traced_peak_mb']):>9}")
+            f"{_num(c['traced_peak_mb']):>9}"
+        )
     c = m["large"]
     sc = c["scenario"]
     lines.append(
@@ -188,16 +235,25 @@ def report(result: dict[str, Any]) -> str:
         f"{c['timed_steps']:>7}{'':>9}{_num(c['build_s']):>9}{_num(c['step_s']):>9}"
         f"{_num(1000 * c['step_s']):>9}{_num(c['requests_per_s']):>11}"
         f"{_num(c['attempts_per_s']):>11}{_num(c['agent_steps_per_s']):>12}"
-        f"{_num(c['peak_rss_mb']):>9}")
-    lines.append("  (mem MB: tracemalloc peak for the presets; process maxrss for the large case,"
-                 " run in a fresh process)")
-    lines.append(f"  large: {_num(c['emitted_per_step'])} requests and "
-                 f"{_num(c['attempts_per_step'])} attempts per step; "
-                 f"{_num(c['requests_per_cpu_s'])} requests per CPU-second")
+        f"{_num(c['peak_rss_mb']):>9}"
+    )
+    lines.append(
+        "  (mem MB: tracemalloc peak for the presets; process maxrss for the large case,"
+        " run in a fresh process)"
+    )
+    lines.append(
+        f"  large: {_num(c['emitted_per_step'])} requests and "
+        f"{_num(c['attempts_per_step'])} attempts per step; "
+        f"{_num(c['requests_per_cpu_s'])} requests per CPU-second"
+    )
     phases = c["phases_s"]
     total = c["step_total_s"]
-    lines.append("  large step phases: " + ", ".join(
-        f"{k} {100 * v / total:.0f}%" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
+    lines.append(
+        "  large step phases: "
+        + ", ".join(
+            f"{k} {100 * v / total:.0f}%" for k, v in sorted(phases.items(), key=lambda kv: -kv[1])
+        )
+    )
     for key in ("scaling_requests", "scaling_nodes"):
         c = m[key]
         lines.append("")
@@ -206,14 +262,20 @@ def report(result: dict[str, Any]) -> str:
         for row in c["rows"]:
             size = row["size"]
             x = size["requests_per_step"] if c["series"] == "requests" else size["nodes"]
-            lines.append(f"  {label} {x:>11,}: {1000 * row['step_s']:8.1f} ms/step, "
-                         f"{_num(row['requests_per_s'])} req/s")
+            lines.append(
+                f"  {label} {x:>11,}: {1000 * row['step_s']:8.1f} ms/step, "
+                f"{_num(row['requests_per_s'])} req/s"
+            )
         lines.append("  time ratios: " + ", ".join(f"{r:.2f}x" for r in c["ratios"]))
     r = m["recording"]
     lines.append("")
-    lines.append("baseline step phases (share of step time): " + ", ".join(
-        f"{k} {100 * v:.1f}%" for k, v in sorted(r["phase_shares"].items(),
-                                                  key=lambda kv: -kv[1])))
+    lines.append(
+        "baseline step phases (share of step time): "
+        + ", ".join(
+            f"{k} {100 * v:.1f}%"
+            for k, v in sorted(r["phase_shares"].items(), key=lambda kv: -kv[1])
+        )
+    )
     for key in ("reference", "reference_baseline", "reference_scale"):
         c = m[key]
         sc = c["scenario"]
@@ -221,7 +283,8 @@ def report(result: dict[str, Any]) -> str:
             f"engine vs reference, {sc['requesters']:,} requesters / {sc['nodes']:,} nodes / "
             f"{sc['steps']} steps: engine {_num(c['engine_s'])} s, reference "
             f"{_num(c['reference_s'])} s -> {c['speedup']:.1f}x (requests/s: engine "
-            f"{_num(c['engine_requests_per_s'])}, reference {_num(c['reference_requests_per_s'])})")
+            f"{_num(c['engine_requests_per_s'])}, reference {_num(c['reference_requests_per_s'])})"
+        )
     c = m["reference_large"]
     sc = c["scenario"]
     lines.append(
@@ -229,14 +292,19 @@ def report(result: dict[str, Any]) -> str:
         f"(construction excluded: engine {_num(c['engine_build_s'])} s, reference "
         f"{_num(c['reference_build_s'])} s): engine {_num(c['engine_step_s'])} s, reference "
         f"{_num(c['reference_step_s'])} s -> {c['speedup']:.1f}x (requests/s: engine "
-        f"{_num(c['engine_requests_per_s'])}, reference {_num(c['reference_requests_per_s'])})")
-    lines.append("  (at small sizes the engine's fixed per-step cost of ~100 numpy calls "
-                 "dominates, so whole-run ratios there are lower)")
+        f"{_num(c['engine_requests_per_s'])}, reference {_num(c['reference_requests_per_s'])})"
+    )
+    lines.append(
+        "  (at small sizes the engine's fixed per-step cost of ~100 numpy calls "
+        "dominates, so whole-run ratios there are lower)"
+    )
     lines.append("")
     lines.append("targets:")
     for t in result["targets"]:
-        lines.append(f"  [{t['status']:>4}] {t['name']:<56} {_num(t['measured']):>10}  "
-                     f"(target {t['op']} {_num(t['target'])})")
+        lines.append(
+            f"  [{t['status']:>4}] {t['name']:<56} {_num(t['measured']):>10}  "
+            f"(target {t['op']} {_num(t['target'])})"
+        )
     return "\n".join(lines)
 
 
@@ -252,8 +320,14 @@ def _cpu_name() -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=cases.ROOT, check=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=cases.ROOT,
+            check=True,
+            timeout=10,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -286,14 +360,20 @@ def run(*, quick: bool, json_path: Path, log=print) -> dict[str, Any]:
     t0 = time.perf_counter()
     measurements = measure(config, log=log)
     result = dict(
-        meta=dict(timestamp=started, quick=quick, load_average_before=load_before,
-                  load_average_after=_load(),
-                  command=" ".join([Path(sys.executable).name, "-m", "benchmarks",
-                                    *sys.argv[1:]]),
-                  platform=platform.platform(), cpu=_cpu_name(), git_commit=_git_commit(),
-                  versions=versions() | {"numpy": cases.numpy_info()["numpy"]},
-                  cpus_available=cases.numpy_info()["cpus_available"],
-                  config=config, harness_seconds=None),
+        meta=dict(
+            timestamp=started,
+            quick=quick,
+            load_average_before=load_before,
+            load_average_after=_load(),
+            command=" ".join([Path(sys.executable).name, "-m", "benchmarks", *sys.argv[1:]]),
+            platform=platform.platform(),
+            cpu=_cpu_name(),
+            git_commit=_git_commit(),
+            versions=versions() | {"numpy": cases.numpy_info()["numpy"]},
+            cpus_available=cases.numpy_info()["cpus_available"],
+            config=config,
+            harness_seconds=None,
+        ),
         measurements=measurements,
         targets=targets(measurements, quick=quick),
     )
@@ -306,16 +386,27 @@ def run(*, quick: bool, json_path: Path, log=print) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m benchmarks``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
-        "\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="one repetition, tiny sizes (checks the harness; not comparable "
-                             "with the targets)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
-                        help=f"where to write the results (default: {DEFAULT_JSON})")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one repetition, tiny sizes (checks the harness; not comparable with the targets)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        metavar="PATH",
+        help=f"where to write the results (default: {DEFAULT_JSON})",
+    )
     args = parser.parse_args(argv)
-    result = run(quick=args.quick, json_path=args.json,
-                 log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    result = run(
+        quick=args.quick,
+        json_path=args.json,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     print(report(result))
     print(f"\nwrote {args.json}")
     return 0

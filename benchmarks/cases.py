@@ -33,17 +33,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def describe(spec: Scenario) -> dict[str, Any]:
     """Sizes of a scenario."""
     rate = sum(p.share * p.requests_per_day for p in spec.requesters.kinds.values())
-    return dict(requesters=spec.requesters.count, nodes=spec.nodes.count,
-                jurisdictions=len(spec.jurisdictions), categories=len(spec.categories),
-                model_kinds=len(spec.models), steps=spec.steps,
-                expected_requests_per_step=round(spec.requesters.count * rate, 1),
-                capacity_per_node=round(spec.nodes.capacity_per_day, 2))
+    return dict(
+        requesters=spec.requesters.count,
+        nodes=spec.nodes.count,
+        jurisdictions=len(spec.jurisdictions),
+        categories=len(spec.categories),
+        model_kinds=len(spec.models),
+        steps=spec.steps,
+        expected_requests_per_step=round(spec.requesters.count * rate, 1),
+        capacity_per_node=round(spec.nodes.capacity_per_day, 2),
+    )
 
 
 def agents_of(model: DiriskModel) -> int:
     """Requesters + nodes + jurisdictions."""
-    return (model.requesters.size + model.node_table.size
-            + len(model.jurisdiction_names))
+    return model.requesters.size + model.node_table.size + len(model.jurisdiction_names)
 
 
 def _counts(model: DiriskModel, *, after: int = 0) -> tuple[int, int]:
@@ -63,19 +67,28 @@ def startup(reps: int) -> dict[str, Any]:
     """Interpreter start-up and ``import sim``, each in fresh subprocesses."""
     env = _clean_env()
     bare, with_sim, import_only = [], [], []
-    probe = ("import time; t = time.perf_counter(); import sim; "
-             "print(time.perf_counter() - t)")
+    probe = "import time; t = time.perf_counter(); import sim; print(time.perf_counter() - t)"
     for _ in range(reps):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
         bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", probe], check=True, env=env,
-                             capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         with_sim.append(time.perf_counter() - t0)
         import_only.append(float(out.stdout.strip().splitlines()[-1]))
-    return dict(interpreter_s=median(bare), interpreter_plus_import_sim_s=median(with_sim),
-                import_sim_s=median(import_only), reps=reps)
+    return dict(
+        interpreter_s=median(bare),
+        interpreter_plus_import_sim_s=median(with_sim),
+        import_sim_s=median(import_only),
+        reps=reps,
+    )
 
 
 def _clean_env() -> dict[str, str]:
@@ -87,8 +100,9 @@ def _clean_env() -> dict[str, str]:
 # --------------------------------------------------------------------------- presets
 
 
-def preset_case(preset: str, *, steps: int, reps: int, requesters: int | None = None,
-                nodes: int | None = None) -> dict[str, Any]:
+def preset_case(
+    preset: str, *, steps: int, reps: int, requesters: int | None = None, nodes: int | None = None
+) -> dict[str, Any]:
     """End-to-end ``sim.run`` of a preset (load, build, steps, tables), plus a breakdown.
 
     ``end_to_end_s`` is the median wall time of ``sim.run(preset)``; the breakdown
@@ -121,13 +135,22 @@ def preset_case(preset: str, *, steps: int, reps: int, requesters: int | None = 
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return dict(
-        scenario=describe(spec), reps=reps, end_to_end_s=median(end_to_end),
-        end_to_end_all_s=end_to_end, build_s=median(build), steps_s=step_s,
-        steps_cpu_s=median(stepping_cpu), tables_s=median(tables),
-        step_ms=1000 * step_s / steps, emitted=emitted, attempts=attempts,
-        requests_per_s=emitted / step_s, attempts_per_s=attempts / step_s,
+        scenario=describe(spec),
+        reps=reps,
+        end_to_end_s=median(end_to_end),
+        end_to_end_all_s=end_to_end,
+        build_s=median(build),
+        steps_s=step_s,
+        steps_cpu_s=median(stepping_cpu),
+        tables_s=median(tables),
+        step_ms=1000 * step_s / steps,
+        emitted=emitted,
+        attempts=attempts,
+        requests_per_s=emitted / step_s,
+        attempts_per_s=attempts / step_s,
         agent_steps_per_s=agents * steps / step_s,
-        traced_peak_mb=traced_peak / 2**20)
+        traced_peak_mb=traced_peak / 2**20,
+    )
 
 
 # --------------------------------------------------------------------------- large
@@ -154,22 +177,37 @@ def stepped(spec: Scenario, *, warmup: int, timed: int, seed: int = 1) -> dict[s
     step_s, cpu_s = median(walls), median(cpus)
     per_step = emitted / timed
     return dict(
-        scenario=describe(spec), build_s=build_s, warmup_steps=warmup, timed_steps=timed,
-        step_s=step_s, step_cpu_s=cpu_s, step_all_s=walls,
-        emitted_per_step=per_step, attempts_per_step=attempts / timed,
-        requests_per_s=per_step / step_s, requests_per_cpu_s=per_step / cpu_s,
+        scenario=describe(spec),
+        build_s=build_s,
+        warmup_steps=warmup,
+        timed_steps=timed,
+        step_s=step_s,
+        step_cpu_s=cpu_s,
+        step_all_s=walls,
+        emitted_per_step=per_step,
+        attempts_per_step=attempts / timed,
+        requests_per_s=per_step / step_s,
+        requests_per_cpu_s=per_step / cpu_s,
         attempts_per_s=attempts / timed / step_s,
         agent_steps_per_s=agents_of(model) / step_s,
-        phases_s=dict(timer.totals), step_total_s=total,
+        phases_s=dict(timer.totals),
+        step_total_s=total,
         record_share=timer.totals["record"] / total if total else float("nan"),
-        rss_before_build_mb=rss_before)
+        rss_before_build_mb=rss_before,
+    )
 
 
-def large_case(*, nodes: int, jurisdictions: int, requesters: int, requests: float,
-               warmup: int, timed: int) -> dict[str, Any]:
+def large_case(
+    *, nodes: int, jurisdictions: int, requesters: int, requests: float, warmup: int, timed: int
+) -> dict[str, Any]:
     """The large scenario; meant to run in a fresh process (see benchmarks.worker)."""
-    spec = large_scenario(nodes=nodes, jurisdictions=jurisdictions, requesters=requesters,
-                          requests_per_step=requests, steps=warmup + timed)
+    spec = large_scenario(
+        nodes=nodes,
+        jurisdictions=jurisdictions,
+        requesters=requesters,
+        requests_per_step=requests,
+        steps=warmup + timed,
+    )
     out = stepped(spec, warmup=warmup, timed=timed)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
@@ -179,9 +217,14 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run ``benchmarks.worker`` in a fresh interpreter and return its JSON answer."""
     import json
 
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", case, json.dumps(params)],
-                          check=False, capture_output=True, text=True, cwd=ROOT,
-                          env=_clean_env())
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", case, json.dumps(params)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_clean_env(),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark worker {case!r} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -190,16 +233,14 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- scaling
 
 
-def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int,
-            timed: int) -> dict[str, Any]:
+def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int, timed: int) -> dict[str, Any]:
     """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i).
 
     All sizes are built first and then stepped in turn (size 1, 2, 3, 4, 1, 2, ...), so
     that drift in the machine's speed affects every size alike; each size's time is the
     median of its ``timed`` steps.
     """
-    models = [DiriskModel(large_scenario(steps=warmup + timed, **size), seed=1)
-              for size in sizes]
+    models = [DiriskModel(large_scenario(steps=warmup + timed, **size), seed=1) for size in sizes]
     for model in models:
         for _ in range(warmup):
             model.step()
@@ -213,14 +254,22 @@ def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int,
     for size, model, times in zip(sizes, models, walls, strict=True):
         emitted, attempts = _counts(model, after=warmup)
         step_s = median(times)
-        rows.append(dict(size=size, scenario=describe(model.scenario), step_s=step_s,
-                         step_all_s=times, emitted_per_step=emitted / timed,
-                         attempts_per_step=attempts / timed,
-                         requests_per_s=emitted / timed / step_s))
+        rows.append(
+            dict(
+                size=size,
+                scenario=describe(model.scenario),
+                step_s=step_s,
+                step_all_s=times,
+                emitted_per_step=emitted / timed,
+                attempts_per_step=attempts / timed,
+                requests_per_s=emitted / timed / step_s,
+            )
+        )
     steps = [r["step_s"] for r in rows]
     ratios = [b / a for a, b in zip(steps, steps[1:], strict=False)]
-    return dict(series=series, rows=rows, ratios=ratios,
-                max_ratio=max(ratios) if ratios else float("nan"))
+    return dict(
+        series=series, rows=rows, ratios=ratios, max_ratio=max(ratios) if ratios else float("nan")
+    )
 
 
 # --------------------------------------------------------------------------- recording
@@ -239,8 +288,12 @@ def recording_case(preset: str, *, steps: int, reps: int) -> dict[str, Any]:
         shares.append(timer.totals["record"] / c.wall)
         phases.append({k: v / c.wall for k, v in timer.totals.items()})
     keys = sorted(phases[0])
-    return dict(scenario=describe(spec), reps=reps, record_share=median(shares),
-                phase_shares={k: median([p[k] for p in phases]) for k in keys})
+    return dict(
+        scenario=describe(spec),
+        reps=reps,
+        record_share=median(shares),
+        phase_shares={k: median([p[k] for p in phases]) for k in keys},
+    )
 
 
 # --------------------------------------------------------------------------- reference
@@ -262,9 +315,17 @@ def reference_case(spec: Scenario, *, reps: int, seed: int = 1) -> dict[str, Any
         reference.append(c.wall)
         emitted_r = float(table["requests_emitted"].sum())
     e, r = median(engine), median(reference)
-    return dict(scenario=describe(spec), reps=reps, engine_s=e, reference_s=r,
-                engine_all_s=engine, reference_all_s=reference, speedup=r / e,
-                engine_requests_per_s=emitted_e / e, reference_requests_per_s=emitted_r / r)
+    return dict(
+        scenario=describe(spec),
+        reps=reps,
+        engine_s=e,
+        reference_s=r,
+        engine_all_s=engine,
+        reference_all_s=reference,
+        speedup=r / e,
+        engine_requests_per_s=emitted_e / e,
+        reference_requests_per_s=emitted_r / r,
+    )
 
 
 def reference_step_case(spec: Scenario, *, engine_steps: int, seed: int = 1) -> dict[str, Any]:
@@ -278,15 +339,21 @@ def reference_step_case(spec: Scenario, *, engine_steps: int, seed: int = 1) -> 
     with Clock() as c:
         reference.step()
     reference_step_s = c.wall
-    reference_emitted = float(reference.datacollector.get_model_vars_dataframe()
-                              ["requests_emitted"].iloc[-1])
+    reference_emitted = float(
+        reference.datacollector.get_model_vars_dataframe()["requests_emitted"].iloc[-1]
+    )
     del reference
     engine = stepped(spec, warmup=1, timed=engine_steps, seed=seed)
-    return dict(scenario=describe(spec), reference_build_s=reference_build_s,
-                reference_step_s=reference_step_s, engine_build_s=engine["build_s"],
-                engine_step_s=engine["step_s"], speedup=reference_step_s / engine["step_s"],
-                engine_requests_per_s=engine["requests_per_s"],
-                reference_requests_per_s=reference_emitted / reference_step_s)
+    return dict(
+        scenario=describe(spec),
+        reference_build_s=reference_build_s,
+        reference_step_s=reference_step_s,
+        engine_build_s=engine["build_s"],
+        engine_step_s=engine["step_s"],
+        speedup=reference_step_s / engine["step_s"],
+        engine_requests_per_s=engine["requests_per_s"],
+        reference_requests_per_s=reference_emitted / reference_step_s,
+    )
 
 
 def numpy_info() -> dict[str, Any]:

@@ -73,11 +73,27 @@ SERVED, REFUSED, FULL = "served", "refused", "full"
 DAYS_PER_YEAR = 365.0
 
 #: Headline numbers collected every step (the DataCollector's model reporters).
-HEADLINE = ("requests_emitted", "requests_served", "requests_refused", "requests_dropped",
-            "attempts", "harmful_requests", "harmful_completed", "harm_completion_rate",
-            "benign_over_refusal", "dual_use_over_refusal", "malicious_success_share",
-            "cross_border_share", "policy_leakage", "kyc_blocked", "active_nodes", "audits",
-            "violations_detected", "takedowns", "fines_usd")
+HEADLINE = (
+    "requests_emitted",
+    "requests_served",
+    "requests_refused",
+    "requests_dropped",
+    "attempts",
+    "harmful_requests",
+    "harmful_completed",
+    "harm_completion_rate",
+    "benign_over_refusal",
+    "dual_use_over_refusal",
+    "malicious_success_share",
+    "cross_border_share",
+    "policy_leakage",
+    "kyc_blocked",
+    "active_nodes",
+    "audits",
+    "violations_detected",
+    "takedowns",
+    "fines_usd",
+)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -122,7 +138,8 @@ class JurisdictionAgent(mesa.Agent):
             if node.jurisdiction is self:
                 candidates.append((node, node.host_violations > 0))
             elif self in node.foreign_served and (
-                    e.extraterritorial or model.treaty_partners(self, node.jurisdiction)):
+                e.extraterritorial or model.treaty_partners(self, node.jurisdiction)
+            ):
                 candidates.append((node, node.foreign_violations.get(self, 0) > 0))
         if not candidates:
             return
@@ -138,7 +155,8 @@ class JurisdictionAgent(mesa.Agent):
             node.fines_total += fine
             self.fines += fine
             can_take_down = node.jurisdiction is self or model.treaty_partners(
-                self, node.jurisdiction)
+                self, node.jurisdiction
+            )
             if can_take_down and self.random.random() < e.takedown_probability:
                 node.active = False
                 node.status = "taken_down"
@@ -148,8 +166,9 @@ class JurisdictionAgent(mesa.Agent):
 class NodeAgent(mesa.Agent):
     """A compute node serving one model kind."""
 
-    def __init__(self, model: ReferenceModel, jurisdiction: JurisdictionAgent, *,
-                 born: int = -1) -> None:
+    def __init__(
+        self, model: ReferenceModel, jurisdiction: JurisdictionAgent, *, born: int = -1
+    ) -> None:
         super().__init__(model)
         spec = model.scenario.nodes
         self.jurisdiction = jurisdiction
@@ -157,8 +176,9 @@ class NodeAgent(mesa.Agent):
         kinds = list(mix)
         self.model_kind = self.random.choices(kinds, weights=[mix[k] for k in kinds])[0]
         self.compliant = self.random.random() < jurisdiction.spec.compliance_share
-        self.capacity = max(1, round(spec.capacity_per_day
-                                     * model.rng.lognormal(0.0, spec.capacity_dispersion)))
+        self.capacity = max(
+            1, round(spec.capacity_per_day * model.rng.lognormal(0.0, spec.capacity_dispersion))
+        )
         self.price = spec.price_usd_per_request * model.rng.lognormal(0.0, spec.price_dispersion)
         self.born = born
         self.active = True
@@ -175,8 +195,11 @@ class NodeAgent(mesa.Agent):
         """capacity x price^-price_elasticity x quality^quality_elasticity."""
         market = self.model.scenario.market
         quality = self.model.scenario.models[self.model_kind].quality
-        return (self.capacity * self.price ** -market.price_elasticity
-                * quality ** market.quality_elasticity)
+        return (
+            self.capacity
+            * self.price**-market.price_elasticity
+            * quality**market.quality_elasticity
+        )
 
     def start_day(self) -> None:
         """Reset the day's capacity and evidence."""
@@ -231,8 +254,7 @@ class NodeAgent(mesa.Agent):
 class RequesterAgent(mesa.Agent):
     """A person or organisation sending requests."""
 
-    def __init__(self, model: ReferenceModel, jurisdiction: JurisdictionAgent,
-                 kind: str) -> None:
+    def __init__(self, model: ReferenceModel, jurisdiction: JurisdictionAgent, kind: str) -> None:
         super().__init__(model)
         self.jurisdiction = jurisdiction
         self.kind = kind
@@ -240,8 +262,11 @@ class RequesterAgent(mesa.Agent):
         self.vpn = self.random.random() < self.profile.vpn_use
         self.apparent = jurisdiction
         if self.vpn:
-            exits = [j for j in model.jurisdiction_list
-                     if j is not jurisdiction and not j.enforcement.geo_block_foreign]
+            exits = [
+                j
+                for j in model.jurisdiction_list
+                if j is not jurisdiction and not j.enforcement.geo_block_foreign
+            ]
             weights = [j.spec.hosting_share for j in exits]
             if sum(weights) > 0:
                 self.apparent = self.random.choices(exits, weights=weights)[0]
@@ -307,8 +332,9 @@ class ReferenceModel(mesa.Model):
         retry_timing: "immediate" (default) or "rounds"; see the module docstring.
     """
 
-    def __init__(self, scenario: Scenario | str, *, seed: int | None = None,
-                 retry_timing: str = "immediate") -> None:
+    def __init__(
+        self, scenario: Scenario | str, *, seed: int | None = None, retry_timing: str = "immediate"
+    ) -> None:
         if retry_timing not in ("immediate", "rounds"):
             raise ValueError(f"retry_timing must be 'immediate' or 'rounds', got {retry_timing!r}")
         self.retry_timing = retry_timing
@@ -317,27 +343,32 @@ class ReferenceModel(mesa.Model):
         if unsupported:
             raise NotImplementedError(
                 "the reference implements the core rules only; this scenario uses: "
-                + ", ".join(unsupported))
+                + ", ".join(unsupported)
+            )
         self.seed = scenario.seed if seed is None else int(seed)
         super().__init__(rng=self.seed)
         self.scenario = scenario
         self.step_index = -1
         self.kyc_categories = set(scenario.kyc_categories())
-        self.jurisdiction_list = [JurisdictionAgent(self, name, i, spec) for i, (name, spec)
-                                  in enumerate(scenario.jurisdictions.items())]
+        self.jurisdiction_list = [
+            JurisdictionAgent(self, name, i, spec)
+            for i, (name, spec) in enumerate(scenario.jurisdictions.items())
+        ]
         self.by_name = {j.name: j for j in self.jurisdiction_list}
         self.treaties: set[frozenset[str]] = set()
         for group in scenario.treaties:
             self.sign_treaty(group)
         hosting = [j.spec.hosting_share for j in self.jurisdiction_list]
         self.node_list: list[NodeAgent] = []
-        for jur, count in zip(self.jurisdiction_list,
-                              apportion(scenario.nodes.count, hosting), strict=True):
+        for jur, count in zip(
+            self.jurisdiction_list, apportion(scenario.nodes.count, hosting), strict=True
+        ):
             self.node_list += [NodeAgent(self, jur) for _ in range(int(count))]
         resident = [j.spec.requester_share for j in self.jurisdiction_list]
         kind_shares = [scenario.requesters.kinds[k].share for k in REQUESTER_KINDS]
-        for jur, count in zip(self.jurisdiction_list,
-                              apportion(scenario.requesters.count, resident), strict=True):
+        for jur, count in zip(
+            self.jurisdiction_list, apportion(scenario.requesters.count, resident), strict=True
+        ):
             for kind, n in zip(REQUESTER_KINDS, apportion(int(count), kind_shares), strict=True):
                 for _ in range(int(n)):
                     RequesterAgent(self, jur, kind)
@@ -349,7 +380,8 @@ class ReferenceModel(mesa.Model):
         self.tally: defaultdict = defaultdict(int)
         self.routes: dict = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, name=name: m.headline[name]) for name in HEADLINE})
+            model_reporters={name: (lambda m, name=name: m.headline[name]) for name in HEADLINE}
+        )
 
     # ------------------------------------------------------------------ schedule
 
@@ -477,7 +509,8 @@ class ReferenceModel(mesa.Model):
         elif event.kind == "enforcement_change":
             jur = self.by_name[event.jurisdiction]
             jur.enforcement = jur.enforcement.model_copy(
-                update=event.changes.model_dump(exclude_none=True))
+                update=event.changes.model_dump(exclude_none=True)
+            )
         elif event.kind == "treaty_signed":
             self.sign_treaty(event.jurisdictions)
         elif event.kind == "model_release":
@@ -487,8 +520,11 @@ class ReferenceModel(mesa.Model):
                     if self.random.random() < event.adoption_share:
                         node.model_kind = event.model
         elif event.kind == "node_shock":
-            scope = ([self.by_name[event.jurisdiction]] if event.jurisdiction is not None
-                     else self.jurisdiction_list)
+            scope = (
+                [self.by_name[event.jurisdiction]]
+                if event.jurisdiction is not None
+                else self.jurisdiction_list
+            )
             active = [n for n in self.node_list if n.active and n.jurisdiction in scope]
             n = event.count + round(event.fraction * len(active))
             if event.action == "remove":
@@ -500,8 +536,9 @@ class ReferenceModel(mesa.Model):
                 if sum(shares) == 0:
                     shares = [1.0] * len(scope)
                 for jur, count in zip(scope, apportion(n, shares), strict=True):
-                    self.node_list += [NodeAgent(self, jur, born=self.step_index + 1)
-                                       for _ in range(int(count))]
+                    self.node_list += [
+                        NodeAgent(self, jur, born=self.step_index + 1) for _ in range(int(count))
+                    ]
 
 
 def unsupported_features(scenario: Scenario) -> list[str]:
@@ -523,14 +560,15 @@ def unsupported_features(scenario: Scenario) -> list[str]:
         if not getattr(kind, "available", True):
             found.append(f"models.{name}.available=false")
     for i, event in enumerate(scenario.timeline):
-        if event.kind == "model_release" and (getattr(event, "innovation", 0.0)
-                                              or getattr(event, "imitation", 0.0)
-                                              or getattr(event, "variants", None)):
+        if event.kind == "model_release" and (
+            getattr(event, "innovation", 0.0)
+            or getattr(event, "imitation", 0.0)
+            or getattr(event, "variants", None)
+        ):
             found.append(f"timeline.{i}: model diffusion (innovation/imitation/variants)")
     return found
 
 
-def run_reference(scenario: Scenario | str, *, seed: int | None = None,
-                  steps: int | None = None):
+def run_reference(scenario: Scenario | str, *, seed: int | None = None, steps: int | None = None):
     """Build and run the reference model; return its per-step headline table."""
     return ReferenceModel(scenario, seed=seed).run(steps)

@@ -59,10 +59,16 @@ def generated_jurisdictions(n: int, template: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def large_scenario(*, nodes: int = 10_000, jurisdictions: int = 50,
-                   requesters: int = 500_000, requests_per_step: float = 1_000_000,
-                   load_factor: float | None = None, steps: int = 10,
-                   name: str = "bench_large") -> Scenario:
+def large_scenario(
+    *,
+    nodes: int = 10_000,
+    jurisdictions: int = 50,
+    requesters: int = 500_000,
+    requests_per_step: float = 1_000_000,
+    load_factor: float | None = None,
+    steps: int = 10,
+    name: str = "bench_large",
+) -> Scenario:
     """A scenario generated from the baseline with the given sizes.
 
     Args:
@@ -91,15 +97,22 @@ def large_scenario(*, nodes: int = 10_000, jurisdictions: int = 50,
     raw["treaties"] = []
     raw["timeline"] = []
     raw["name"] = name
-    raw["description"] = (f"Benchmark: {nodes:,} nodes in {jurisdictions} generated "
-                          f"jurisdictions, {requesters:,} requesters, about "
-                          f"{requests_per_step:,.0f} requests per step.")
+    raw["description"] = (
+        f"Benchmark: {nodes:,} nodes in {jurisdictions} generated "
+        f"jurisdictions, {requesters:,} requesters, about "
+        f"{requests_per_step:,.0f} requests per step."
+    )
     raw["steps"] = int(steps)
     return validate(raw, source=f"<benchmark {name}>")
 
 
-def sized_preset(preset: str, *, requesters: int | None = None, nodes: int | None = None,
-                 steps: int | None = None) -> Scenario:
+def sized_preset(
+    preset: str,
+    *,
+    requesters: int | None = None,
+    nodes: int | None = None,
+    steps: int | None = None,
+) -> Scenario:
     """A preset with its requester count, node count or steps replaced."""
     spec = load_scenario(preset)
     data = spec.to_dict()

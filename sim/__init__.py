@@ -12,6 +12,14 @@ from sim.results import Results
 from sim.runner import build_model, run
 from sim.scenario import Scenario, ScenarioError, list_presets, load_scenario
 
-__all__ = ["DiriskModel", "Results", "Scenario", "ScenarioError", "build_model",
-           "list_presets", "load_scenario", "run"]
+__all__ = [
+    "DiriskModel",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "build_model",
+    "list_presets",
+    "load_scenario",
+    "run",
+]
 __version__ = "0.1.0"

@@ -69,9 +69,14 @@ def option_grid(n_jur: int, n_models: int) -> tuple[np.ndarray, np.ndarray, np.n
     return j.ravel(), m.ravel(), c.ravel()
 
 
-def expected_profit(weight: np.ndarray, capacity: np.ndarray, price: np.ndarray,
-                    current: tuple[np.ndarray, np.ndarray, np.ndarray],
-                    market: Market, costs: Costs) -> np.ndarray:
+def expected_profit(
+    weight: np.ndarray,
+    capacity: np.ndarray,
+    price: np.ndarray,
+    current: tuple[np.ndarray, np.ndarray, np.ndarray],
+    market: Market,
+    costs: Costs,
+) -> np.ndarray:
     """Expected daily profit (USD) of every option for each node.
 
     Args:
@@ -96,19 +101,32 @@ def expected_profit(weight: np.ndarray, capacity: np.ndarray, price: np.ndarray,
     caught = market.audit_rate[oj] * market.detection[oj] * (1 - np.exp(-banned))
     fine = np.maximum(market.fine_min[oj], market.fine_share[oj] * revenue * DAYS_PER_YEAR)
     margin = revenue - market.hosting_cost[oj]
-    profit = margin - caught * fine - caught * market.takedown[oj] * costs.horizon * np.maximum(margin, 0)
+    profit = (
+        margin
+        - caught * fine
+        - caught * market.takedown[oj] * costs.horizon * np.maximum(margin, 0)
+    )
     cur_j, cur_m, _ = current
     moves = (cur_j[:, None] >= 0) & (oj[None, :] != cur_j[:, None])
     arrives = oj[None, :] != cur_j[:, None]  # relocating, or a new entrant
     switches = (cur_m[:, None] >= 0) & (om[None, :] != cur_m[:, None])
-    one_off = (moves * costs.relocation_cost + switches * costs.switch_cost
-               + arrives * market.licence_cost[oj][None, :])
+    one_off = (
+        moves * costs.relocation_cost
+        + switches * costs.switch_cost
+        + arrives * market.licence_cost[oj][None, :]
+    )
     profit -= one_off / costs.horizon
     return profit
 
 
-def allowed_options(current: tuple[np.ndarray, np.ndarray, np.ndarray], market: Market, *,
-                    can_relocate: bool, can_switch_model: bool, can_comply: bool) -> np.ndarray:
+def allowed_options(
+    current: tuple[np.ndarray, np.ndarray, np.ndarray],
+    market: Market,
+    *,
+    can_relocate: bool,
+    can_switch_model: bool,
+    can_comply: bool,
+) -> np.ndarray:
     """(n, J*M*2) bool: options a node may choose (its current one always)."""
     n_jur, n_models = market.shape
     oj, om, oc = option_grid(n_jur, n_models)
@@ -130,8 +148,9 @@ def current_option(current: tuple[np.ndarray, np.ndarray, np.ndarray], n_models:
     return (cur_j * n_models + cur_m) * 2 + cur_c.astype(np.int64)
 
 
-def logit_choice(utility: np.ndarray, allowed: np.ndarray, rationality: float,
-                 rng: np.random.Generator) -> np.ndarray:
+def logit_choice(
+    utility: np.ndarray, allowed: np.ndarray, rationality: float, rng: np.random.Generator
+) -> np.ndarray:
     """Choose one option per row with probability proportional to
     ``exp(rationality * utility)`` among allowed options.
 
@@ -148,8 +167,13 @@ def logit_choice(utility: np.ndarray, allowed: np.ndarray, rationality: float,
     return np.minimum((cum <= u[:, None]).sum(axis=1), utility.shape[1] - 1)
 
 
-def fermi_copy(own: np.ndarray, other: np.ndarray, scale: np.ndarray, sensitivity: float,
-               rng: np.random.Generator) -> np.ndarray:
+def fermi_copy(
+    own: np.ndarray,
+    other: np.ndarray,
+    scale: np.ndarray,
+    sensitivity: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Whether each node copies another: probability ``1 / (1 + exp(-s (other - own) /
     scale))`` (the Fermi imitation rule)."""
     gap = np.clip(sensitivity * (other - own) / scale, -50, 50)

@@ -80,23 +80,37 @@ def catalogue(seeds: int = 3) -> str:
     for name in list_presets():
         spec = load_scenario(name)
         numbers = key_numbers(name, seeds)
-        lines += [f"## {name}", "", spec.description.strip(), "",
-                  f"**Question.** {spec.question.strip()}", "",
-                  f"Run it: `dirisk run {name}` ({spec.steps} days, "
-                  f"{spec.requesters.count:,} requesters, {spec.nodes.count:,} nodes, "
-                  f"{len(spec.jurisdictions)} jurisdictions, protocol `{spec.market.protocol}`"
-                  f"{', adaptive nodes' if spec.adaptation.enabled else ''}).", "",
-                  "| measure | value |", "|---|---|"]
+        lines += [
+            f"## {name}",
+            "",
+            spec.description.strip(),
+            "",
+            f"**Question.** {spec.question.strip()}",
+            "",
+            f"Run it: `dirisk run {name}` ({spec.steps} days, "
+            f"{spec.requesters.count:,} requesters, {spec.nodes.count:,} nodes, "
+            f"{len(spec.jurisdictions)} jurisdictions, protocol `{spec.market.protocol}`"
+            f"{', adaptive nodes' if spec.adaptation.enabled else ''}).",
+            "",
+            "| measure | value |",
+            "|---|---|",
+        ]
         kinds = {label: kind for label, _, kind in KEY_NUMBERS}
         for label, value in numbers.items():
             lines.append(f"| {label} | {_cell(value, kinds.get(label, 'count'))} |")
         lines.append("")
         rows.append((name, numbers))
     side = ("harm completion", "malicious success", "dual-use over-refusal", "policy leakage")
-    lines += ["## All presets side by side", "", "| preset | " + " | ".join(side) + " |",
-              "|---" * (len(side) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(f"{numbers[k][0]:.1%}" for k in side) + " |"
-              for name, numbers in rows]
+    lines += [
+        "## All presets side by side",
+        "",
+        "| preset | " + " | ".join(side) + " |",
+        "|---" * (len(side) + 1) + "|",
+    ]
+    lines += [
+        f"| {name} | " + " | ".join(f"{numbers[k][0]:.1%}" for k in side) + " |"
+        for name, numbers in rows
+    ]
     return "\n".join(lines) + "\n"
 
 

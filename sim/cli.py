@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +31,7 @@ out_console = Console()
 err_console = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Table file format."""
 
     parquet = "parquet"
@@ -60,10 +60,13 @@ def run(
     scenario: Annotated[str, typer.Argument(help="Scenario file or preset name.")],
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the scenario's).")] = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Days to simulate.")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Output folder (default: runs/<scenario>_seed<seed>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: runs/<scenario>_seed<seed>).")
+    ] = None,
     format: Annotated[OutputFormat, typer.Option(help="Table file format.")] = OutputFormat.parquet,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
 ) -> None:
     """Run a scenario, print a summary and write its tables and run.json."""
     try:
@@ -72,11 +75,18 @@ def run(
         raise fail(str(exc)) from None
     total = steps or spec.steps
     show_bar = not quiet and err_console.is_terminal
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, disable=not show_bar) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_bar,
+    ) as bar:
         task = bar.add_task(spec.name, total=total)
-        results = run_scenario(spec, seed=seed, steps=steps,
-                               progress=lambda done, _: bar.update(task, completed=done))
+        results = run_scenario(
+            spec, seed=seed, steps=steps, progress=lambda done, _: bar.update(task, completed=done)
+        )
     target = out or Path("runs") / f"{spec.name}_seed{results.meta['seed']}"
     try:
         results.save(target, format=format.value)
@@ -97,19 +107,30 @@ def print_summary(results: Results, target: Path) -> None:
         table.add_row(row.metric, _fmt(row.value, row.unit), row.basis)
     out_console.print(table)
     nodes = results.nodes_by_jurisdiction()
-    out_console.print("active nodes by jurisdiction: " + ", ".join(
-        f"{name} {count}" for name, count in nodes.items()), highlight=False, soft_wrap=True)
-    out_console.print(f"tables and run.json written to {target}/ "
-                      f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)",
-                      highlight=False, soft_wrap=True)
+    out_console.print(
+        "active nodes by jurisdiction: "
+        + ", ".join(f"{name} {count}" for name, count in nodes.items()),
+        highlight=False,
+        soft_wrap=True,
+    )
+    out_console.print(
+        f"tables and run.json written to {target}/ "
+        f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
 def frontier(
     scenario: Annotated[str, typer.Argument(help="Scenario file or preset name.")],
-    param: Annotated[list[str], typer.Option(
-        help="Dotted path of the policy lever ('*' for every key at a level); repeat to "
-             "set several together.")],
+    param: Annotated[
+        list[str],
+        typer.Option(
+            help="Dotted path of the policy lever ('*' for every key at a level); repeat to "
+            "set several together."
+        ),
+    ],
     values: Annotated[str, typer.Option(help="Comma-separated settings, least strict first.")],
     seeds: Annotated[int, typer.Option(min=1, help="Replications per setting.")] = 5,
     steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
@@ -127,14 +148,26 @@ def frontier(
     except ScenarioError as exc:
         raise fail(str(exc)) from None
     view = Table(title=f"policy-cost frontier: {', '.join(param)} ({seeds} seeds each)")
-    for col in ("value", "harm completion", "malicious success", "benign over-refusal",
-                "dual-use over-refusal", "harm prevented", "spend / harm prevented"):
+    for col in (
+        "value",
+        "harm completion",
+        "malicious success",
+        "benign over-refusal",
+        "dual-use over-refusal",
+        "harm prevented",
+        "spend / harm prevented",
+    ):
         view.add_column(col, justify="right")
     for row in table.itertuples(index=False):
-        view.add_row(f"{row.value:g}", _ci(row, "harm_completion_rate"),
-                     _ci(row, "malicious_success_share"), _ci(row, "benign_over_refusal"),
-                     _ci(row, "dual_use_over_refusal"), _fmt(row.harm_prevented, "count"),
-                     _fmt(row.spend_per_harm_prevented_usd, "USD"))
+        view.add_row(
+            f"{row.value:g}",
+            _ci(row, "harm_completion_rate"),
+            _ci(row, "malicious_success_share"),
+            _ci(row, "benign_over_refusal"),
+            _ci(row, "dual_use_over_refusal"),
+            _fmt(row.harm_prevented, "count"),
+            _fmt(row.spend_per_harm_prevented_usd, "USD"),
+        )
     out_console.print(view)
     if out is not None:
         from sim.results import atomic_write_text
@@ -145,16 +178,21 @@ def frontier(
 
 def _ci(row: object, name: str) -> str:
     """A share with its 95% confidence interval."""
-    mean, low, high = (getattr(row, name), getattr(row, f"{name}_ci_low"),
-                       getattr(row, f"{name}_ci_high"))
+    mean, low, high = (
+        getattr(row, name),
+        getattr(row, f"{name}_ci_low"),
+        getattr(row, f"{name}_ci_high"),
+    )
     return f"{_fmt(mean, 'share')} [{_fmt(low, 'share')}, {_fmt(high, 'share')}]"
 
 
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders of one scenario (one per seed).")],
-    out: Annotated[Path | None, typer.Option(
-        help="Output folder (default: report/ inside the first run folder).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: report/ inside the first run folder)."),
+    ] = None,
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario."""
     from sim.report import ReportError, make_report
@@ -176,9 +214,13 @@ def validate(
             spec = load_scenario(ref)
         except ScenarioError as exc:
             raise fail(str(exc)) from None
-        out_console.print(f"ok: {ref} ({spec.name}, {spec.steps} steps, "
-                          f"{len(spec.jurisdictions)} jurisdictions, {spec.nodes.count} nodes, "
-                          f"{spec.requesters.count} requesters)", highlight=False, soft_wrap=True)
+        out_console.print(
+            f"ok: {ref} ({spec.name}, {spec.steps} steps, "
+            f"{len(spec.jurisdictions)} jurisdictions, {spec.nodes.count} nodes, "
+            f"{spec.requesters.count} requesters)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("list")
@@ -200,8 +242,10 @@ def schema() -> None:
 
 @app.command()
 def describe(
-    table: Annotated[str | None, typer.Argument(
-        help=f"A table ({', '.join(TABLES)}) or run.json; omit to list the tables.")] = None,
+    table: Annotated[
+        str | None,
+        typer.Argument(help=f"A table ({', '.join(TABLES)}) or run.json; omit to list the tables."),
+    ] = None,
 ) -> None:
     """Describe the output tables and their columns (the data dictionary, docs/DATA.md)."""
     from sim.dictionary import UnknownTable

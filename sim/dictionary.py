@@ -29,17 +29,16 @@ PHASES = ("emit", "serve", "settle", "enforce", "adapt", "record", "events")
 #: What each phase does, for the rendered documentation.
 PHASE_MEANINGS = {
     "emit": "the policy matrix in force for the step is rebuilt, then requesters emit "
-            "the day's requests",
+    "the day's requests",
     "serve": "requests are routed and admitted, and served or refused, with retries "
-             "(capacity, filters, KYC, gateway)",
+    "(capacity, filters, KYC, gateway)",
     "settle": "nodes book served requests and fees",
     "enforce": "jurisdictions audit, fine and take down, in scenario order; validators "
-               "score and probe miners and pay emissions",
+    "score and probe miners and pay emissions",
     "adapt": "requesters learn nodes; nodes relocate, switch model, comply or defy, exit "
-             "and enter; model kinds diffuse; jurisdictions revise policy and treaties "
-             "grow; profits are booked",
-    "record": "the step's counts are recorded (state read now: after adapt, before "
-              "events)",
+    "and enter; model kinds diffuse; jurisdictions revise policy and treaties "
+    "grow; profits are booked",
+    "record": "the step's counts are recorded (state read now: after adapt, before events)",
     "events": "timeline events of the step fire (in effect from the next step)",
 }
 
@@ -139,51 +138,89 @@ class UnknownTable(ValueError):
 
 # --------------------------------------------------------------------------- shared pieces
 
-_PERMISSIVE = ("a model kind is permissive when its mean refusal probability over harmful "
-               "categories is below 0.5, `sim.model.PERMISSIVE_THRESHOLD`")
+_PERMISSIVE = (
+    "a model kind is permissive when its mean refusal probability over harmful "
+    "categories is below 0.5, `sim.model.PERMISSIVE_THRESHOLD`"
+)
 
 
-def _step(meaning: str = "Day of the run, 0-based (0 to run.json `steps` − 1).",
-          phase: str = "record") -> Column:
+def _step(
+    meaning: str = "Day of the run, 0-based (0 to run.json `steps` − 1).", phase: str = "record"
+) -> Column:
     return Column("step", "int64", "step index", meaning, phase)
 
 
 def _residence(name: str = "jurisdiction") -> Column:
-    return Column(name, "category", "jurisdiction name",
-                  "Residence jurisdiction of the requesters (where they live, not the VPN exit "
-                  "the market sees).", "record")
+    return Column(
+        name,
+        "category",
+        "jurisdiction name",
+        "Residence jurisdiction of the requesters (where they live, not the VPN exit "
+        "the market sees).",
+        "record",
+    )
 
 
 def _kind() -> Column:
-    return Column("requester_kind", "category", "requester kind",
-                  "Requester kind: benign, dual_use or malicious.", "record")
+    return Column(
+        "requester_kind",
+        "category",
+        "requester kind",
+        "Requester kind: benign, dual_use or malicious.",
+        "record",
+    )
 
 
 def _category() -> Column:
-    return Column("category", "category", "category name",
-                  "Request category, as named in the scenario's `categories`.", "record")
+    return Column(
+        "category",
+        "category",
+        "category name",
+        "Request category, as named in the scenario's `categories`.",
+        "record",
+    )
 
 
 def _over_refusal(kind: str, label: str) -> tuple[Column, ...]:
     return (
-        Column(f"{kind}_over_refusal", "float64", "share 0–1",
-               f"Requests of {label} requesters whose final status is refused / requests "
-               f"emitted by {label} requesters, over all categories (dropped requests count "
-               "in the denominator only); NaN when none was emitted.", "serve"),
-        Column(f"mean_attempts_{kind}", "float64", "attempts per request",
-               f"Attempts made by served requests of {label} requesters / served requests "
-               f"of {label} requesters, over all categories (1 = served at the first "
-               "attempt); NaN when none was served.", "serve"),
-        Column(f"{kind}_served_permissive_share", "float64", "share 0–1",
-               f"Served requests of {label} requesters whose serving node runs a permissive "
-               f"model kind / served requests of {label} requesters ({_PERMISSIVE}; model "
-               "read at the record phase); NaN when none was served.", "serve, record"),
+        Column(
+            f"{kind}_over_refusal",
+            "float64",
+            "share 0–1",
+            f"Requests of {label} requesters whose final status is refused / requests "
+            f"emitted by {label} requesters, over all categories (dropped requests count "
+            "in the denominator only); NaN when none was emitted.",
+            "serve",
+        ),
+        Column(
+            f"mean_attempts_{kind}",
+            "float64",
+            "attempts per request",
+            f"Attempts made by served requests of {label} requesters / served requests "
+            f"of {label} requesters, over all categories (1 = served at the first "
+            "attempt); NaN when none was served.",
+            "serve",
+        ),
+        Column(
+            f"{kind}_served_permissive_share",
+            "float64",
+            "share 0–1",
+            f"Served requests of {label} requesters whose serving node runs a permissive "
+            f"model kind / served requests of {label} requesters ({_PERMISSIVE}; model "
+            "read at the record phase); NaN when none was served.",
+            "serve, record",
+        ),
     )
 
 
 def _event_count(name: str, kinds: str, meaning: str, phase: str) -> Column:
-    return Column(name, "int64", "events",
-                  f"Records in the event log at this step of kind {kinds}: {meaning}.", phase)
+    return Column(
+        name,
+        "int64",
+        "events",
+        f"Records in the event log at this step of kind {kinds}: {meaning}.",
+        phase,
+    )
 
 
 # --------------------------------------------------------------------------- tables
@@ -191,142 +228,310 @@ def _event_count(name: str, kinds: str, meaning: str, phase: str) -> Column:
 METRICS = Table(
     name="metrics",
     description="The headline metrics of each day. Every column is a sum, or a ratio of "
-                "sums, of the detailed tables (or a per-step counter), so it can be "
-                "recomputed from them.",
+    "sums, of the detailed tables (or a per-step counter), so it can be "
+    "recomputed from them.",
     row="one row per step",
     key=("step",),
     source="sim.metrics.headline",
     columns=(
         _step(),
-        Column("requests_emitted", "int64", "requests",
-               "Requests emitted by all requesters this step, each counted once however many "
-               "attempts it made (sum of `requests.emitted`).", "emit"),
-        Column("requests_served", "int64", "requests",
-               "Requests whose final status is served (sum of `requests.served`).", "serve"),
-        Column("requests_refused", "int64", "requests",
-               "Requests whose final status is refused (sum of `requests.refused`).", "serve"),
-        Column("requests_dropped", "int64", "requests",
-               "Requests whose final status is dropped (sum of `requests.dropped`); "
-               "requests_served + requests_refused + requests_dropped = requests_emitted.",
-               "serve"),
-        Column("harmful_requests", "int64", "requests",
-               "Requests emitted by malicious requesters in harmful categories "
-               "(`categories.*.harmful`); harmful-category requests of benign or dual-use "
-               "requesters are not counted.", "emit"),
-        Column("harmful_completed", "int64", "requests",
-               "Of harmful_requests, those whose final status is served.", "serve"),
-        Column("harm_completion_rate", "float64", "share 0–1",
-               "harmful_completed / harmful_requests (malicious requesters, harmful "
-               "categories); NaN when harmful_requests is 0.", "serve"),
-        Column("malicious_success_share", "float64", "share 0–1",
-               "Malicious requesters with at least one harmful-category request served this "
-               "step / malicious requesters who emitted at least one harmful-category request "
-               "this step (`actors.harm_completed` / `actors.seeking_harm`, malicious rows, "
-               "summed over jurisdictions); NaN when no malicious requester sought harm.",
-               "serve"),
-        Column("mean_attempts_malicious", "float64", "attempts per request",
-               "Attempts made by the served harmful-category requests of malicious requesters "
-               "/ harmful_completed (1 = served at the first attempt; other categories of "
-               "malicious requesters are excluded); NaN when harmful_completed is 0.",
-               "serve"),
+        Column(
+            "requests_emitted",
+            "int64",
+            "requests",
+            "Requests emitted by all requesters this step, each counted once however many "
+            "attempts it made (sum of `requests.emitted`).",
+            "emit",
+        ),
+        Column(
+            "requests_served",
+            "int64",
+            "requests",
+            "Requests whose final status is served (sum of `requests.served`).",
+            "serve",
+        ),
+        Column(
+            "requests_refused",
+            "int64",
+            "requests",
+            "Requests whose final status is refused (sum of `requests.refused`).",
+            "serve",
+        ),
+        Column(
+            "requests_dropped",
+            "int64",
+            "requests",
+            "Requests whose final status is dropped (sum of `requests.dropped`); "
+            "requests_served + requests_refused + requests_dropped = requests_emitted.",
+            "serve",
+        ),
+        Column(
+            "harmful_requests",
+            "int64",
+            "requests",
+            "Requests emitted by malicious requesters in harmful categories "
+            "(`categories.*.harmful`); harmful-category requests of benign or dual-use "
+            "requesters are not counted.",
+            "emit",
+        ),
+        Column(
+            "harmful_completed",
+            "int64",
+            "requests",
+            "Of harmful_requests, those whose final status is served.",
+            "serve",
+        ),
+        Column(
+            "harm_completion_rate",
+            "float64",
+            "share 0–1",
+            "harmful_completed / harmful_requests (malicious requesters, harmful "
+            "categories); NaN when harmful_requests is 0.",
+            "serve",
+        ),
+        Column(
+            "malicious_success_share",
+            "float64",
+            "share 0–1",
+            "Malicious requesters with at least one harmful-category request served this "
+            "step / malicious requesters who emitted at least one harmful-category request "
+            "this step (`actors.harm_completed` / `actors.seeking_harm`, malicious rows, "
+            "summed over jurisdictions); NaN when no malicious requester sought harm.",
+            "serve",
+        ),
+        Column(
+            "mean_attempts_malicious",
+            "float64",
+            "attempts per request",
+            "Attempts made by the served harmful-category requests of malicious requesters "
+            "/ harmful_completed (1 = served at the first attempt; other categories of "
+            "malicious requesters are excluded); NaN when harmful_completed is 0.",
+            "serve",
+        ),
         *_over_refusal("benign", "benign"),
         *_over_refusal("dual_use", "dual-use"),
-        Column("malicious_knowing_share", "float64", "share 0–1",
-               "Malicious requesters who remember a serving node after this step's learning "
-               "/ all malicious requesters (`actors.knowing_a_node` / `actors.requesters`, "
-               "malicious rows); NaN when there are no malicious requesters.", "adapt"),
-        Column("cross_border_share", "float64", "share 0–1",
-               "Served requests whose serving node is hosted outside the requester's "
-               "residence (not VPN exit) jurisdiction / requests_served, all requester "
-               "kinds (host read at the record phase); NaN when nothing was served.",
-               "serve, record"),
-        Column("prohibited_requests", "int64", "requests",
-               "Requests emitted by requesters of any kind in a category their residence "
-               "jurisdiction prohibits under the policy in force during the step "
-               "(`requests.emitted` where `prohibited_at_residence`).", "emit"),
-        Column("prohibited_served", "int64", "requests",
-               "Of prohibited_requests, those whose final status is served.", "serve"),
-        Column("policy_leakage", "float64", "share 0–1",
-               "prohibited_served / prohibited_requests (all requester kinds, policy of the "
-               "residence); NaN when no request was prohibited at residence.", "serve"),
-        Column("prohibited_served_abroad_share", "float64", "share 0–1",
-               "Of prohibited_served, the share served by a node hosted outside the "
-               "residence jurisdiction (host read at the record phase); NaN when "
-               "prohibited_served is 0.", "serve, record"),
-        Column("active_nodes", "int64", "nodes",
-               "Nodes with status active at the record phase: after this step's takedowns, "
-               "exits, relocations and entries (entrants serve from the next step), before "
-               "this step's timeline events (sum of `nodes.nodes_active`).", "enforce, adapt"),
-        Column("permissive_node_share", "float64", "share 0–1",
-               f"Active nodes running a permissive model kind / active_nodes ({_PERMISSIVE}); "
-               "NaN when no node is active.", "enforce, adapt"),
-        Column("compliance_rate", "float64", "share 0–1",
-               "Active compliant nodes / active_nodes (sum of `nodes.nodes_compliant` / sum "
-               "of `nodes.nodes_active`); NaN when no node is active.", "enforce, adapt"),
-        Column("audits", "int64", "audits",
-               "Audits carried out by all jurisdictions this step (sum of "
-               "`jurisdictions.audits`).", "enforce"),
-        Column("violations_detected", "int64", "nodes",
-               "Audited nodes found in violation, summed over jurisdictions (a node detected "
-               "by two jurisdictions counts twice; each detection is fined).", "enforce"),
-        Column("takedowns", "int64", "nodes",
-               "Nodes taken down by enforcement this step (sum of `jurisdictions.takedowns`).",
-               "enforce"),
-        Column("fines_usd", "float64", "USD",
-               "Fines imposed this step, summed over the fining jurisdictions (sum of "
-               "`jurisdictions.fines_usd`).", "enforce"),
-        Column("enforcement_spend_usd", "float64", "USD",
-               "Audit spending this step: each jurisdiction's audits × its audit_cost_usd, "
-               "summed (sum of `jurisdictions.enforcement_spend_usd`).", "enforce"),
-        Column("hhi_nodes", "float64", "HHI 0–10000",
-               "Herfindahl–Hirschman index of this step's served requests across nodes, "
-               "10,000 × Σ (node's share of served requests)²; 0, not NaN, when nothing was "
-               "served.", "serve"),
-        Column("hhi_jurisdictions", "float64", "HHI 0–10000",
-               "Herfindahl–Hirschman index of this step's served requests across host "
-               "jurisdictions (host read at the record phase); 0, not NaN, when nothing was "
-               "served.", "serve, record"),
-        Column("kyc_blocked", "int64", "attempts",
-               "Attempts (not requests) of unverified requesters stopped by a KYC gate this "
-               "step: on attempts admitted by a compliant node whose host, or the requester's "
-               "apparent jurisdiction with extraterritorial reach, mandates KYC, plus a central "
-               "gateway's KYC stops.", "serve"),
-        Column("probes", "int64", "probes",
-               "Test prompts validators sent to online miners this step, in the probe "
-               "categories (by default the harmful ones; validators protocol, 0 otherwise).",
-               "enforce"),
-        Column("probes_caught", "int64", "probes",
-               "Probes the miner answered instead of refusing this step (each cuts that "
-               "validator's score of the miner).", "enforce"),
-        Column("treaty_links", "int64", "jurisdiction pairs",
-               "Edges of the treaty graph at the record phase: pairs of jurisdictions linked "
-               "by at least one treaty (after this step's treaty growth, before this step's "
-               "timeline events).", "adapt, record"),
-        Column("probe_catch_rate", "float64", "share 0–1",
-               "probes_caught / probes; NaN when no probe was sent (always NaN outside the "
-               "validators protocol).", "enforce"),
-        _event_count("relocations", "relocation",
-                     "revising nodes that decided to move host (offline while relocating)",
-                     "adapt"),
-        _event_count("exits", "exit",
-                     "revising nodes that chose to exit (node_shock removals are not counted)",
-                     "adapt"),
-        _event_count("entries", "entry",
-                     "nodes that entered the market, serving from the next step (node_shock "
-                     "additions are not counted)", "adapt"),
-        _event_count("model_switches", "model_switch",
-                     "revising nodes that changed model kind (diffusion and release adoptions, "
-                     "logged as adoption and model_release, are not counted)", "adapt"),
-        _event_count("compliance_switches", "comply or defy",
-                     "revising nodes that started or stopped running their host's filter and "
-                     "KYC gate", "adapt"),
-        _event_count("policy_changes", "policy_change, enforcement_change, policy_adoption, "
-                     "policy_tightened or policy_relaxed",
-                     "timeline changes (phase events) and policy revisions (phase adapt), "
-                     "in force from the next step", "adapt, events"),
-        _event_count("treaty_joins", "treaty_signed or treaty_joined",
-                     "one per timeline treaty signature however many members sign, plus one "
-                     "per jurisdiction joining a treaty by treaty growth", "adapt, events"),
+        Column(
+            "malicious_knowing_share",
+            "float64",
+            "share 0–1",
+            "Malicious requesters who remember a serving node after this step's learning "
+            "/ all malicious requesters (`actors.knowing_a_node` / `actors.requesters`, "
+            "malicious rows); NaN when there are no malicious requesters.",
+            "adapt",
+        ),
+        Column(
+            "cross_border_share",
+            "float64",
+            "share 0–1",
+            "Served requests whose serving node is hosted outside the requester's "
+            "residence (not VPN exit) jurisdiction / requests_served, all requester "
+            "kinds (host read at the record phase); NaN when nothing was served.",
+            "serve, record",
+        ),
+        Column(
+            "prohibited_requests",
+            "int64",
+            "requests",
+            "Requests emitted by requesters of any kind in a category their residence "
+            "jurisdiction prohibits under the policy in force during the step "
+            "(`requests.emitted` where `prohibited_at_residence`).",
+            "emit",
+        ),
+        Column(
+            "prohibited_served",
+            "int64",
+            "requests",
+            "Of prohibited_requests, those whose final status is served.",
+            "serve",
+        ),
+        Column(
+            "policy_leakage",
+            "float64",
+            "share 0–1",
+            "prohibited_served / prohibited_requests (all requester kinds, policy of the "
+            "residence); NaN when no request was prohibited at residence.",
+            "serve",
+        ),
+        Column(
+            "prohibited_served_abroad_share",
+            "float64",
+            "share 0–1",
+            "Of prohibited_served, the share served by a node hosted outside the "
+            "residence jurisdiction (host read at the record phase); NaN when "
+            "prohibited_served is 0.",
+            "serve, record",
+        ),
+        Column(
+            "active_nodes",
+            "int64",
+            "nodes",
+            "Nodes with status active at the record phase: after this step's takedowns, "
+            "exits, relocations and entries (entrants serve from the next step), before "
+            "this step's timeline events (sum of `nodes.nodes_active`).",
+            "enforce, adapt",
+        ),
+        Column(
+            "permissive_node_share",
+            "float64",
+            "share 0–1",
+            f"Active nodes running a permissive model kind / active_nodes ({_PERMISSIVE}); "
+            "NaN when no node is active.",
+            "enforce, adapt",
+        ),
+        Column(
+            "compliance_rate",
+            "float64",
+            "share 0–1",
+            "Active compliant nodes / active_nodes (sum of `nodes.nodes_compliant` / sum "
+            "of `nodes.nodes_active`); NaN when no node is active.",
+            "enforce, adapt",
+        ),
+        Column(
+            "audits",
+            "int64",
+            "audits",
+            "Audits carried out by all jurisdictions this step (sum of `jurisdictions.audits`).",
+            "enforce",
+        ),
+        Column(
+            "violations_detected",
+            "int64",
+            "nodes",
+            "Audited nodes found in violation, summed over jurisdictions (a node detected "
+            "by two jurisdictions counts twice; each detection is fined).",
+            "enforce",
+        ),
+        Column(
+            "takedowns",
+            "int64",
+            "nodes",
+            "Nodes taken down by enforcement this step (sum of `jurisdictions.takedowns`).",
+            "enforce",
+        ),
+        Column(
+            "fines_usd",
+            "float64",
+            "USD",
+            "Fines imposed this step, summed over the fining jurisdictions (sum of "
+            "`jurisdictions.fines_usd`).",
+            "enforce",
+        ),
+        Column(
+            "enforcement_spend_usd",
+            "float64",
+            "USD",
+            "Audit spending this step: each jurisdiction's audits × its audit_cost_usd, "
+            "summed (sum of `jurisdictions.enforcement_spend_usd`).",
+            "enforce",
+        ),
+        Column(
+            "hhi_nodes",
+            "float64",
+            "HHI 0–10000",
+            "Herfindahl–Hirschman index of this step's served requests across nodes, "
+            "10,000 × Σ (node's share of served requests)²; 0, not NaN, when nothing was "
+            "served.",
+            "serve",
+        ),
+        Column(
+            "hhi_jurisdictions",
+            "float64",
+            "HHI 0–10000",
+            "Herfindahl–Hirschman index of this step's served requests across host "
+            "jurisdictions (host read at the record phase); 0, not NaN, when nothing was "
+            "served.",
+            "serve, record",
+        ),
+        Column(
+            "kyc_blocked",
+            "int64",
+            "attempts",
+            "Attempts (not requests) of unverified requesters stopped by a KYC gate this "
+            "step: on attempts admitted by a compliant node whose host, or the requester's "
+            "apparent jurisdiction with extraterritorial reach, mandates KYC, plus a central "
+            "gateway's KYC stops.",
+            "serve",
+        ),
+        Column(
+            "probes",
+            "int64",
+            "probes",
+            "Test prompts validators sent to online miners this step, in the probe "
+            "categories (by default the harmful ones; validators protocol, 0 otherwise).",
+            "enforce",
+        ),
+        Column(
+            "probes_caught",
+            "int64",
+            "probes",
+            "Probes the miner answered instead of refusing this step (each cuts that "
+            "validator's score of the miner).",
+            "enforce",
+        ),
+        Column(
+            "treaty_links",
+            "int64",
+            "jurisdiction pairs",
+            "Edges of the treaty graph at the record phase: pairs of jurisdictions linked "
+            "by at least one treaty (after this step's treaty growth, before this step's "
+            "timeline events).",
+            "adapt, record",
+        ),
+        Column(
+            "probe_catch_rate",
+            "float64",
+            "share 0–1",
+            "probes_caught / probes; NaN when no probe was sent (always NaN outside the "
+            "validators protocol).",
+            "enforce",
+        ),
+        _event_count(
+            "relocations",
+            "relocation",
+            "revising nodes that decided to move host (offline while relocating)",
+            "adapt",
+        ),
+        _event_count(
+            "exits",
+            "exit",
+            "revising nodes that chose to exit (node_shock removals are not counted)",
+            "adapt",
+        ),
+        _event_count(
+            "entries",
+            "entry",
+            "nodes that entered the market, serving from the next step (node_shock "
+            "additions are not counted)",
+            "adapt",
+        ),
+        _event_count(
+            "model_switches",
+            "model_switch",
+            "revising nodes that changed model kind (diffusion and release adoptions, "
+            "logged as adoption and model_release, are not counted)",
+            "adapt",
+        ),
+        _event_count(
+            "compliance_switches",
+            "comply or defy",
+            "revising nodes that started or stopped running their host's filter and KYC gate",
+            "adapt",
+        ),
+        _event_count(
+            "policy_changes",
+            "policy_change, enforcement_change, policy_adoption, "
+            "policy_tightened or policy_relaxed",
+            "timeline changes (phase events) and policy revisions (phase adapt), "
+            "in force from the next step",
+            "adapt, events",
+        ),
+        _event_count(
+            "treaty_joins",
+            "treaty_signed or treaty_joined",
+            "one per timeline treaty signature however many members sign, plus one "
+            "per jurisdiction joining a treaty by treaty growth",
+            "adapt, events",
+        ),
     ),
     notes=(
         "Harm is counted only for malicious requesters, in harmful categories, without a "
@@ -347,9 +552,9 @@ METRICS = Table(
 REQUESTS = Table(
     name="requests",
     description="What happened to the requests: emitted, served, refused and dropped, by "
-                "where requesters live, who they are and what they asked for.",
+    "where requesters live, who they are and what they asked for.",
     row="one row per step × residence jurisdiction × requester kind × category (every "
-        "combination, zeros included)",
+    "combination, zeros included)",
     key=("step", "jurisdiction", "requester_kind", "category"),
     source="sim.metrics.Recorder.tables",
     columns=(
@@ -357,35 +562,79 @@ REQUESTS = Table(
         _residence(),
         _kind(),
         _category(),
-        Column("emitted", "int64", "requests",
-               "Requests emitted, each counted once however many attempts it made.", "emit"),
-        Column("served", "int64", "requests",
-               "Requests whose final status is served (by any node, possibly after retries).",
-               "serve"),
-        Column("refused", "int64", "requests",
-               "Requests whose final status is refused: the last attempt was admitted by a "
-               "node and refused (model refusal, compliance filter or KYC gate), or stopped "
-               "by a central gateway.", "serve"),
-        Column("dropped", "int64", "requests",
-               "Requests whose final status is dropped: an attempt reached no node (not "
-               "retried) or the last attempt found its node out of capacity; emitted = "
-               "served + refused + dropped.", "serve"),
-        Column("attempts", "int64", "attempts",
-               "Attempts made by these requests (1 + retries each), including attempts "
-               "stopped at a gateway or reaching no node.", "serve"),
-        Column("attempts_on_served", "int64", "attempts",
-               "Attempts made by the served requests (attempts_on_served / served = mean "
-               "attempts to success).", "serve"),
-        Column("served_foreign", "int64", "requests",
-               "Served requests whose serving node is hosted outside the residence "
-               "jurisdiction (host read at the record phase).", "serve, record"),
-        Column("served_permissive", "int64", "requests",
-               f"Served requests whose serving node runs a permissive model kind "
-               f"({_PERMISSIVE}; model read at the record phase).", "serve, record"),
-        Column("prohibited_at_residence", "bool", "flag",
-               "Whether the residence jurisdiction prohibits the category under the policy in "
-               "force during the step (rebuilt at its start; changes made during the step "
-               "apply from the next).", "emit"),
+        Column(
+            "emitted",
+            "int64",
+            "requests",
+            "Requests emitted, each counted once however many attempts it made.",
+            "emit",
+        ),
+        Column(
+            "served",
+            "int64",
+            "requests",
+            "Requests whose final status is served (by any node, possibly after retries).",
+            "serve",
+        ),
+        Column(
+            "refused",
+            "int64",
+            "requests",
+            "Requests whose final status is refused: the last attempt was admitted by a "
+            "node and refused (model refusal, compliance filter or KYC gate), or stopped "
+            "by a central gateway.",
+            "serve",
+        ),
+        Column(
+            "dropped",
+            "int64",
+            "requests",
+            "Requests whose final status is dropped: an attempt reached no node (not "
+            "retried) or the last attempt found its node out of capacity; emitted = "
+            "served + refused + dropped.",
+            "serve",
+        ),
+        Column(
+            "attempts",
+            "int64",
+            "attempts",
+            "Attempts made by these requests (1 + retries each), including attempts "
+            "stopped at a gateway or reaching no node.",
+            "serve",
+        ),
+        Column(
+            "attempts_on_served",
+            "int64",
+            "attempts",
+            "Attempts made by the served requests (attempts_on_served / served = mean "
+            "attempts to success).",
+            "serve",
+        ),
+        Column(
+            "served_foreign",
+            "int64",
+            "requests",
+            "Served requests whose serving node is hosted outside the residence "
+            "jurisdiction (host read at the record phase).",
+            "serve, record",
+        ),
+        Column(
+            "served_permissive",
+            "int64",
+            "requests",
+            f"Served requests whose serving node runs a permissive model kind "
+            f"({_PERMISSIVE}; model read at the record phase).",
+            "serve, record",
+        ),
+        Column(
+            "prohibited_at_residence",
+            "bool",
+            "flag",
+            "Whether the residence jurisdiction prohibits the category under the policy in "
+            "force during the step (rebuilt at its start; changes made during the step "
+            "apply from the next).",
+            "emit",
+        ),
     ),
     notes=(
         "Requests are attributed to the requester's residence, not to the apparent "
@@ -396,53 +645,90 @@ REQUESTS = Table(
 ACTORS = Table(
     name="actors",
     description="Requesters as people rather than requests: how many asked, got served, "
-                "sought harm and completed it.",
+    "sought harm and completed it.",
     row="one row per step × residence jurisdiction × requester kind (every combination, "
-        "zeros included)",
+    "zeros included)",
     key=("step", "jurisdiction", "requester_kind"),
     source="sim.metrics.Recorder.tables",
     columns=(
         _step(),
         _residence(),
         _kind(),
-        Column("requesters", "int64", "requesters",
-               "Requesters of this kind resident in this jurisdiction (the population, fixed "
-               "at initialisation; the same every step).", "record"),
-        Column("requesting", "int64", "requesters",
-               "Distinct requesters who emitted at least one request this step.", "emit"),
-        Column("served_any", "int64", "requesters",
-               "Distinct requesters with at least one request served this step.", "serve"),
-        Column("seeking_harm", "int64", "requesters",
-               "Distinct requesters who emitted at least one request in a harmful category "
-               "this step.", "emit"),
-        Column("harm_completed", "int64", "requesters",
-               "Distinct requesters with at least one harmful-category request served this "
-               "step.", "serve"),
-        Column("knowing_a_node", "int64", "requesters",
-               "Requesters who remember a serving node after this step's learning (the node "
-               "was active when they learned).", "adapt"),
+        Column(
+            "requesters",
+            "int64",
+            "requesters",
+            "Requesters of this kind resident in this jurisdiction (the population, fixed "
+            "at initialisation; the same every step).",
+            "record",
+        ),
+        Column(
+            "requesting",
+            "int64",
+            "requesters",
+            "Distinct requesters who emitted at least one request this step.",
+            "emit",
+        ),
+        Column(
+            "served_any",
+            "int64",
+            "requesters",
+            "Distinct requesters with at least one request served this step.",
+            "serve",
+        ),
+        Column(
+            "seeking_harm",
+            "int64",
+            "requesters",
+            "Distinct requesters who emitted at least one request in a harmful category this step.",
+            "emit",
+        ),
+        Column(
+            "harm_completed",
+            "int64",
+            "requesters",
+            "Distinct requesters with at least one harmful-category request served this step.",
+            "serve",
+        ),
+        Column(
+            "knowing_a_node",
+            "int64",
+            "requesters",
+            "Requesters who remember a serving node after this step's learning (the node "
+            "was active when they learned).",
+            "adapt",
+        ),
     ),
 )
 
 FLOWS = Table(
     name="flows",
     description="Where requests are served: from the requesters' residence to the serving "
-                "node's host, by category.",
+    "node's host, by category.",
     row="one row per step × origin × destination × category with at least one request "
-        "served (zero rows omitted)",
+    "served (zero rows omitted)",
     key=("step", "origin", "destination", "category"),
     source="sim.metrics.Recorder.tables",
     columns=(
         _step(),
         _residence("origin"),
-        Column("destination", "category", "jurisdiction name",
-               "Host jurisdiction of the serving node, read at the record phase (after the "
-               "step's relocations).", "serve, record"),
+        Column(
+            "destination",
+            "category",
+            "jurisdiction name",
+            "Host jurisdiction of the serving node, read at the record phase (after the "
+            "step's relocations).",
+            "serve, record",
+        ),
         _category(),
-        Column("served", "int64", "requests",
-               "Requests of residents of origin in this category served by nodes hosted in "
-               "destination, all requester kinds; at least 1 (zero rows are omitted).",
-               "serve"),
+        Column(
+            "served",
+            "int64",
+            "requests",
+            "Requests of residents of origin in this category served by nodes hosted in "
+            "destination, all requester kinds; at least 1 (zero rows are omitted).",
+            "serve",
+        ),
     ),
     notes=(
         "Unlike requests, actors and nodes, flows omits zero rows and has no requester-kind "
@@ -453,52 +739,107 @@ FLOWS = Table(
 NODES = Table(
     name="nodes",
     description="The supply side: node counts by status, capacity, service and money, by "
-                "host jurisdiction and model kind.",
-    row="one row per step × host jurisdiction × model kind (every combination, zeros "
-        "included)",
+    "host jurisdiction and model kind.",
+    row="one row per step × host jurisdiction × model kind (every combination, zeros included)",
     key=("step", "jurisdiction", "model"),
     source="sim.metrics.Recorder.tables",
     columns=(
         _step(),
-        Column("jurisdiction", "category", "jurisdiction name",
-               "Host jurisdiction of the nodes at the record phase (a relocating node counts "
-               "under its destination).", "adapt, record"),
-        Column("model", "category", "model kind name",
-               "Model kind the nodes serve at the record phase, as named in the scenario's "
-               "`models`.", "adapt, record"),
-        Column("nodes_active", "int64", "nodes",
-               "Nodes with status active (after this step's takedowns, exits, relocations "
-               "and entries).", "enforce, adapt"),
-        Column("nodes_compliant", "int64", "nodes",
-               "Active nodes that are compliant (run their host's filter and KYC gate); "
-               "compliant nodes that are not active are not counted.", "enforce, adapt"),
-        Column("nodes_taken_down", "int64", "nodes",
-               "Nodes with status taken_down: every takedown so far, a running total (a "
-               "stock; `jurisdictions.takedowns` is the flow of the step).", "enforce"),
-        Column("nodes_exited", "int64", "nodes",
-               "Nodes with status exited: every exit and node_shock removal so far, a running "
-               "total.", "adapt, events"),
-        Column("nodes_relocating", "int64", "nodes",
-               "Nodes with status relocating (moving, serving nothing), counted under their "
-               "destination.", "adapt"),
-        Column("capacity", "int64", "requests per day",
-               "Summed daily capacity of the active nodes (attempts each can admit per day).",
-               "enforce, adapt"),
-        Column("served", "int64", "requests",
-               "Requests served this step by these nodes.", "serve"),
-        Column("revenue_usd", "float64", "USD",
-               "Revenue of these nodes this step: served requests × price, plus validator "
-               "emissions under the validators protocol.", "settle, enforce"),
-        Column("fines_usd", "float64", "USD",
-               "Fines charged to these nodes this step, by any jurisdiction.", "enforce"),
-        Column("profit_usd", "float64", "USD",
-               "Profit this step of the nodes that were running (active or relocating) at its "
-               "start: revenue × (1 − compliance_cost_share if compliant) − hosting cost − "
-               "fines − one-off costs (relocation, licence, model switch); nodes not running "
-               "at the start contribute 0.", "adapt"),
-        Column("market_share", "float64", "share 0–1",
-               "served / all requests served this step (sums to 1 over the step's rows); NaN "
-               "when nothing was served this step.", "serve, record"),
+        Column(
+            "jurisdiction",
+            "category",
+            "jurisdiction name",
+            "Host jurisdiction of the nodes at the record phase (a relocating node counts "
+            "under its destination).",
+            "adapt, record",
+        ),
+        Column(
+            "model",
+            "category",
+            "model kind name",
+            "Model kind the nodes serve at the record phase, as named in the scenario's `models`.",
+            "adapt, record",
+        ),
+        Column(
+            "nodes_active",
+            "int64",
+            "nodes",
+            "Nodes with status active (after this step's takedowns, exits, relocations "
+            "and entries).",
+            "enforce, adapt",
+        ),
+        Column(
+            "nodes_compliant",
+            "int64",
+            "nodes",
+            "Active nodes that are compliant (run their host's filter and KYC gate); "
+            "compliant nodes that are not active are not counted.",
+            "enforce, adapt",
+        ),
+        Column(
+            "nodes_taken_down",
+            "int64",
+            "nodes",
+            "Nodes with status taken_down: every takedown so far, a running total (a "
+            "stock; `jurisdictions.takedowns` is the flow of the step).",
+            "enforce",
+        ),
+        Column(
+            "nodes_exited",
+            "int64",
+            "nodes",
+            "Nodes with status exited: every exit and node_shock removal so far, a running total.",
+            "adapt, events",
+        ),
+        Column(
+            "nodes_relocating",
+            "int64",
+            "nodes",
+            "Nodes with status relocating (moving, serving nothing), counted under their "
+            "destination.",
+            "adapt",
+        ),
+        Column(
+            "capacity",
+            "int64",
+            "requests per day",
+            "Summed daily capacity of the active nodes (attempts each can admit per day).",
+            "enforce, adapt",
+        ),
+        Column("served", "int64", "requests", "Requests served this step by these nodes.", "serve"),
+        Column(
+            "revenue_usd",
+            "float64",
+            "USD",
+            "Revenue of these nodes this step: served requests × price, plus validator "
+            "emissions under the validators protocol.",
+            "settle, enforce",
+        ),
+        Column(
+            "fines_usd",
+            "float64",
+            "USD",
+            "Fines charged to these nodes this step, by any jurisdiction.",
+            "enforce",
+        ),
+        Column(
+            "profit_usd",
+            "float64",
+            "USD",
+            "Profit this step of the nodes that were running (active or relocating) at its "
+            "start: revenue × (1 − compliance_cost_share if compliant) − hosting cost − "
+            "fines − one-off costs (relocation, licence, model switch); nodes not running "
+            "at the start contribute 0.",
+            "adapt",
+        ),
+        Column(
+            "market_share",
+            "float64",
+            "share 0–1",
+            "served / all requests served this step (sums to 1 over the step's rows); NaN "
+            "when nothing was served this step.",
+            "serve, record",
+        ),
     ),
     notes=(
         "Nodes are grouped by the host and model kind they have at the record phase, after "
@@ -519,34 +860,77 @@ JURISDICTIONS = Table(
     source="sim.metrics.Recorder.tables",
     columns=(
         _step(),
-        Column("jurisdiction", "category", "jurisdiction name",
-               "The jurisdiction (regulator).", "record"),
-        Column("audits", "int64", "audits",
-               "Nodes it audited this step, among its active domestic nodes and the foreign "
-               "nodes that served its apparent residents (any foreign node with "
-               "extraterritorial reach, else those hosted by treaty partners).", "enforce"),
-        Column("violations_detected", "int64", "nodes",
-               "Audited nodes found (with its detection_probability) to have served this step "
-               "requests its rules prohibit: any such request for a domestic node, requests "
-               "of its apparent residents for a foreign one; each is fined once.", "enforce"),
-        Column("fines_usd", "float64", "USD",
-               "Fines it imposed this step, domestic or foreign: per detected node max("
-               "fine_min_usd, fine_share_of_annual_revenue × the node's annualised revenue).",
-               "enforce"),
-        Column("takedowns", "int64", "nodes",
-               "Nodes it took down this step (detected nodes hosted at home or by a treaty "
-               "partner, each with its takedown_probability).", "enforce"),
-        Column("enforcement_spend_usd", "float64", "USD",
-               "audits × its audit_cost_usd in force this step.", "enforce"),
-        Column("prohibited_categories", "int64", "categories",
-               "Number of categories its policy prohibits, policy in force during the step.",
-               "emit"),
-        Column("treaty_partners", "int64", "jurisdictions",
-               "Jurisdictions linked to it in the treaty graph at the record phase (after this "
-               "step's treaty growth, before this step's timeline events).", "adapt, record"),
-        Column("policy", "str", "category names",
-               "Categories its policy prohibits during the step, comma-separated in scenario "
-               "order; the empty string when none.", "emit"),
+        Column(
+            "jurisdiction",
+            "category",
+            "jurisdiction name",
+            "The jurisdiction (regulator).",
+            "record",
+        ),
+        Column(
+            "audits",
+            "int64",
+            "audits",
+            "Nodes it audited this step, among its active domestic nodes and the foreign "
+            "nodes that served its apparent residents (any foreign node with "
+            "extraterritorial reach, else those hosted by treaty partners).",
+            "enforce",
+        ),
+        Column(
+            "violations_detected",
+            "int64",
+            "nodes",
+            "Audited nodes found (with its detection_probability) to have served this step "
+            "requests its rules prohibit: any such request for a domestic node, requests "
+            "of its apparent residents for a foreign one; each is fined once.",
+            "enforce",
+        ),
+        Column(
+            "fines_usd",
+            "float64",
+            "USD",
+            "Fines it imposed this step, domestic or foreign: per detected node max("
+            "fine_min_usd, fine_share_of_annual_revenue × the node's annualised revenue).",
+            "enforce",
+        ),
+        Column(
+            "takedowns",
+            "int64",
+            "nodes",
+            "Nodes it took down this step (detected nodes hosted at home or by a treaty "
+            "partner, each with its takedown_probability).",
+            "enforce",
+        ),
+        Column(
+            "enforcement_spend_usd",
+            "float64",
+            "USD",
+            "audits × its audit_cost_usd in force this step.",
+            "enforce",
+        ),
+        Column(
+            "prohibited_categories",
+            "int64",
+            "categories",
+            "Number of categories its policy prohibits, policy in force during the step.",
+            "emit",
+        ),
+        Column(
+            "treaty_partners",
+            "int64",
+            "jurisdictions",
+            "Jurisdictions linked to it in the treaty graph at the record phase (after this "
+            "step's treaty growth, before this step's timeline events).",
+            "adapt, record",
+        ),
+        Column(
+            "policy",
+            "str",
+            "category names",
+            "Categories its policy prohibits during the step, comma-separated in scenario "
+            "order; the empty string when none.",
+            "emit",
+        ),
     ),
     notes=(
         "fines_usd and takedowns are attributed to the enforcing jurisdiction here, and to "
@@ -561,78 +945,148 @@ NODE_STATES = Table(
     name="node_states",
     description="Every node's state, for analyses of individual nodes.",
     row="one row per node ever created × snapshot step (after the last step, and every "
-        "`recording.node_snapshot_every` steps when set)",
+    "`recording.node_snapshot_every` steps when set)",
     key=("step", "node_id"),
     source="sim.metrics.Recorder.node_snapshot",
     columns=(
-        _step("Snapshot step: the last step, and each step where (step + 1) is a multiple of "
-              "`recording.node_snapshot_every` when that is set (state at the record phase)."),
-        Column("node_id", "int64", "node id",
-               "Node index, 0-based in order of creation, the same across snapshots and in "
-               "`events.node_id`.", "record"),
-        Column("jurisdiction", "category", "jurisdiction name",
-               "Host jurisdiction at the snapshot (the destination for a relocating node).",
-               "adapt, record"),
-        Column("model", "category", "model kind name",
-               "Model kind served at the snapshot.", "adapt, record"),
-        Column("status", "category", "status",
-               "active, taken_down, exited or relocating; taken_down and exited are final.",
-               "enforce, adapt"),
-        Column("compliant", "bool", "flag",
-               "Whether the node runs its host's compliance filter and KYC gate (whatever its "
-               "status).", "adapt"),
-        Column("capacity", "int64", "requests per day",
-               "Attempts the node can admit per day (whatever its status).", "record"),
-        Column("price_usd", "float64", "USD per request",
-               "Price the node charges per served request.", "record"),
-        Column("served_total", "int64", "requests",
-               "Requests the node has served since it joined.", "settle"),
-        Column("revenue_total_usd", "float64", "USD",
-               "Revenue since it joined: fees plus validator emissions.", "settle, enforce"),
-        Column("fines_total_usd", "float64", "USD",
-               "Fines charged to it since it joined.", "enforce"),
-        Column("joined_step", "int64", "step index",
-               "First step the node could serve: −1 for nodes present at the start, t + 1 for "
-               "a node that entered or was added at step t (so it can exceed the snapshot "
-               "step by 1).", "adapt, events"),
+        _step(
+            "Snapshot step: the last step, and each step where (step + 1) is a multiple of "
+            "`recording.node_snapshot_every` when that is set (state at the record phase)."
+        ),
+        Column(
+            "node_id",
+            "int64",
+            "node id",
+            "Node index, 0-based in order of creation, the same across snapshots and in "
+            "`events.node_id`.",
+            "record",
+        ),
+        Column(
+            "jurisdiction",
+            "category",
+            "jurisdiction name",
+            "Host jurisdiction at the snapshot (the destination for a relocating node).",
+            "adapt, record",
+        ),
+        Column(
+            "model",
+            "category",
+            "model kind name",
+            "Model kind served at the snapshot.",
+            "adapt, record",
+        ),
+        Column(
+            "status",
+            "category",
+            "status",
+            "active, taken_down, exited or relocating; taken_down and exited are final.",
+            "enforce, adapt",
+        ),
+        Column(
+            "compliant",
+            "bool",
+            "flag",
+            "Whether the node runs its host's compliance filter and KYC gate (whatever its "
+            "status).",
+            "adapt",
+        ),
+        Column(
+            "capacity",
+            "int64",
+            "requests per day",
+            "Attempts the node can admit per day (whatever its status).",
+            "record",
+        ),
+        Column(
+            "price_usd",
+            "float64",
+            "USD per request",
+            "Price the node charges per served request.",
+            "record",
+        ),
+        Column(
+            "served_total",
+            "int64",
+            "requests",
+            "Requests the node has served since it joined.",
+            "settle",
+        ),
+        Column(
+            "revenue_total_usd",
+            "float64",
+            "USD",
+            "Revenue since it joined: fees plus validator emissions.",
+            "settle, enforce",
+        ),
+        Column(
+            "fines_total_usd", "float64", "USD", "Fines charged to it since it joined.", "enforce"
+        ),
+        Column(
+            "joined_step",
+            "int64",
+            "step index",
+            "First step the node could serve: −1 for nodes present at the start, t + 1 for "
+            "a node that entered or was added at step t (so it can exceed the snapshot "
+            "step by 1).",
+            "adapt, events",
+        ),
     ),
     notes=(
-        "Rows include nodes that are taken down or exited; filter on status for the live "
-        "market.",
+        "Rows include nodes that are taken down or exited; filter on status for the live market.",
     ),
 )
 
 EVENTS = Table(
     name="events",
     description="The event log: every fine, takedown, node decision, policy change and "
-                "timeline event, in the order they happened.",
+    "timeline event, in the order they happened.",
     row="one row per event record",
     key=(),
     source="sim.model.DiriskModel.log_event",
     columns=(
-        _step("Step during which the event was logged (timeline events fire at the end of "
-              "their step and are in effect from the next).", "enforce, adapt, events"),
-        Column("event", "str", "event kind",
-               "Kind of event: fine and takedown (enforce); exit, relocation, model_switch, "
-               "comply, defy, entry, adoption, policy_adoption, policy_tightened, "
-               "policy_relaxed and treaty_joined (adapt); the timeline kinds policy_change, "
-               "enforcement_change, hosting_change, treaty_signed, model_release and "
-               "node_shock, and model_release of a due variant (events).",
-               "enforce, adapt, events"),
-        Column("jurisdiction", "str", "jurisdiction name",
-               "The enforcing jurisdiction (fine, takedown), the node's host before its "
-               "decision (exit, relocation, model_switch, comply, defy), the chosen host "
-               "(entry), or the jurisdiction a policy or timeline event concerns; the empty "
-               "string when none (adoption, model_release, treaty_signed, node_shock without "
-               "one).", "enforce, adapt, events"),
-        Column("node_id", "int64", "node id",
-               "The node concerned (fine, takedown, exit, relocation, model_switch, comply, "
-               "defy, entry), as in `node_states.node_id`; −1 for other events.",
-               "enforce, adapt, events"),
-        Column("detail", "str", "text",
-               "Human-readable detail (fine amount, destination, model kinds, number of "
-               "adopters, the timeline note); free text, not a stable format.",
-               "enforce, adapt, events"),
+        _step(
+            "Step during which the event was logged (timeline events fire at the end of "
+            "their step and are in effect from the next).",
+            "enforce, adapt, events",
+        ),
+        Column(
+            "event",
+            "str",
+            "event kind",
+            "Kind of event: fine and takedown (enforce); exit, relocation, model_switch, "
+            "comply, defy, entry, adoption, policy_adoption, policy_tightened, "
+            "policy_relaxed and treaty_joined (adapt); the timeline kinds policy_change, "
+            "enforcement_change, hosting_change, treaty_signed, model_release and "
+            "node_shock, and model_release of a due variant (events).",
+            "enforce, adapt, events",
+        ),
+        Column(
+            "jurisdiction",
+            "str",
+            "jurisdiction name",
+            "The enforcing jurisdiction (fine, takedown), the node's host before its "
+            "decision (exit, relocation, model_switch, comply, defy), the chosen host "
+            "(entry), or the jurisdiction a policy or timeline event concerns; the empty "
+            "string when none (adoption, model_release, treaty_signed, node_shock without "
+            "one).",
+            "enforce, adapt, events",
+        ),
+        Column(
+            "node_id",
+            "int64",
+            "node id",
+            "The node concerned (fine, takedown, exit, relocation, model_switch, comply, "
+            "defy, entry), as in `node_states.node_id`; −1 for other events.",
+            "enforce, adapt, events",
+        ),
+        Column(
+            "detail",
+            "str",
+            "text",
+            "Human-readable detail (fine amount, destination, model kinds, number of "
+            "adopters, the timeline note); free text, not a stable format.",
+            "enforce, adapt, events",
+        ),
     ),
     notes=(
         "One node can have several records in one step (e.g. relocation, model_switch and "
@@ -643,27 +1097,40 @@ EVENTS = Table(
 )
 
 #: Every table a run writes, by name, in the order of :data:`sim.results.TABLES`.
-TABLES_DICTIONARY: dict[str, Table] = {t.name: t for t in (
-    METRICS, REQUESTS, ACTORS, FLOWS, NODES, JURISDICTIONS, NODE_STATES, EVENTS)}
+TABLES_DICTIONARY: dict[str, Table] = {
+    t.name: t for t in (METRICS, REQUESTS, ACTORS, FLOWS, NODES, JURISDICTIONS, NODE_STATES, EVENTS)
+}
 
 #: The keys of run.json, in file order.
 RUN_JSON: tuple[MetaKey, ...] = (
     MetaKey("scenario_name", "string", "The scenario's `name`."),
-    MetaKey("scenario_hash", "string",
-            "SHA-256 (hex) of the canonical JSON of the merged scenario: equal hashes, equal "
-            "inputs."),
+    MetaKey(
+        "scenario_hash",
+        "string",
+        "SHA-256 (hex) of the canonical JSON of the merged scenario: equal hashes, equal inputs.",
+    ),
     MetaKey("seed", "integer", "Seed of the run's random generator."),
-    MetaKey("steps", "integer",
-            "Number of steps (days) run; `step` columns run from 0 to steps − 1."),
-    MetaKey("versions", "object",
-            "Versions of python, dirisk, mesa, numpy, pandas, networkx and pydantic."),
+    MetaKey(
+        "steps", "integer", "Number of steps (days) run; `step` columns run from 0 to steps − 1."
+    ),
+    MetaKey(
+        "versions",
+        "object",
+        "Versions of python, dirisk, mesa, numpy, pandas, networkx and pydantic.",
+    ),
     MetaKey("started_at", "string", "When the run started, ISO 8601 in UTC."),
     MetaKey("finished_at", "string", "When the run finished, ISO 8601 in UTC."),
     MetaKey("build_seconds", "number", "Wall-clock seconds spent building the model."),
-    MetaKey("run_seconds", "number",
-            "Wall-clock seconds spent stepping the model and building the tables."),
-    MetaKey("scenario", "object",
-            "The merged scenario as run, defaults included (the content of scenario.yaml)."),
+    MetaKey(
+        "run_seconds",
+        "number",
+        "Wall-clock seconds spent stepping the model and building the tables.",
+    ),
+    MetaKey(
+        "scenario",
+        "object",
+        "The merged scenario as run, defaults included (the content of scenario.yaml).",
+    ),
     MetaKey("format", "string", "File format of the tables: parquet or csv."),
     MetaKey("tables", "array", "Names of the tables written, each as `<name>.<format>`."),
 )
@@ -716,8 +1183,9 @@ def table(name: str) -> Table:
     try:
         return TABLES_DICTIONARY[name]
     except KeyError:
-        raise UnknownTable(f"unknown table {name!r}; tables: "
-                           f"{', '.join(TABLES_DICTIONARY)}, run.json") from None
+        raise UnknownTable(
+            f"unknown table {name!r}; tables: {', '.join(TABLES_DICTIONARY)}, run.json"
+        ) from None
 
 
 def _cell(text: str) -> str:
@@ -748,8 +1216,10 @@ def render_markdown() -> str:
         "",
         "| table | one row per |",
         "|---|---|",
-        *(f"| [`{t.name}`](#{t.name}) | {_cell(t.row.removeprefix('one row per '))} |"
-          for t in TABLES_DICTIONARY.values()),
+        *(
+            f"| [`{t.name}`](#{t.name}) | {_cell(t.row.removeprefix('one row per '))} |"
+            for t in TABLES_DICTIONARY.values()
+        ),
         "",
         "## Conventions",
         "",
@@ -768,14 +1238,20 @@ def render_markdown() -> str:
             "",
             f"{t.description} File `{t.name}.parquet` (or `.csv`); {t.row}.",
             "",
-            (f"Key: {', '.join(f'`{k}`' for k in t.key)}." if t.key
-             else "No key: rows are records in the order they were logged.")
+            (
+                f"Key: {', '.join(f'`{k}`' for k in t.key)}."
+                if t.key
+                else "No key: rows are records in the order they were logged."
+            )
             + (f" Built by `{t.source}`." if t.source else ""),
             "",
             "| column | type | unit | phase | meaning |",
             "|---|---|---|---|---|",
-            *(f"| `{c.name}` | {c.type} | {_cell(c.unit)} | {_cell(c.phase)} | "
-              f"{_cell(c.meaning)} |" for c in t.columns),
+            *(
+                f"| `{c.name}` | {c.type} | {_cell(c.unit)} | {_cell(c.phase)} | "
+                f"{_cell(c.meaning)} |"
+                for c in t.columns
+            ),
             "",
         ]
         if t.notes:
@@ -817,14 +1293,24 @@ def describe(name: str | None = None) -> str:
     """
     if name is None:
         width = max(len(t) for t in TABLES_DICTIONARY) + 2
-        lines = ["Tables of a run (each written as <table>.parquet or <table>.csv, with "
-                 "scenario.yaml and run.json):", ""]
+        lines = [
+            "Tables of a run (each written as <table>.parquet or <table>.csv, with "
+            "scenario.yaml and run.json):",
+            "",
+        ]
         for t in TABLES_DICTIONARY.values():
-            lines += textwrap.wrap(f"{t.name.ljust(width)}{t.row}", width=88,
-                                   initial_indent="  ", subsequent_indent=" " * (width + 2))
-        lines += ["", f"  {'run.json'.ljust(width)}metadata of the run", "",
-                  "`dirisk describe TABLE` lists a table's columns; docs/DATA.md has all of "
-                  "them."]
+            lines += textwrap.wrap(
+                f"{t.name.ljust(width)}{t.row}",
+                width=88,
+                initial_indent="  ",
+                subsequent_indent=" " * (width + 2),
+            )
+        lines += [
+            "",
+            f"  {'run.json'.ljust(width)}metadata of the run",
+            "",
+            "`dirisk describe TABLE` lists a table's columns; docs/DATA.md has all of them.",
+        ]
         return "\n".join(lines) + "\n"
     if name in ("run.json", "run"):
         lines = ["run.json: metadata of the run (a JSON object)", ""]
@@ -857,12 +1343,14 @@ DATA_MD = Path(__file__).resolve().parents[1] / "docs" / "DATA.md"
 
 def main(argv: list[str] | None = None) -> int:
     """Write docs/DATA.md atomically (or print it with ``--stdout``)."""
-    parser = argparse.ArgumentParser(prog="python -m sim.dictionary",
-                                     description="Generate docs/DATA.md from the data "
-                                                 "dictionary.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.dictionary",
+        description="Generate docs/DATA.md from the data dictionary.",
+    )
     parser.add_argument("--stdout", action="store_true", help="print instead of writing")
-    parser.add_argument("--output", type=Path, default=DATA_MD,
-                        help=f"file to write (default: {DATA_MD})")
+    parser.add_argument(
+        "--output", type=Path, default=DATA_MD, help=f"file to write (default: {DATA_MD})"
+    )
     args = parser.parse_args(argv)
     text = render_markdown()
     if args.stdout:

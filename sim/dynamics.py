@@ -42,8 +42,12 @@ class Diffusion:
 def costs(model: DiriskModel) -> Costs:
     """Adaptation cost parameters of the scenario."""
     a = model.scenario.adaptation
-    return Costs(compliance_cost_share=a.compliance_cost_share, relocation_cost=a.relocation_cost_usd,
-                 switch_cost=a.switch_cost_usd, horizon=a.planning_horizon_days)
+    return Costs(
+        compliance_cost_share=a.compliance_cost_share,
+        relocation_cost=a.relocation_cost_usd,
+        switch_cost=a.switch_cost_usd,
+        horizon=a.planning_horizon_days,
+    )
 
 
 def market_signals(model: DiriskModel) -> Market:
@@ -70,15 +74,21 @@ def market_signals(model: DiriskModel) -> Market:
 def node_weights(model: DiriskModel, index: np.ndarray) -> np.ndarray:
     """Routing weight nodes ``index`` would have if active, before model quality."""
     nodes = model.node_table
-    return routing_weights(nodes.capacity[index], nodes.price[index], np.ones(index.size, bool),
-                           price_elasticity=model.scenario.market.price_elasticity)
+    return routing_weights(
+        nodes.capacity[index],
+        nodes.price[index],
+        np.ones(index.size, bool),
+        price_elasticity=model.scenario.market.price_elasticity,
+    )
 
 
 def adapt(model: DiriskModel) -> None:
     """One step of node dynamics: moves complete, models diffuse, nodes revise (every
     ``adaptation.every_steps`` days) and new nodes enter (every day)."""
     nodes = model.node_table
-    arrived = np.flatnonzero((nodes.status == RELOCATING) & (nodes.moving_until <= model.step_index + 1))
+    arrived = np.flatnonzero(
+        (nodes.status == RELOCATING) & (nodes.moving_until <= model.step_index + 1)
+    )
     nodes.status[arrived] = ACTIVE
     nodes.moving_until[arrived] = -1
     diffuse(model)
@@ -108,24 +118,37 @@ def revise(model: DiriskModel) -> None:
         use_logit[:] = False
     elif spec.rule == "mix":
         use_logit = rng.random(who.size) >= spec.imitation_weight
-    allowed = allowed_options(current, market, can_relocate=spec.can_relocate,
-                              can_switch_model=spec.can_switch_model, can_comply=spec.can_comply)
+    allowed = allowed_options(
+        current,
+        market,
+        can_relocate=spec.can_relocate,
+        can_switch_model=spec.can_switch_model,
+        can_comply=spec.can_comply,
+    )
     exit_option = allowed.shape[1]
     if use_logit.any():
         lw = who[use_logit]
-        profit = expected_profit(node_weights(model, lw), nodes.capacity[lw], nodes.price[lw],
-                                 tuple(c[use_logit] for c in current), market, costs(model))
+        profit = expected_profit(
+            node_weights(model, lw),
+            nodes.capacity[lw],
+            nodes.price[lw],
+            tuple(c[use_logit] for c in current),
+            market,
+            costs(model),
+        )
         utility = np.column_stack([profit, np.zeros(lw.size)]) / scale[use_logit, None]
         ok = np.column_stack([allowed[use_logit], np.full(lw.size, spec.can_exit)])
         choice[use_logit] = logit_choice(utility, ok, spec.rationality, rng)
     if (~use_logit).any():
-        choice[~use_logit] = imitate(model, who[~use_logit], allowed[~use_logit],
-                                     choice[~use_logit], scale[~use_logit])
+        choice[~use_logit] = imitate(
+            model, who[~use_logit], allowed[~use_logit], choice[~use_logit], scale[~use_logit]
+        )
     apply_choices(model, who, choice, exit_option)
 
 
-def imitate(model: DiriskModel, who: np.ndarray, allowed: np.ndarray, choice: np.ndarray,
-            scale: np.ndarray) -> np.ndarray:
+def imitate(
+    model: DiriskModel, who: np.ndarray, allowed: np.ndarray, choice: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
     """Copy a random network neighbour's (host, model, compliance) if it is better off,
     with the Fermi-rule probability; only allowed options are copied."""
     nodes, rng = model.node_table, model.rng
@@ -138,17 +161,21 @@ def imitate(model: DiriskModel, who: np.ndarray, allowed: np.ndarray, choice: np
         return out
     w, p = who[valid], peer[valid]
     better = nodes.profit_ema[p] > nodes.profit_ema[w]
-    copy = better & fermi_copy(nodes.profit_ema[w], nodes.profit_ema[p], scale[valid],
-                               spec.imitation_sensitivity, rng)
-    target = current_option((nodes.jurisdiction[p], nodes.model[p], nodes.compliant[p]),
-                            len(model.model_names))
+    copy = better & fermi_copy(
+        nodes.profit_ema[w], nodes.profit_ema[p], scale[valid], spec.imitation_sensitivity, rng
+    )
+    target = current_option(
+        (nodes.jurisdiction[p], nodes.model[p], nodes.compliant[p]), len(model.model_names)
+    )
     copy &= allowed[np.flatnonzero(valid), target]
     idx = np.flatnonzero(valid)[copy]
     out[idx] = target[copy]
     return out
 
 
-def apply_choices(model: DiriskModel, who: np.ndarray, choice: np.ndarray, exit_option: int) -> None:
+def apply_choices(
+    model: DiriskModel, who: np.ndarray, choice: np.ndarray, exit_option: int
+) -> None:
     """Carry out chosen options: exit, relocate (offline for the delay), switch model,
     comply or defy; log each change."""
     nodes = model.node_table
@@ -156,24 +183,37 @@ def apply_choices(model: DiriskModel, who: np.ndarray, choice: np.ndarray, exit_
     oj, om, oc = option_grid(len(model.jurisdiction_names), len(model.model_names))
     leaving = choice == exit_option
     for node in who[leaving].tolist():
-        model.log_event("exit", jurisdiction=model.jurisdiction_names[nodes.jurisdiction[node]],
-                        node_id=node, detail="expected profit below zero")
+        model.log_event(
+            "exit",
+            jurisdiction=model.jurisdiction_names[nodes.jurisdiction[node]],
+            node_id=node,
+            detail="expected profit below zero",
+        )
     nodes.status[who[leaving]] = EXITED
     stay, opt = who[~leaving], choice[~leaving]
     new_j, new_m, new_c = oj[opt], om[opt], oc[opt]
-    for node, j, m, c in zip(stay.tolist(), new_j.tolist(), new_m.tolist(), new_c.tolist(),
-                             strict=True):
+    for node, j, m, c in zip(
+        stay.tolist(), new_j.tolist(), new_m.tolist(), new_c.tolist(), strict=True
+    ):
         old_j = int(nodes.jurisdiction[node])
         here = model.jurisdiction_names[old_j]
         if j != old_j:
-            model.log_event("relocation", jurisdiction=here, node_id=node,
-                            detail=f"to {model.jurisdiction_names[j]}")
+            model.log_event(
+                "relocation",
+                jurisdiction=here,
+                node_id=node,
+                detail=f"to {model.jurisdiction_names[j]}",
+            )
             nodes.costs_step[node] += spec.relocation_cost_usd + model.licence_cost[j]
             nodes.status[node] = RELOCATING
             nodes.moving_until[node] = model.step_index + 1 + spec.relocation_delay_steps
         if m != nodes.model[node]:
-            model.log_event("model_switch", jurisdiction=here, node_id=node,
-                            detail=f"{model.model_names[nodes.model[node]]} to {model.model_names[m]}")
+            model.log_event(
+                "model_switch",
+                jurisdiction=here,
+                node_id=node,
+                detail=f"{model.model_names[nodes.model[node]]} to {model.model_names[m]}",
+            )
             nodes.costs_step[node] += spec.switch_cost_usd
         if c != nodes.compliant[node]:
             model.log_event("comply" if c else "defy", jurisdiction=here, node_id=node)
@@ -197,24 +237,36 @@ def enter(model: DiriskModel) -> None:
     n_new = int(rng.poisson(spec.entry_rate * active.sum() * margin))
     if n_new == 0:
         return
-    new = NodeTable.draw(model.scenario, rng, jurisdiction=np.zeros(n_new, dtype=np.int64),
-                         born=model.step_index + 1)
+    new = NodeTable.draw(
+        model.scenario, rng, jurisdiction=np.zeros(n_new, dtype=np.int64), born=model.step_index + 1
+    )
     market = market_signals(model)
     none = np.full(n_new, -1, dtype=np.int64)
-    weight = routing_weights(new.capacity, new.price, np.ones(n_new, bool),
-                             price_elasticity=model.scenario.market.price_elasticity)
-    profit = expected_profit(weight, new.capacity, new.price, (none, none, none), market, costs(model))
+    weight = routing_weights(
+        new.capacity,
+        new.price,
+        np.ones(n_new, bool),
+        price_elasticity=model.scenario.market.price_elasticity,
+    )
+    profit = expected_profit(
+        weight, new.capacity, new.price, (none, none, none), market, costs(model)
+    )
     oj, om, oc = option_grid(*market.shape)
     ok = np.broadcast_to(market.available[om], profit.shape)
-    choice = logit_choice(profit / np.maximum(new.capacity * new.price, 1e-12)[:, None], ok,
-                          spec.rationality, rng)
+    choice = logit_choice(
+        profit / np.maximum(new.capacity * new.price, 1e-12)[:, None], ok, spec.rationality, rng
+    )
     new.jurisdiction, new.model, new.compliant = oj[choice], om[choice], oc[choice]
     new.costs_step = model.licence_cost[new.jurisdiction].astype(float)
     first = nodes.size
     model.add_nodes(new)
     for node in range(first, first + n_new):
-        model.log_event("entry", jurisdiction=model.jurisdiction_names[nodes.jurisdiction[node]],
-                        node_id=node, detail=model.model_names[nodes.model[node]])
+        model.log_event(
+            "entry",
+            jurisdiction=model.jurisdiction_names[nodes.jurisdiction[node]],
+            node_id=node,
+            detail=model.model_names[nodes.model[node]],
+        )
 
 
 def diffuse(model: DiriskModel) -> None:
@@ -232,5 +284,6 @@ def diffuse(model: DiriskModel) -> None:
         adopters = np.flatnonzero(candidates & (rng.random(nodes.size) < np.minimum(p, 1.0)))
         nodes.model[adopters] = spread.model
         if adopters.size:
-            model.log_event("adoption", detail=f"{adopters.size} nodes adopt "
-                                               f"{model.model_names[spread.model]}")
+            model.log_event(
+                "adoption", detail=f"{adopters.size} nodes adopt {model.model_names[spread.model]}"
+            )

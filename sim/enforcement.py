@@ -20,9 +20,15 @@ class Evidence:
     foreign_reach: np.ndarray  #: (J, N) bool, foreign node served j's apparent residents
 
 
-def gather_evidence(node: np.ndarray, category: np.ndarray, group: np.ndarray, *,
-                    host: np.ndarray, prohibited: np.ndarray, extraterritorial: np.ndarray
-                    ) -> Evidence:
+def gather_evidence(
+    node: np.ndarray,
+    category: np.ndarray,
+    group: np.ndarray,
+    *,
+    host: np.ndarray,
+    prohibited: np.ndarray,
+    extraterritorial: np.ndarray,
+) -> Evidence:
     """Count policy violations among served requests.
 
     Args:
@@ -47,13 +53,18 @@ def gather_evidence(node: np.ndarray, category: np.ndarray, group: np.ndarray, *
     reach = np.bincount(cell, minlength=n_jur * n_nodes).reshape(n_jur, n_nodes) > 0
     viol = banned[group[foreign] * n_cat + category[foreign]]
     foreign_viol = np.bincount(cell[viol], minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
-    return Evidence(host_violations=host_viol, foreign_violations=foreign_viol,
-                    foreign_reach=reach)
+    return Evidence(host_violations=host_viol, foreign_violations=foreign_viol, foreign_reach=reach)
 
 
-def audit(candidates: np.ndarray, violated: np.ndarray, *, audit_rate: float,
-          detection_probability: float, max_audits: float,
-          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def audit(
+    candidates: np.ndarray,
+    violated: np.ndarray,
+    *,
+    audit_rate: float,
+    detection_probability: float,
+    max_audits: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Audit a random share of candidate nodes and detect their violations.
 
     Each candidate is audited with probability ``audit_rate``, capped at ``max_audits``

@@ -26,8 +26,11 @@ def apply_event(model: DiriskModel, event: Event) -> None:
     """Apply one timeline event to the model and write it to the event log."""
     handler = _HANDLERS[type(event)]
     detail = handler(model, event)
-    model.log_event(event.kind, jurisdiction=getattr(event, "jurisdiction", None) or "",
-                    detail="; ".join(x for x in (detail, event.note) if x))
+    model.log_event(
+        event.kind,
+        jurisdiction=getattr(event, "jurisdiction", None) or "",
+        detail="; ".join(x for x in (detail, event.note) if x),
+    )
 
 
 def _policy_change(model: DiriskModel, event: PolicyChange) -> str:
@@ -45,7 +48,9 @@ def _enforcement_change(model: DiriskModel, event: EnforcementChange) -> str:
 
 
 def _hosting_change(model: DiriskModel, event: HostingChange) -> str:
-    model.hosting_cost[model.jurisdiction_index[event.jurisdiction]] = event.hosting_cost_usd_per_day
+    model.hosting_cost[model.jurisdiction_index[event.jurisdiction]] = (
+        event.hosting_cost_usd_per_day
+    )
     return f"hosting costs {event.hosting_cost_usd_per_day:g} USD per node-day"
 
 
@@ -55,8 +60,11 @@ def _treaty_signed(model: DiriskModel, event: TreatySigned) -> str:
 
 
 def _model_release(model: DiriskModel, event: ModelRelease) -> str:
-    scope = (None if event.jurisdictions is None
-             else np.array([model.jurisdiction_index[j] for j in event.jurisdictions]))
+    scope = (
+        None
+        if event.jurisdictions is None
+        else np.array([model.jurisdiction_index[j] for j in event.jurisdictions])
+    )
     index = model.model_names.index(event.model)
     model.release(index, innovation=event.innovation, imitation=event.imitation, scope=scope)
     nodes = model.node_table
@@ -67,11 +75,17 @@ def _model_release(model: DiriskModel, event: ModelRelease) -> str:
     adopters = candidates[model.rng.random(candidates.size) < event.adoption_share]
     nodes.model[adopters] = index
     for variant in event.variants:
-        model.schedule_release(model.step_index + variant.delay_steps,
-                               model.model_names.index(variant.model),
-                               innovation=event.innovation, imitation=event.imitation, scope=scope)
+        model.schedule_release(
+            model.step_index + variant.delay_steps,
+            model.model_names.index(variant.model),
+            innovation=event.innovation,
+            imitation=event.imitation,
+            scope=scope,
+        )
     later = ", ".join(f"{v.model} after {v.delay_steps} days" for v in event.variants)
-    return f"{event.model} adopted by {adopters.size} nodes" + (f"; variants: {later}" if later else "")
+    return f"{event.model} adopted by {adopters.size} nodes" + (
+        f"; variants: {later}" if later else ""
+    )
 
 
 def _node_shock(model: DiriskModel, event: NodeShock) -> str:
@@ -88,13 +102,15 @@ def _node_shock(model: DiriskModel, event: NodeShock) -> str:
         gone = model.rng.choice(candidates, size=min(n, candidates.size), replace=False)
         nodes.status[gone] = EXITED
         return f"{gone.size} nodes exited"
-    shares = np.array([model.scenario.jurisdictions[model.jurisdiction_names[j]].hosting_share
-                       for j in scope])
+    shares = np.array(
+        [model.scenario.jurisdictions[model.jurisdiction_names[j]].hosting_share for j in scope]
+    )
     if shares.sum() == 0:
         shares = np.ones_like(shares)
     hosts = np.repeat(scope, apportion(n, shares))
-    model.add_nodes(NodeTable.draw(model.scenario, model.rng, jurisdiction=hosts,
-                                   born=model.step_index + 1))
+    model.add_nodes(
+        NodeTable.draw(model.scenario, model.rng, jurisdiction=hosts, born=model.step_index + 1)
+    )
     return f"{hosts.size} nodes joined"
 
 

@@ -13,9 +13,16 @@ from sim.runner import ScenarioLike, run
 from sim.scenario import load_scenario, set_path, validate
 
 #: Outcomes summarised per setting (run-level values, then mean and 95% CI over seeds).
-OUTCOMES = ("harm_completion_rate", "harmful_completed", "malicious_success_share",
-            "benign_over_refusal", "dual_use_over_refusal", "policy_leakage",
-            "cross_border_share", "enforcement_spend_usd")
+OUTCOMES = (
+    "harm_completion_rate",
+    "harmful_completed",
+    "malicious_success_share",
+    "benign_over_refusal",
+    "dual_use_over_refusal",
+    "policy_leakage",
+    "cross_border_share",
+    "enforcement_spend_usd",
+)
 
 #: Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
@@ -46,8 +53,14 @@ def run_outcomes(metrics: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def frontier(scenario: ScenarioLike, parameter: str | Sequence[str], values: Sequence[float], *,
-             seeds: int | Sequence[int] = 5, steps: int | None = None) -> pd.DataFrame:
+def frontier(
+    scenario: ScenarioLike,
+    parameter: str | Sequence[str],
+    values: Sequence[float],
+    *,
+    seeds: int | Sequence[int] = 5,
+    steps: int | None = None,
+) -> pd.DataFrame:
     """Run a scenario at each value of a policy lever and summarise the trade-off.
 
     Args:
@@ -68,19 +81,28 @@ def frontier(scenario: ScenarioLike, parameter: str | Sequence[str], values: Seq
     """
     base = load_scenario(scenario).to_dict()
     paths = [parameter] if isinstance(parameter, str) else list(parameter)
-    seed_list = (replication_seeds(base["seed"], seeds) if isinstance(seeds, int)
-                 else [int(s) for s in seeds])
+    seed_list = (
+        replication_seeds(base["seed"], seeds)
+        if isinstance(seeds, int)
+        else [int(s) for s in seeds]
+    )
     rows = []
     for value in values:
         data = copy.deepcopy(base)
         for path in paths:
             set_path(data, path, value)
         spec = validate(data, source=f"<{', '.join(paths)} = {value}>")
-        runs = pd.DataFrame([run_outcomes(run(spec, seed=s, steps=steps).metrics) for s in seed_list])
+        runs = pd.DataFrame(
+            [run_outcomes(run(spec, seed=s, steps=steps).metrics) for s in seed_list]
+        )
         row: dict[str, float] = {"value": value, "replications": len(seed_list)}
         for name in OUTCOMES:
             mean, half = _mean_ci(runs[name])
-            row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = mean, mean - half, mean + half
+            row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
+                mean,
+                mean - half,
+                mean + half,
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     prevented = table["harmful_completed"].iloc[0] - table["harmful_completed"]

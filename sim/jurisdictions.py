@@ -8,14 +8,19 @@ import mesa
 import numpy as np
 
 from sim.enforcement import Evidence, audit, fine_amounts
-from sim.policy import PolicySignals
 from sim.nodes import ACTIVE, TAKEN_DOWN
-from sim.scenario import Enforcement, Jurisdiction as JurisdictionSpec
-
+from sim.policy import PolicySignals
+from sim.scenario import Enforcement
+from sim.scenario import Jurisdiction as JurisdictionSpec
 
 #: The enforcement counters of a step, in the order of ``model.enforcement_counts``.
-ENFORCEMENT_COUNTERS = ("audits", "violations_detected", "fines_usd", "takedowns",
-                        "enforcement_spend_usd")
+ENFORCEMENT_COUNTERS = (
+    "audits",
+    "violations_detected",
+    "fines_usd",
+    "takedowns",
+    "enforcement_spend_usd",
+)
 
 #: Audit rate a jurisdiction that audited nobody starts from when it tightens.
 MIN_AUDIT_RATE = 0.001
@@ -42,8 +47,13 @@ class Jurisdiction(mesa.Agent):
     def last(self) -> dict[str, float]:
         """This step's enforcement counters (audits, detections, fines, takedowns, spend),
         a view of its row of ``model.enforcement_counts``."""
-        return dict(zip(ENFORCEMENT_COUNTERS, self.model.enforcement_counts[self.index].tolist(),
-                        strict=True))
+        return dict(
+            zip(
+                ENFORCEMENT_COUNTERS,
+                self.model.enforcement_counts[self.index].tolist(),
+                strict=True,
+            )
+        )
 
     @property
     def max_audits(self) -> float:
@@ -76,26 +86,50 @@ class Jurisdiction(mesa.Agent):
             partners = model.partner_matrix()[self.index]
             in_reach |= evidence.foreign_reach[self.index] & partners[nodes.jurisdiction]
         candidates = np.flatnonzero(in_reach & (nodes.status == ACTIVE))
-        violated = np.where(domestic[candidates], evidence.host_violations[candidates],
-                            evidence.foreign_violations[self.index, candidates]) > 0
-        audited, detected = audit(candidates, violated, audit_rate=e.audit_rate,
-                                  detection_probability=e.detection_probability,
-                                  max_audits=self.max_audits, rng=model.rng)
-        fines = fine_amounts(nodes.annual_revenue(model.step_index, detected),
-                             share=e.fine_share_of_annual_revenue, minimum=e.fine_min_usd)
+        violated = (
+            np.where(
+                domestic[candidates],
+                evidence.host_violations[candidates],
+                evidence.foreign_violations[self.index, candidates],
+            )
+            > 0
+        )
+        audited, detected = audit(
+            candidates,
+            violated,
+            audit_rate=e.audit_rate,
+            detection_probability=e.detection_probability,
+            max_audits=self.max_audits,
+            rng=model.rng,
+        )
+        fines = fine_amounts(
+            nodes.annual_revenue(model.step_index, detected),
+            share=e.fine_share_of_annual_revenue,
+            minimum=e.fine_min_usd,
+        )
         nodes.fine(detected, fines)
         hosts = nodes.jurisdiction[detected]
         can_take_down = (hosts == self.index) | model.partner_matrix()[self.index, hosts]
         taken = detected[can_take_down & (model.rng.random(detected.size) < e.takedown_probability)]
         nodes.status[taken] = TAKEN_DOWN
         for node, fine in zip(detected.tolist(), fines.tolist(), strict=True):
-            model.log_event("fine", jurisdiction=self.name, node_id=node,
-                            detail=f"fined {fine:.2f} USD")
+            model.log_event(
+                "fine", jurisdiction=self.name, node_id=node, detail=f"fined {fine:.2f} USD"
+            )
         for node in taken.tolist():
-            model.log_event("takedown", jurisdiction=self.name, node_id=node,
-                            detail=f"hosted in {model.jurisdiction_names[nodes.jurisdiction[node]]}")
-        counters[:] = (audited.size, detected.size, fines.sum(), taken.size,
-                       audited.size * e.audit_cost_usd)
+            model.log_event(
+                "takedown",
+                jurisdiction=self.name,
+                node_id=node,
+                detail=f"hosted in {model.jurisdiction_names[nodes.jurisdiction[node]]}",
+            )
+        counters[:] = (
+            audited.size,
+            detected.size,
+            fines.sum(),
+            taken.size,
+            audited.size * e.audit_cost_usd,
+        )
 
     def revise_policy(self, signals: PolicySignals) -> None:
         """Adopt, tighten or relax rules, by the rules the scenario switches on.
@@ -122,24 +156,42 @@ class Jurisdiction(mesa.Agent):
                 continue
             treaty_term = weight @ adopters[:, c] / weight.sum() if weight.sum() > 0 else 0.0
             trade_term = trade @ adopters[:, c] / trade.sum() if trade.sum() > 0 else 0.0
-            p = spec.diffusion_rate * (spec.treaty_weight * treaty_term
-                                       + (1 - spec.treaty_weight) * trade_term)
+            p = spec.diffusion_rate * (
+                spec.treaty_weight * treaty_term + (1 - spec.treaty_weight) * trade_term
+            )
             if rng.random() < p:
                 self.prohibited.add(name)
-                model.log_event("policy_adoption", jurisdiction=self.name,
-                                detail=f"prohibits {name} (adoption probability {p:.2f})")
+                model.log_event(
+                    "policy_adoption",
+                    jurisdiction=self.name,
+                    detail=f"prohibits {name} (adoption probability {p:.2f})",
+                )
         e = self.enforcement
-        if spec.harm_threshold_per_1000 is not None \
-                and signals.harm_per_1000[j] > spec.harm_threshold_per_1000:
+        if (
+            spec.harm_threshold_per_1000 is not None
+            and signals.harm_per_1000[j] > spec.harm_threshold_per_1000
+        ):
             self.prohibited |= set(model.harmful_categories)
-            self.enforcement = e.model_copy(update={
-                "audit_rate": min(1.0, max(e.audit_rate, MIN_AUDIT_RATE) * spec.tighten_factor)})
-            model.log_event("policy_tightened", jurisdiction=self.name,
-                            detail=f"harm {signals.harm_per_1000[j]:.2f} per 1,000 residents a day; "
-                                   f"audit rate {self.enforcement.audit_rate:.4f}")
-        elif spec.hosting_loss_threshold is not None \
-                and signals.hosting_loss[j] > spec.hosting_loss_threshold and e.audit_rate > 0:
+            self.enforcement = e.model_copy(
+                update={
+                    "audit_rate": min(1.0, max(e.audit_rate, MIN_AUDIT_RATE) * spec.tighten_factor)
+                }
+            )
+            model.log_event(
+                "policy_tightened",
+                jurisdiction=self.name,
+                detail=f"harm {signals.harm_per_1000[j]:.2f} per 1,000 residents a day; "
+                f"audit rate {self.enforcement.audit_rate:.4f}",
+            )
+        elif (
+            spec.hosting_loss_threshold is not None
+            and signals.hosting_loss[j] > spec.hosting_loss_threshold
+            and e.audit_rate > 0
+        ):
             self.enforcement = e.model_copy(update={"audit_rate": e.audit_rate / spec.relax_factor})
-            model.log_event("policy_relaxed", jurisdiction=self.name,
-                            detail=f"lost {signals.hosting_loss[j]:.0%} of its nodes; "
-                                   f"audit rate {self.enforcement.audit_rate:.4f}")
+            model.log_event(
+                "policy_relaxed",
+                jurisdiction=self.name,
+                detail=f"lost {signals.hosting_loss[j]:.0%} of its nodes; "
+                f"audit rate {self.enforcement.audit_rate:.4f}",
+            )

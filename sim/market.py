@@ -19,8 +19,9 @@ import numpy as np
 from sim.scenario import Gateway
 
 
-def reach_groups(host: np.ndarray, geo_block: np.ndarray, *, blocked: np.ndarray,
-                 neighbourhoods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reach_groups(
+    host: np.ndarray, geo_block: np.ndarray, *, blocked: np.ndarray, neighbourhoods: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Reach groups and the group of every (entry point, apparent jurisdiction).
 
     Args:
@@ -44,7 +45,8 @@ def reach_groups(host: np.ndarray, geo_block: np.ndarray, *, blocked: np.ndarray
     kind[blockers] = np.arange(1, blockers.size + 1)
     kind[blocked] = base.shape[0] - 1
     reachable = (neighbourhoods[:, None, :] & base[None, :, :]).reshape(
-        neighbourhoods.shape[0] * base.shape[0], host.size)
+        neighbourhoods.shape[0] * base.shape[0], host.size
+    )
     lookup = np.arange(neighbourhoods.shape[0])[:, None] * base.shape[0] + kind[None, :]
     return reachable, lookup
 

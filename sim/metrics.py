@@ -55,15 +55,45 @@ class Recorder:
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
 
-    REQUEST_COLUMNS = ("emitted", "served", "refused", "dropped", "attempts",
-                       "attempts_on_served", "served_foreign", "served_permissive")
-    ACTOR_COLUMNS = ("requesters", "requesting", "served_any", "seeking_harm", "harm_completed",
-                     "knowing_a_node")
-    NODE_COLUMNS = ("nodes_active", "nodes_compliant", "nodes_taken_down", "nodes_exited",
-                    "nodes_relocating", "capacity", "served", "revenue_usd", "fines_usd",
-                    "profit_usd")
-    JURISDICTION_COLUMNS = ("audits", "violations_detected", "fines_usd", "takedowns",
-                            "enforcement_spend_usd", "prohibited_categories", "treaty_partners")
+    REQUEST_COLUMNS = (
+        "emitted",
+        "served",
+        "refused",
+        "dropped",
+        "attempts",
+        "attempts_on_served",
+        "served_foreign",
+        "served_permissive",
+    )
+    ACTOR_COLUMNS = (
+        "requesters",
+        "requesting",
+        "served_any",
+        "seeking_harm",
+        "harm_completed",
+        "knowing_a_node",
+    )
+    NODE_COLUMNS = (
+        "nodes_active",
+        "nodes_compliant",
+        "nodes_taken_down",
+        "nodes_exited",
+        "nodes_relocating",
+        "capacity",
+        "served",
+        "revenue_usd",
+        "fines_usd",
+        "profit_usd",
+    )
+    JURISDICTION_COLUMNS = (
+        "audits",
+        "violations_detected",
+        "fines_usd",
+        "takedowns",
+        "enforcement_spend_usd",
+        "prohibited_categories",
+        "treaty_partners",
+    )
 
     def record(self, demand: Demand, outcome: Outcome) -> None:
         """Add one step's counts."""
@@ -84,29 +114,39 @@ class Recorder:
         served = outcome.status == SERVED  # a mask: most requests are served, so
         # compressing is cheaper than gathering by index
         node_code = (nodes.jurisdiction * 2 + m.permissive[nodes.model]).astype(np.int32)
-        key = ((demand.block[served] * (n_j * 2) + node_code[outcome.node[served]]) * n_c
-               + demand.category[served])
-        cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(
-            n_j, n_k, n_j, 2, n_c)
+        key = (
+            demand.block[served] * (n_j * 2) + node_code[outcome.node[served]]
+        ) * n_c + demand.category[served]
+        cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(n_j, n_k, n_j, 2, n_c)
         by_host = cube.sum(axis=3)  # (residence, kind, host, category)
         home = np.eye(n_j, dtype=bool)[:, None, :, None]
-        self._requests.append(np.column_stack([
-            by_status.sum(axis=1),
-            by_status[:, SERVED], by_status[:, REFUSED], by_status[:, DROPPED],
-            counts.sum(axis=2) @ tries,
-            counts[:, :, SERVED] @ tries,
-            np.where(home, 0, by_host).sum(axis=2).ravel(),
-            cube[:, :, :, 1, :].sum(axis=2).ravel(),
-        ]))
+        self._requests.append(
+            np.column_stack(
+                [
+                    by_status.sum(axis=1),
+                    by_status[:, SERVED],
+                    by_status[:, REFUSED],
+                    by_status[:, DROPPED],
+                    counts.sum(axis=2) @ tries,
+                    counts[:, :, SERVED] @ tries,
+                    np.where(home, 0, by_host).sum(axis=2).ravel(),
+                    cube[:, :, :, 1, :].sum(axis=2).ravel(),
+                ]
+            )
+        )
         self._prohibited.append(m.prohibited.copy())
         self._flows.append(by_host.sum(axis=1).ravel())  # (origin, destination, category)
 
         harmful = m.harmful[demand.category]
-        self._actors.append(np.column_stack([
-            req.block_sizes,
-            req.block_counts(who, who[served], who[harmful], who[harmful & served]),
-            req.block_sums((req.known >= 0)[None, :]),
-        ]))
+        self._actors.append(
+            np.column_stack(
+                [
+                    req.block_sizes,
+                    req.block_counts(who, who[served], who[harmful], who[harmful & served]),
+                    req.block_sums((req.known >= 0)[None, :]),
+                ]
+            )
+        )
 
         node_cell = nodes.jurisdiction * n_m + nodes.model
         active = nodes.status == ACTIVE
@@ -114,26 +154,39 @@ class Recorder:
         def per_model_kind(weights: np.ndarray) -> np.ndarray:
             return np.bincount(node_cell, weights=weights, minlength=n_j * n_m)
 
-        self._nodes.append(np.column_stack([
-            per_model_kind(active), per_model_kind(active & nodes.compliant),
-            per_model_kind(nodes.status == TAKEN_DOWN), per_model_kind(nodes.status == EXITED),
-            per_model_kind(nodes.status == RELOCATING),
-            per_model_kind(np.where(active, nodes.capacity, 0)),
-            per_model_kind(nodes.served_step), per_model_kind(nodes.revenue_step),
-            per_model_kind(nodes.fines_step), per_model_kind(m.profit),
-        ]))
-        self._jurisdictions.append(np.column_stack([
-            m.enforcement_counts, m.prohibited.sum(axis=1), m.partner_matrix().sum(axis=1)]))
+        self._nodes.append(
+            np.column_stack(
+                [
+                    per_model_kind(active),
+                    per_model_kind(active & nodes.compliant),
+                    per_model_kind(nodes.status == TAKEN_DOWN),
+                    per_model_kind(nodes.status == EXITED),
+                    per_model_kind(nodes.status == RELOCATING),
+                    per_model_kind(np.where(active, nodes.capacity, 0)),
+                    per_model_kind(nodes.served_step),
+                    per_model_kind(nodes.revenue_step),
+                    per_model_kind(nodes.fines_step),
+                    per_model_kind(m.profit),
+                ]
+            )
+        )
+        self._jurisdictions.append(
+            np.column_stack(
+                [m.enforcement_counts, m.prohibited.sum(axis=1), m.partner_matrix().sum(axis=1)]
+            )
+        )
         self._policies.append(self._policy_names(m.prohibited))
         validators = m.validators
-        self._global.append({
-            "hhi_nodes": hhi(nodes.served_step),
-            "hhi_jurisdictions": hhi(by_host.sum(axis=(0, 1, 3)).astype(float)),
-            "kyc_blocked": outcome.kyc_blocked,
-            "probes": validators.probes if validators is not None else 0,
-            "probes_caught": validators.probes_caught if validators is not None else 0,
-            "treaty_links": m.treaties.number_of_edges(),
-        })
+        self._global.append(
+            {
+                "hhi_nodes": hhi(nodes.served_step),
+                "hhi_jurisdictions": hhi(by_host.sum(axis=(0, 1, 3)).astype(float)),
+                "kyc_blocked": outcome.kyc_blocked,
+                "probes": validators.probes if validators is not None else 0,
+                "probes_caught": validators.probes_caught if validators is not None else 0,
+                "treaty_links": m.treaties.number_of_edges(),
+            }
+        )
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
@@ -151,25 +204,31 @@ class Recorder:
     def node_snapshot(self) -> pd.DataFrame:
         """Every node's state now, one row per node."""
         m, nodes = self.model, self.model.node_table
-        return pd.DataFrame({
-            "step": np.full(nodes.size, m.step_index, dtype=np.int64),
-            "node_id": np.arange(nodes.size, dtype=np.int64),
-            "jurisdiction": pd.Categorical.from_codes(nodes.jurisdiction, m.jurisdiction_names),
-            "model": pd.Categorical.from_codes(nodes.model, m.model_names),
-            "status": pd.Categorical.from_codes(nodes.status, list(STATUS_NAMES.values())),
-            "compliant": nodes.compliant.copy(),
-            "capacity": nodes.capacity.copy(),
-            "price_usd": nodes.price.copy(),
-            "served_total": nodes.served_total.copy(),
-            "revenue_total_usd": nodes.revenue_total.copy(),
-            "fines_total_usd": nodes.fines_total.copy(),
-            "joined_step": nodes.born.copy(),
-        })
+        return pd.DataFrame(
+            {
+                "step": np.full(nodes.size, m.step_index, dtype=np.int64),
+                "node_id": np.arange(nodes.size, dtype=np.int64),
+                "jurisdiction": pd.Categorical.from_codes(nodes.jurisdiction, m.jurisdiction_names),
+                "model": pd.Categorical.from_codes(nodes.model, m.model_names),
+                "status": pd.Categorical.from_codes(nodes.status, list(STATUS_NAMES.values())),
+                "compliant": nodes.compliant.copy(),
+                "capacity": nodes.capacity.copy(),
+                "price_usd": nodes.price.copy(),
+                "served_total": nodes.served_total.copy(),
+                "revenue_total_usd": nodes.revenue_total.copy(),
+                "fines_total_usd": nodes.fines_total.copy(),
+                "joined_step": nodes.born.copy(),
+            }
+        )
 
     # ------------------------------------------------------------------ tables
 
-    def _cube(self, blocks: list[np.ndarray], levels: list[tuple[str, list[str]]],
-              columns: tuple[str, ...]) -> pd.DataFrame:
+    def _cube(
+        self,
+        blocks: list[np.ndarray],
+        levels: list[tuple[str, list[str]]],
+        columns: tuple[str, ...],
+    ) -> pd.DataFrame:
         """Stack per-step (cells, columns) blocks into a tidy table with index columns."""
         n_steps = len(blocks)
         sizes = [len(names) for _, names in levels]
@@ -195,50 +254,90 @@ class Recorder:
         """All tables of the run (see docs/DATA.md for every column)."""
         m = self.model
         jur, kinds, cats = m.jurisdiction_names, list(REQUESTER_KINDS), m.category_names
-        requests = self._cube(self._requests,
-                              [("jurisdiction", jur), ("requester_kind", kinds), ("category", cats)],
-                              self.REQUEST_COLUMNS)
+        requests = self._cube(
+            self._requests,
+            [("jurisdiction", jur), ("requester_kind", kinds), ("category", cats)],
+            self.REQUEST_COLUMNS,
+        )
         for col in self.REQUEST_COLUMNS:
             if col != "attempts":
                 requests[col] = requests[col].astype(np.int64)
-        prohibited = np.stack(self._prohibited) if self._prohibited else np.zeros((0, len(jur), len(cats)), bool)
+        prohibited = (
+            np.stack(self._prohibited)
+            if self._prohibited
+            else np.zeros((0, len(jur), len(cats)), bool)
+        )
         requests["prohibited_at_residence"] = np.broadcast_to(
             prohibited[:, :, None, :], (prohibited.shape[0], len(jur), len(kinds), len(cats))
         ).ravel()
-        actors = self._cube(self._actors, [("jurisdiction", jur), ("requester_kind", kinds)],
-                            self.ACTOR_COLUMNS).astype({c: np.int64 for c in self.ACTOR_COLUMNS})
-        flows = self._cube([f[:, None] for f in self._flows],
-                           [("origin", jur), ("destination", jur), ("category", cats)], ("served",))
+        actors = self._cube(
+            self._actors, [("jurisdiction", jur), ("requester_kind", kinds)], self.ACTOR_COLUMNS
+        ).astype({c: np.int64 for c in self.ACTOR_COLUMNS})
+        flows = self._cube(
+            [f[:, None] for f in self._flows],
+            [("origin", jur), ("destination", jur), ("category", cats)],
+            ("served",),
+        )
         flows = flows[flows["served"] > 0].reset_index(drop=True).astype({"served": np.int64})
-        nodes = self._cube(self._nodes, [("jurisdiction", jur), ("model", m.model_names)],
-                           self.NODE_COLUMNS)
+        nodes = self._cube(
+            self._nodes, [("jurisdiction", jur), ("model", m.model_names)], self.NODE_COLUMNS
+        )
         nodes = nodes.astype({c: np.int64 for c in self.NODE_COLUMNS[:7]})
         served_in_step = nodes.groupby("step")["served"].transform("sum")
         nodes["market_share"] = nodes["served"] / served_in_step.where(served_in_step > 0)
-        jurisdictions = self._cube(self._jurisdictions, [("jurisdiction", jur)],
-                                   self.JURISDICTION_COLUMNS)
+        jurisdictions = self._cube(
+            self._jurisdictions, [("jurisdiction", jur)], self.JURISDICTION_COLUMNS
+        )
         jurisdictions = jurisdictions.astype(
-            {c: np.int64 for c in ("audits", "violations_detected", "takedowns",
-                                   "prohibited_categories", "treaty_partners")})
+            {
+                c: np.int64
+                for c in (
+                    "audits",
+                    "violations_detected",
+                    "takedowns",
+                    "prohibited_categories",
+                    "treaty_partners",
+                )
+            }
+        )
         jurisdictions["policy"] = np.concatenate(self._policies) if self._policies else []
-        node_states = (pd.concat(self._snapshots, ignore_index=True) if self._snapshots
-                       else self.node_snapshot().iloc[:0])
+        node_states = (
+            pd.concat(self._snapshots, ignore_index=True)
+            if self._snapshots
+            else self.node_snapshot().iloc[:0]
+        )
         n_steps, n_m = len(self._requests), len(m.model_names)
         metrics = headline(
             self._stack(self._requests, (n_steps, len(jur), len(kinds), len(cats), -1)),
             self._stack(self._actors, (n_steps, len(jur), len(kinds), -1)),
             self._stack(self._nodes, (n_steps, len(jur), n_m, -1)),
             self._stack(self._jurisdictions, (n_steps, len(jur), -1)),
-            prohibited, pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
+            prohibited,
+            pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
             pd.DataFrame(m.event_log, columns=["step", "event"]),
-            harmful=m.harmful, permissive=m.permissive)
-        return dict(metrics=metrics, requests=requests, actors=actors, flows=flows, nodes=nodes,
-                    jurisdictions=jurisdictions, node_states=node_states)
+            harmful=m.harmful,
+            permissive=m.permissive,
+        )
+        return dict(
+            metrics=metrics,
+            requests=requests,
+            actors=actors,
+            flows=flows,
+            nodes=nodes,
+            jurisdictions=jurisdictions,
+            node_states=node_states,
+        )
 
 
 #: Per-step counters recorded directly (not derivable from the detailed tables).
-STEP_COUNTERS = ("hhi_nodes", "hhi_jurisdictions", "kyc_blocked", "probes", "probes_caught",
-                 "treaty_links")
+STEP_COUNTERS = (
+    "hhi_nodes",
+    "hhi_jurisdictions",
+    "kyc_blocked",
+    "probes",
+    "probes_caught",
+    "treaty_links",
+)
 
 #: Headline columns counting events of these kinds per step.
 EVENT_COUNTS = {
@@ -247,15 +346,29 @@ EVENT_COUNTS = {
     "entries": ("entry",),
     "model_switches": ("model_switch",),
     "compliance_switches": ("comply", "defy"),
-    "policy_changes": ("policy_change", "enforcement_change", "policy_adoption",
-                       "policy_tightened", "policy_relaxed"),
+    "policy_changes": (
+        "policy_change",
+        "enforcement_change",
+        "policy_adoption",
+        "policy_tightened",
+        "policy_relaxed",
+    ),
     "treaty_joins": ("treaty_signed", "treaty_joined"),
 }
 
 
-def headline(requests: np.ndarray, actors: np.ndarray, nodes: np.ndarray,
-             jurisdictions: np.ndarray, prohibited: np.ndarray, per_step: pd.DataFrame,
-             events: pd.DataFrame, *, harmful: np.ndarray, permissive: np.ndarray) -> pd.DataFrame:
+def headline(
+    requests: np.ndarray,
+    actors: np.ndarray,
+    nodes: np.ndarray,
+    jurisdictions: np.ndarray,
+    prohibited: np.ndarray,
+    per_step: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    harmful: np.ndarray,
+    permissive: np.ndarray,
+) -> pd.DataFrame:
     """The one-row-per-step headline metrics, derived from the detailed tables' arrays.
 
     Every column is a sum or ratio of sums of the ``requests``, ``actors``, ``nodes``
@@ -287,31 +400,38 @@ def headline(requests: np.ndarray, actors: np.ndarray, nodes: np.ndarray,
     out["harmful_requests"] = total(harm["emitted"]).astype(np.int64)
     out["harmful_completed"] = total(harm["served"]).astype(np.int64)
     out["harm_completion_rate"] = _ratio(out["harmful_completed"], out["harmful_requests"])
-    out["malicious_success_share"] = _ratio(total(ac["harm_completed"][:, :, mal]),
-                                            total(ac["seeking_harm"][:, :, mal]))
-    out["mean_attempts_malicious"] = _ratio(total(harm["attempts_on_served"]),
-                                            total(harm["served"]))
+    out["malicious_success_share"] = _ratio(
+        total(ac["harm_completed"][:, :, mal]), total(ac["seeking_harm"][:, :, mal])
+    )
+    out["mean_attempts_malicious"] = _ratio(
+        total(harm["attempts_on_served"]), total(harm["served"])
+    )
     for name, k in (("benign", benign), ("dual_use", dual)):
         served = total(rq["served"][:, :, k])
-        out[f"{name}_over_refusal"] = _ratio(total(rq["refused"][:, :, k]),
-                                            total(rq["emitted"][:, :, k]))
+        out[f"{name}_over_refusal"] = _ratio(
+            total(rq["refused"][:, :, k]), total(rq["emitted"][:, :, k])
+        )
         out[f"mean_attempts_{name}"] = _ratio(total(rq["attempts_on_served"][:, :, k]), served)
-        out[f"{name}_served_permissive_share"] = _ratio(total(rq["served_permissive"][:, :, k]),
-                                                        served)
-    out["malicious_knowing_share"] = _ratio(total(ac["knowing_a_node"][:, :, mal]),
-                                            total(ac["requesters"][:, :, mal]))
+        out[f"{name}_served_permissive_share"] = _ratio(
+            total(rq["served_permissive"][:, :, k]), served
+        )
+    out["malicious_knowing_share"] = _ratio(
+        total(ac["knowing_a_node"][:, :, mal]), total(ac["requesters"][:, :, mal])
+    )
     out["cross_border_share"] = _ratio(total(rq["served_foreign"]), out["requests_served"])
     banned = prohibited[:, :, None, :]
     out["prohibited_requests"] = total(rq["emitted"] * banned).astype(np.int64)
     out["prohibited_served"] = total(rq["served"] * banned).astype(np.int64)
     out["policy_leakage"] = _ratio(out["prohibited_served"], out["prohibited_requests"])
-    out["prohibited_served_abroad_share"] = _ratio(total(rq["served_foreign"] * banned),
-                                                   out["prohibited_served"])
+    out["prohibited_served_abroad_share"] = _ratio(
+        total(rq["served_foreign"] * banned), out["prohibited_served"]
+    )
     active = nodes[..., Recorder.NODE_COLUMNS.index("nodes_active")]
     out["active_nodes"] = total(active).astype(np.int64)
     out["permissive_node_share"] = _ratio(total(active[:, :, permissive]), out["active_nodes"])
-    out["compliance_rate"] = _ratio(total(nodes[..., Recorder.NODE_COLUMNS.index("nodes_compliant")]),
-                                    out["active_nodes"])
+    out["compliance_rate"] = _ratio(
+        total(nodes[..., Recorder.NODE_COLUMNS.index("nodes_compliant")]), out["active_nodes"]
+    )
     for col in ("audits", "violations_detected", "takedowns", "fines_usd", "enforcement_spend_usd"):
         summed = total(jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index(col)])
         out[col] = summed if col.endswith("usd") else summed.astype(np.int64)

@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import mesa
-from mesa.agent import AgentSet
 import networkx as nx
 import numpy as np
+from mesa.agent import AgentSet
 
 from sim.dynamics import Diffusion, adapt
 from sim.enforcement import Evidence, gather_evidence
 from sim.events import apply_event
 from sim.jurisdictions import Jurisdiction
+from sim.market import gateway_rules, neighbourhoods, reach_groups
 from sim.metrics import Recorder
 from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
 from sim.policy import PolicyMemory, grow_treaties, signals
 from sim.requesters import MALICIOUS, Requesters
-from sim.market import gateway_rules, neighbourhoods, reach_groups
 from sim.routing import RoutingTable, routing_weights
 from sim.scenario import Scenario
 from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
@@ -41,8 +41,9 @@ def scenario_permissive(spec: Scenario) -> list[str]:
     categories = list(spec.categories)
     refusal = np.array([[m.refusal[c] for c in categories] for m in spec.models.values()])
     harmful = np.array([c.harmful for c in spec.categories.values()])
-    return [name for name, p in zip(spec.models, permissive_kinds(refusal, harmful), strict=True)
-            if p]
+    return [
+        name for name, p in zip(spec.models, permissive_kinds(refusal, harmful), strict=True) if p
+    ]
 
 
 class DiriskModel(mesa.Model):
@@ -70,23 +71,32 @@ class DiriskModel(mesa.Model):
         self.jurisdiction_index = {n: i for i, n in enumerate(self.jurisdiction_names)}
         self.harmful = np.array([c.harmful for c in scenario.categories.values()])
         self.harmful_categories = [n for n, c in scenario.categories.items() if c.harmful]
-        self.refusal = np.array([[m.refusal[c] for c in self.category_names]
-                                 for m in scenario.models.values()])
-        self.susceptibility = np.array([m.jailbreak_susceptibility
-                                        for m in scenario.models.values()])
+        self.refusal = np.array(
+            [[m.refusal[c] for c in self.category_names] for m in scenario.models.values()]
+        )
+        self.susceptibility = np.array(
+            [m.jailbreak_susceptibility for m in scenario.models.values()]
+        )
         market = scenario.market
         #: (M,) routing-weight factor of each model kind: quality^quality_elasticity
-        self.quality_factor = np.array([m.quality for m in scenario.models.values()]) \
-            ** market.quality_elasticity
+        self.quality_factor = (
+            np.array([m.quality for m in scenario.models.values()]) ** market.quality_elasticity
+        )
         self.permissive = permissive_kinds(self.refusal, self.harmful)
-        self.permissive_models = [m for m, p in zip(self.model_names, self.permissive, strict=True)
-                                  if p]
+        self.permissive_models = [
+            m for m, p in zip(self.model_names, self.permissive, strict=True) if p
+        ]
         self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())
-        self.resembles = np.array([[other in c.resembles for other in self.category_names]
-                                   for c in scenario.categories.values()])
+        self.resembles = np.array(
+            [
+                [other in c.resembles for other in self.category_names]
+                for c in scenario.categories.values()
+            ]
+        )
         self.available = np.array([m.available for m in scenario.models.values()])
-        self.hosting_cost = np.array([j.hosting_cost_usd_per_day
-                                      for j in scenario.jurisdictions.values()])
+        self.hosting_cost = np.array(
+            [j.hosting_cost_usd_per_day for j in scenario.jurisdictions.values()]
+        )
         self.licence_cost = np.array([j.licence_cost_usd for j in scenario.jurisdictions.values()])
         self.event_log: list[dict] = []
         self.step_index = -1
@@ -95,8 +105,12 @@ class DiriskModel(mesa.Model):
         self.arrivals = np.zeros((len(self.jurisdiction_names), len(self.category_names)))
 
         self.jurisdiction_agents = AgentSet(
-            [Jurisdiction(self, name, i, spec)
-             for i, (name, spec) in enumerate(scenario.jurisdictions.items())], random=self.random)
+            [
+                Jurisdiction(self, name, i, spec)
+                for i, (name, spec) in enumerate(scenario.jurisdictions.items())
+            ],
+            random=self.random,
+        )
         #: (J, 5) this step's enforcement counters (see sim.jurisdictions.ENFORCEMENT_COUNTERS)
         self.enforcement_counts = np.zeros((len(self.jurisdiction_names), 5))
         self._partners: np.ndarray | None = None
@@ -120,8 +134,9 @@ class DiriskModel(mesa.Model):
         self.recorder = Recorder(self)
         self.malicious_kind = MALICIOUS
         self.policy_memory = PolicyMemory.empty(len(self.jurisdiction_names))
-        self.initial_hosting = np.bincount(self.node_table.jurisdiction,
-                                           minlength=len(self.jurisdiction_names))
+        self.initial_hosting = np.bincount(
+            self.node_table.jurisdiction, minlength=len(self.jurisdiction_names)
+        )
         self.prohibited = self._policy_matrix()
 
     # ------------------------------------------------------------------ schedule
@@ -150,12 +165,17 @@ class DiriskModel(mesa.Model):
         self._neighbourhoods: np.ndarray | None = None
         self.validators: ValidatorSet | None = None
         if market.protocol == "gateway":
-            self.gateway_refusal, self.gateway_kyc = gateway_rules(market.gateway, self.category_names)
+            self.gateway_refusal, self.gateway_kyc = gateway_rules(
+                market.gateway, self.category_names
+            )
             self.gateway_blocked = np.isin(self.jurisdiction_names, market.gateway.geo_block)
         elif market.protocol == "p2p":
             n_entry = market.p2p.entry_points
-            self.entry_nodes = (self.rng.choice(n_nodes, size=n_entry, replace=n_nodes < n_entry)
-                                if n_nodes else np.zeros(0, dtype=np.int64))
+            self.entry_nodes = (
+                self.rng.choice(n_nodes, size=n_entry, replace=n_nodes < n_entry)
+                if n_nodes
+                else np.zeros(0, dtype=np.int64)
+            )
             self.requester_entry = self.rng.integers(0, n_entry, self.requesters.size)
         elif market.protocol == "validators":
             self.validators = ValidatorSet.create(market.validators, n_nodes, self.rng)
@@ -168,16 +188,21 @@ class DiriskModel(mesa.Model):
         if self.scenario.market.protocol != "p2p":
             self._neighbourhoods = np.ones((1, n_nodes), dtype=bool)
         else:
-            self._neighbourhoods = neighbourhoods(self.node_graph, self.entry_nodes,
-                                                  self.scenario.market.p2p.search_depth, n_nodes)
+            self._neighbourhoods = neighbourhoods(
+                self.node_graph, self.entry_nodes, self.scenario.market.p2p.search_depth, n_nodes
+            )
         return self._neighbourhoods
 
     def routing_weights(self) -> np.ndarray:
         """(N,) routing weight of every node under the market protocol."""
         nodes = self.node_table
-        weights = routing_weights(nodes.capacity, nodes.price, nodes.active,
-                                  price_elasticity=self.scenario.market.price_elasticity,
-                                  quality_factor=self.quality_factor[nodes.model])
+        weights = routing_weights(
+            nodes.capacity,
+            nodes.price,
+            nodes.active,
+            price_elasticity=self.scenario.market.price_elasticity,
+            quality_factor=self.quality_factor[nodes.model],
+        )
         if self.validators is not None:
             relative = self.validators.relative_incentive(nodes.active)
             weights = np.where(nodes.active, nodes.capacity * relative, 0.0)
@@ -198,12 +223,19 @@ class DiriskModel(mesa.Model):
         geo_block = np.array([a.enforcement.geo_block_foreign for a in self.jurisdiction_agents])
         weights = self.routing_weights()
         neighbourhoods = self.neighbourhoods()
-        key = (weights.tobytes(), nodes.jurisdiction.tobytes(), geo_block.tobytes(),
-               id(neighbourhoods))
+        key = (
+            weights.tobytes(),
+            nodes.jurisdiction.tobytes(),
+            geo_block.tobytes(),
+            id(neighbourhoods),
+        )
         if self._routing_cache is None or self._routing_cache[0] != key:
-            reachable, lookup = reach_groups(nodes.jurisdiction, geo_block,
-                                             blocked=self.gateway_blocked,
-                                             neighbourhoods=neighbourhoods)
+            reachable, lookup = reach_groups(
+                nodes.jurisdiction,
+                geo_block,
+                blocked=self.gateway_blocked,
+                neighbourhoods=neighbourhoods,
+            )
             self._routing_cache = (key, RoutingTable.build(weights, reachable), lookup)
         return self._routing_cache[1], self._routing_cache[2]
 
@@ -221,7 +253,9 @@ class DiriskModel(mesa.Model):
         nodes = self.node_table
         n_jur, n_cat = self.arrivals.shape
         cells = (nodes.jurisdiction[:, None] * n_cat + np.arange(n_cat)).ravel()
-        per_host = np.bincount(cells, weights=arrivals, minlength=n_jur * n_cat).reshape(n_jur, n_cat)
+        per_host = np.bincount(cells, weights=arrivals, minlength=n_jur * n_cat).reshape(
+            n_jur, n_cat
+        )
         weights = self.routing_weights()
         weight = np.bincount(nodes.jurisdiction, weights=weights, minlength=n_jur)
         overall = per_host.sum(axis=0) / max(weight.sum(), 1e-12)
@@ -232,11 +266,18 @@ class DiriskModel(mesa.Model):
     def evidence(self, demand: Demand, outcome: Outcome) -> Evidence:
         """Policy violations among the step's served requests."""
         ok = outcome.status == SERVED
-        extraterritorial = np.array([a.enforcement.extraterritorial for a in self.jurisdiction_agents])
+        extraterritorial = np.array(
+            [a.enforcement.extraterritorial for a in self.jurisdiction_agents]
+        )
         reaching = extraterritorial | self.partner_matrix().any(axis=1)
-        return gather_evidence(outcome.node[ok], demand.category[ok], demand.apparent[ok],
-                               host=self.node_table.jurisdiction, prohibited=self.prohibited,
-                               extraterritorial=reaching)
+        return gather_evidence(
+            outcome.node[ok],
+            demand.category[ok],
+            demand.apparent[ok],
+            host=self.node_table.jurisdiction,
+            prohibited=self.prohibited,
+            extraterritorial=reaching,
+        )
 
     def enforce(self, evidence: Evidence) -> None:
         """Every jurisdiction audits, fines and takes down, in scenario order; validators
@@ -247,11 +288,13 @@ class DiriskModel(mesa.Model):
             benign = ~self.harmful
             helpfulness = 1.0 - self.refusal[nodes.model][:, benign].mean(axis=1)
             spec = self.scenario.market.validators
-            probe_cats = (self.harmful_categories if spec.probe_categories is None
-                          else spec.probe_categories)
+            probe_cats = (
+                self.harmful_categories if spec.probe_categories is None else spec.probe_categories
+            )
             probe_idx = [self.category_names.index(c) for c in probe_cats]
             node_refusal = 1 - (1 - self.refusal[nodes.model]) * (
-                1 - self.filter_matrix()[nodes.jurisdiction] * nodes.compliant[:, None])
+                1 - self.filter_matrix()[nodes.jurisdiction] * nodes.compliant[:, None]
+            )
             self.validators.update(helpfulness, node_refusal[:, probe_idx], nodes.active, self.rng)
             nodes.pay(self.validators.emissions())
 
@@ -268,8 +311,9 @@ class DiriskModel(mesa.Model):
                 grow_treaties(self)
         nodes = self.node_table
         spec = self.scenario.adaptation
-        self.profit = nodes.profit_step(self.hosting_cost, spec.compliance_cost_share,
-                                        self.running_at_start, self.step_index)
+        self.profit = nodes.profit_step(
+            self.hosting_cost, spec.compliance_cost_share, self.running_at_start, self.step_index
+        )
         memory = spec.profit_memory if self.step_index > 0 else 0.0
         nodes.profit_ema = memory * nodes.profit_ema + (1 - memory) * self.profit
 
@@ -278,29 +322,43 @@ class DiriskModel(mesa.Model):
         for event in self.events_at.get(self.step_index, []):
             apply_event(self, event)
         for spread in self.scheduled_releases.pop(self.step_index, []):
-            self.release(spread.model, innovation=spread.innovation, imitation=spread.imitation,
-                         scope=spread.scope)
+            self.release(
+                spread.model,
+                innovation=spread.innovation,
+                imitation=spread.imitation,
+                scope=spread.scope,
+            )
             self.log_event("model_release", detail=f"{self.model_names[spread.model]} available")
 
-    def release(self, model: int, *, innovation: float, imitation: float,
-                scope: np.ndarray | None) -> None:
+    def release(
+        self, model: int, *, innovation: float, imitation: float, scope: np.ndarray | None
+    ) -> None:
         """Make a model kind available and start its diffusion over the node network."""
         self.available[model] = True
         self.diffusions.append(Diffusion(model, innovation, imitation, scope))
 
-    def schedule_release(self, step: int, model: int, *, innovation: float, imitation: float,
-                         scope: np.ndarray | None) -> None:
+    def schedule_release(
+        self,
+        step: int,
+        model: int,
+        *,
+        innovation: float,
+        imitation: float,
+        scope: np.ndarray | None,
+    ) -> None:
         """Release a model kind at the end of ``step``."""
         self.scheduled_releases.setdefault(step, []).append(
-            Diffusion(model, innovation, imitation, scope))
+            Diffusion(model, innovation, imitation, scope)
+        )
 
     # ------------------------------------------------------------------ rules
 
     def _policy_matrix(self) -> np.ndarray:
         """(J, C) bool: category prohibited by jurisdiction, as in force now."""
-        return np.array([np.isin(self.category_names, sorted(a.prohibited))
-                         for a in self.jurisdiction_agents], dtype=bool).reshape(
-                             len(self.jurisdiction_names), len(self.category_names))
+        return np.array(
+            [np.isin(self.category_names, sorted(a.prohibited)) for a in self.jurisdiction_agents],
+            dtype=bool,
+        ).reshape(len(self.jurisdiction_names), len(self.category_names))
 
     def filter_matrix(self) -> np.ndarray:
         """(J, C) probability that jurisdiction j's compliance filter catches category c:
@@ -308,8 +366,11 @@ class DiriskModel(mesa.Model):
         categories resembling a prohibited one."""
         spec = self.scenario.nodes
         lookalike = (self.resembles[None, :, :] & self.prohibited[:, None, :]).any(axis=2)
-        return np.where(self.prohibited, spec.filter_recall,
-                        np.where(lookalike, spec.filter_false_positive, 0.0))
+        return np.where(
+            self.prohibited,
+            spec.filter_recall,
+            np.where(lookalike, spec.filter_false_positive, 0.0),
+        )
 
     def serving_rules(self) -> ServingRules:
         """Flat lookups for the serving kernel, from the current node and policy state
@@ -318,8 +379,14 @@ class DiriskModel(mesa.Model):
         enf = [a.enforcement for a in self.jurisdiction_agents]
         extraterritorial = np.array([e.extraterritorial for e in enf])
         kyc = np.array([e.kyc_mandate for e in enf])
-        key = (nodes.model.tobytes(), nodes.compliant.tobytes(), nodes.jurisdiction.tobytes(),
-               self.prohibited.tobytes(), extraterritorial.tobytes(), kyc.tobytes())
+        key = (
+            nodes.model.tobytes(),
+            nodes.compliant.tobytes(),
+            nodes.jurisdiction.tobytes(),
+            self.prohibited.tobytes(),
+            extraterritorial.tobytes(),
+            kyc.tobytes(),
+        )
         if self._rules_cache is None or self._rules_cache[0] != key:
             self._rules_cache = (key, self._serving_rules(extraterritorial, kyc))
         return self._rules_cache[1]
@@ -362,7 +429,7 @@ class DiriskModel(mesa.Model):
         treaties it belongs to (edge attribute ``treaties``)."""
         members = list(members)
         for i, a in enumerate(members):
-            for b in members[i + 1:]:
+            for b in members[i + 1 :]:
                 if a != b:
                     self.treaties.add_edge(a, b)
                     self.treaties[a][b].setdefault("treaties", set()).add(name)
@@ -374,8 +441,13 @@ class DiriskModel(mesa.Model):
         alive = np.flatnonzero(self.node_table.active)
         self.node_table.extend(new)
         self._add_node_agents(first)
-        attach(self.node_graph, range(first, self.node_table.size), alive,
-               self.scenario.node_network, self.rng)
+        attach(
+            self.node_graph,
+            range(first, self.node_table.size),
+            alive,
+            self.scenario.node_network,
+            self.rng,
+        )
         self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
         self.profit = np.pad(self.profit, (0, new.size))
         if self.validators is not None:
@@ -385,8 +457,16 @@ class DiriskModel(mesa.Model):
         for index in range(first, self.node_table.size):
             self.nodes.add(Node(self, index))
 
-    def log_event(self, event: str, *, jurisdiction: str = "", node_id: int = -1,
-                  detail: str = "") -> None:
+    def log_event(
+        self, event: str, *, jurisdiction: str = "", node_id: int = -1, detail: str = ""
+    ) -> None:
         """Append a record to the event log at the current step."""
-        self.event_log.append(dict(step=self.step_index, event=event, jurisdiction=jurisdiction,
-                                   node_id=int(node_id), detail=detail))
+        self.event_log.append(
+            dict(
+                step=self.step_index,
+                event=event,
+                jurisdiction=jurisdiction,
+                node_id=int(node_id),
+                detail=detail,
+            )
+        )

@@ -30,8 +30,9 @@ def build_graph(n: int, spec: NodeNetwork, rng: np.random.Generator) -> nx.Graph
     return graph
 
 
-def attach(graph: nx.Graph, new: range, alive: np.ndarray, spec: NodeNetwork,
-           rng: np.random.Generator) -> None:
+def attach(
+    graph: nx.Graph, new: range, alive: np.ndarray, spec: NodeNetwork, rng: np.random.Generator
+) -> None:
     """Link each newly created node to ``mean_degree / 2`` nodes chosen uniformly among
     ``alive`` (ids of active nodes) and the new nodes added before it."""
     peers = [int(a) for a in alive]
@@ -72,8 +73,10 @@ class Adjacency:
         degree = self.degree
         if self.indices.size == 0:
             return np.zeros(degree.size)
-        summed = np.add.reduceat(values[self.indices].astype(np.float64),
-                                 np.minimum(self.indptr[:-1], self.indices.size - 1))
+        summed = np.add.reduceat(
+            values[self.indices].astype(np.float64),
+            np.minimum(self.indptr[:-1], self.indices.size - 1),
+        )
         summed[degree == 0] = 0.0
         return summed / np.maximum(degree, 1)
 

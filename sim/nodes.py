@@ -11,8 +11,12 @@ from sim.requesters import apportion
 from sim.scenario import Scenario
 
 ACTIVE, TAKEN_DOWN, EXITED, RELOCATING = 0, 1, 2, 3
-STATUS_NAMES = {ACTIVE: "active", TAKEN_DOWN: "taken_down", EXITED: "exited",
-                RELOCATING: "relocating"}
+STATUS_NAMES = {
+    ACTIVE: "active",
+    TAKEN_DOWN: "taken_down",
+    EXITED: "exited",
+    RELOCATING: "relocating",
+}
 DAYS_PER_YEAR = 365.0
 
 
@@ -48,8 +52,14 @@ class NodeTable:
         return self.status == ACTIVE
 
     @classmethod
-    def draw(cls, scenario: Scenario, rng: np.random.Generator, *, jurisdiction: np.ndarray,
-             born: int = -1) -> NodeTable:
+    def draw(
+        cls,
+        scenario: Scenario,
+        rng: np.random.Generator,
+        *,
+        jurisdiction: np.ndarray,
+        born: int = -1,
+    ) -> NodeTable:
         """New nodes hosted in the given jurisdictions, with model, capacity, price and
         compliance drawn from the scenario."""
         spec = scenario.nodes
@@ -65,8 +75,9 @@ class NodeTable:
             mix = np.array([jur.model_mix.get(m, 0.0) for m in model_names])
             model[mine] = rng.choice(len(model_names), size=mine.size, p=mix / mix.sum())
             compliant[mine] = rng.random(mine.size) < jur.compliance_share
-        capacity = np.maximum(1, np.rint(
-            spec.capacity_per_day * rng.lognormal(0.0, spec.capacity_dispersion, n)))
+        capacity = np.maximum(
+            1, np.rint(spec.capacity_per_day * rng.lognormal(0.0, spec.capacity_dispersion, n))
+        )
         price = spec.price_usd_per_request * rng.lognormal(0.0, spec.price_dispersion, n)
         return cls(
             jurisdiction=jurisdiction.astype(np.int64),
@@ -129,13 +140,18 @@ class NodeTable:
         """(N,) bool: active or relocating (paying for hosting)."""
         return (self.status == ACTIVE) | (self.status == RELOCATING)
 
-    def profit_step(self, hosting_cost: np.ndarray, compliance_cost_share: float,
-                    running: np.ndarray, step: int) -> np.ndarray:
+    def profit_step(
+        self, hosting_cost: np.ndarray, compliance_cost_share: float, running: np.ndarray, step: int
+    ) -> np.ndarray:
         """(N,) this step's profit in USD: revenue less hosting, compliance cost, fines and
         one-off costs, for nodes that were running at the start of ``step`` (nodes that
         joined during it start tomorrow: zero)."""
-        profit = (self.revenue_step * (1 - self.compliant * compliance_cost_share)
-                  - hosting_cost[self.jurisdiction] - self.fines_step - self.costs_step)
+        profit = (
+            self.revenue_step * (1 - self.compliant * compliance_cost_share)
+            - hosting_cost[self.jurisdiction]
+            - self.fines_step
+            - self.costs_step
+        )
         ran = np.pad(running, (0, self.size - running.size)) & (self.born <= step)
         return np.where(ran, profit, 0.0)
 
@@ -202,5 +218,7 @@ class Node(mesa.Agent):
         return float(self._table.fines_total[self.index])
 
     def __repr__(self) -> str:
-        return (f"Node({self.index}, {self.jurisdiction}, {self.model_kind}, {self.status}, "
-                f"compliant={self.compliant})")
+        return (
+            f"Node({self.index}, {self.jurisdiction}, {self.model_kind}, {self.status}, "
+            f"compliant={self.compliant})"
+        )

@@ -57,17 +57,22 @@ def signals(model: DiriskModel) -> PolicySignals:
     """The signals of the current step."""
     spec = model.scenario.policy_dynamics
     residents = np.bincount(model.requesters.jurisdiction, minlength=len(model.jurisdiction_names))
-    hosted = np.bincount(model.node_table.jurisdiction[model.node_table.status == ACTIVE],
-                         minlength=residents.size)
-    diffusing = (model.harmful_categories if spec.diffusing_categories is None
-                 else spec.diffusing_categories)
+    hosted = np.bincount(
+        model.node_table.jurisdiction[model.node_table.status == ACTIVE], minlength=residents.size
+    )
+    diffusing = (
+        model.harmful_categories if spec.diffusing_categories is None else spec.diffusing_categories
+    )
     return PolicySignals(
         prohibited=model.prohibited.copy(),
         trade=model.policy_memory.trade,
-        requester_share=np.array([j.requester_share for j in model.scenario.jurisdictions.values()]),
+        requester_share=np.array(
+            [j.requester_share for j in model.scenario.jurisdictions.values()]
+        ),
         harm_per_1000=1000 * model.policy_memory.harm / np.maximum(residents, 1),
-        hosting_loss=np.where(model.initial_hosting > 0,
-                              1 - hosted / np.maximum(model.initial_hosting, 1), 0.0),
+        hosting_loss=np.where(
+            model.initial_hosting > 0, 1 - hosted / np.maximum(model.initial_hosting, 1), 0.0
+        ),
         diffusing=np.array([model.category_names.index(c) for c in diffusing], dtype=np.int64),
     )
 
@@ -91,5 +96,8 @@ def grow_treaties(model: DiriskModel) -> None:
             if model.rng.random() < rate * share:
                 model.sign_treaty([*members, names[j]], name=treaty)
                 members.append(names[j])
-                model.log_event("treaty_joined", jurisdiction=names[j],
-                                detail=f"{treaty} (traffic share with members {share:.0%})")
+                model.log_event(
+                    "treaty_joined",
+                    jurisdiction=names[j],
+                    detail=f"{treaty} (traffic share with members {share:.0%})",
+                )

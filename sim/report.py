@@ -23,10 +23,15 @@ from sim.results import Results, atomic_write, atomic_write_text  # noqa: E402
 
 #: Okabe-Ito colours (colour-blind safe) with line styles and markers so lines stay
 #: distinguishable in greyscale.
-STYLES = [dict(color=c, linestyle=ls, marker=mk, markevery=0.1) for c, ls, mk in zip(
-    ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"),
-    ("-", "--", "-.", ":", "-", "--", "-.", ":"), ("o", "s", "^", "D", "v", "P", "X", "*"),
-    strict=True)]
+STYLES = [
+    dict(color=c, linestyle=ls, marker=mk, markevery=0.1)
+    for c, ls, mk in zip(
+        ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"),
+        ("-", "--", "-.", ":", "-", "--", "-.", ":"),
+        ("o", "s", "^", "D", "v", "P", "X", "*"),
+        strict=True,
+    )
+]
 
 HEADLINES = (
     ("harm_completion_rate", "harm completion rate"),
@@ -56,8 +61,10 @@ def load_runs(directories: list[Path]) -> list[Results]:
             raise ReportError(str(exc)) from None
     hashes = {r.meta["scenario_hash"] for r in runs}
     if len(hashes) > 1:
-        raise ReportError("the runs are of different scenarios (content hashes differ): report "
-                          "replications of one scenario together")
+        raise ReportError(
+            "the runs are of different scenarios (content hashes differ): report "
+            "replications of one scenario together"
+        )
     return runs
 
 
@@ -65,8 +72,11 @@ def band(runs: list[Results], column: str) -> pd.DataFrame:
     """Per step: mean over runs and the 95% interval (normal approximation)."""
     values = pd.concat([r.metrics.set_index("step")[column] for r in runs], axis=1)
     mean = values.mean(axis=1)
-    half = (Z95 * values.std(axis=1, ddof=1) / np.sqrt(values.shape[1])
-            if values.shape[1] > 1 else mean * 0)
+    half = (
+        Z95 * values.std(axis=1, ddof=1) / np.sqrt(values.shape[1])
+        if values.shape[1] > 1
+        else mean * 0
+    )
     return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half})
 
 
@@ -75,8 +85,10 @@ def _finish(fig: plt.Figure, title: str, name: str, out: Path) -> str:
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     for suffix in ("png", "svg"):
-        atomic_write(out / f"{name}.{suffix}",
-                     lambda p, s=suffix: fig.savefig(p, format=s, dpi=150 if s == "png" else None))
+        atomic_write(
+            out / f"{name}.{suffix}",
+            lambda p, s=suffix: fig.savefig(p, format=s, dpi=150 if s == "png" else None),
+        )
     plt.close(fig)
     return f"{name}.png"
 
@@ -84,8 +96,9 @@ def _finish(fig: plt.Figure, title: str, name: str, out: Path) -> str:
 def headline_figure(runs: list[Results], scenario: str, out: Path) -> str:
     """Headline metrics over time, with replication bands."""
     fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
-    for ax, (column, label), style in zip(axes.ravel(), HEADLINES, STYLES[:len(HEADLINES)],
-                                          strict=True):
+    for ax, (column, label), style in zip(
+        axes.ravel(), HEADLINES, STYLES[: len(HEADLINES)], strict=True
+    ):
         b = band(runs, column)
         ax.plot(b.index, b["mean"], **style, linewidth=1.4, markersize=3)
         ax.fill_between(b.index, b["low"], b["high"], color=style["color"], alpha=0.2, linewidth=0)
@@ -96,15 +109,21 @@ def headline_figure(runs: list[Results], scenario: str, out: Path) -> str:
     for ax in axes[-1]:
         ax.set_xlabel("day")
     n = len(runs)
-    return _finish(fig, f"{scenario}: headline metrics (mean of {n} run{'s' * (n > 1)}"
-                        f"{', band: 95% interval' if n > 1 else ''})", "headline", out)
+    return _finish(
+        fig,
+        f"{scenario}: headline metrics (mean of {n} run{'s' * (n > 1)}"
+        f"{', band: 95% interval' if n > 1 else ''})",
+        "headline",
+        out,
+    )
 
 
 def leakage_figure(runs: list[Results], scenario: str, out: Path) -> str:
     """Share of each jurisdiction's served requests served in each jurisdiction."""
     flows = pd.concat([r.flows for r in runs])
-    matrix = flows.pivot_table(index="origin", columns="destination", values="served",
-                               aggfunc="sum", observed=False).fillna(0)
+    matrix = flows.pivot_table(
+        index="origin", columns="destination", values="served", aggfunc="sum", observed=False
+    ).fillna(0)
     share = matrix.div(matrix.sum(axis=1).replace(0, np.nan), axis=0)
     fig, ax = plt.subplots(figsize=(6, 5))
     image = ax.imshow(share.to_numpy(), cmap="cividis", vmin=0, vmax=1)
@@ -116,11 +135,19 @@ def leakage_figure(runs: list[Results], scenario: str, out: Path) -> str:
         for j in range(share.shape[1]):
             value = share.iat[i, j]
             if not np.isnan(value):
-                ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=7,
-                        color="white" if value < 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.0%}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value < 0.5 else "black",
+                )
     fig.colorbar(image, ax=ax, label="share of the row's served requests")
-    return _finish(fig, f"{scenario}: where each jurisdiction's requests are served",
-                   "leakage", out)
+    return _finish(
+        fig, f"{scenario}: where each jurisdiction's requests are served", "leakage", out
+    )
 
 
 def composition_figure(runs: list[Results], scenario: str, out: Path) -> str:
@@ -128,20 +155,29 @@ def composition_figure(runs: list[Results], scenario: str, out: Path) -> str:
     nodes = runs[0].nodes
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, column in zip(axes, ("jurisdiction", "model"), strict=True):
-        table = nodes.pivot_table(index="step", columns=column, values="nodes_active",
-                                  aggfunc="sum", observed=True)
+        table = nodes.pivot_table(
+            index="step", columns=column, values="nodes_active", aggfunc="sum", observed=True
+        )
         hatches = ("", "//", "\\\\", "xx", "..", "oo", "++", "--")
-        stacks = ax.stackplot(table.index, table.to_numpy().T, labels=list(table.columns),
-                              colors=[s["color"] for s in STYLES[:table.shape[1]]], alpha=0.85)
+        stacks = ax.stackplot(
+            table.index,
+            table.to_numpy().T,
+            labels=list(table.columns),
+            colors=[s["color"] for s in STYLES[: table.shape[1]]],
+            alpha=0.85,
+        )
         for stack, hatch in zip(stacks, hatches, strict=False):
             stack.set_hatch(hatch)
-        ax.set_title(f"active nodes by {'host jurisdiction' if column == 'jurisdiction' else 'model kind'}",
-                     fontsize=9)
+        ax.set_title(
+            f"active nodes by {'host jurisdiction' if column == 'jurisdiction' else 'model kind'}",
+            fontsize=9,
+        )
         ax.set_xlabel("day")
         ax.legend(fontsize=7, loc="lower left")
     axes[0].set_ylabel("nodes")
-    return _finish(fig, f"{scenario}: node composition (seed {runs[0].meta['seed']})",
-                   "composition", out)
+    return _finish(
+        fig, f"{scenario}: node composition (seed {runs[0].meta['seed']})", "composition", out
+    )
 
 
 def frontier_figure(runs: list[Results], scenario: str, out: Path) -> str:
@@ -150,8 +186,15 @@ def frontier_figure(runs: list[Results], scenario: str, out: Path) -> str:
     for run, style in zip(runs, STYLES * len(runs), strict=False):
         m = run.metrics
         over = (m["benign_over_refusal"] + m["dual_use_over_refusal"]) / 2
-        ax.scatter(over, m["harm_completion_rate"], s=10, color=style["color"],
-                   marker=style["marker"], alpha=0.6, label=f"seed {run.meta['seed']}")
+        ax.scatter(
+            over,
+            m["harm_completion_rate"],
+            s=10,
+            color=style["color"],
+            marker=style["marker"],
+            alpha=0.6,
+            label=f"seed {run.meta['seed']}",
+        )
     ax.set_xlabel("over-refusal of legitimate users (mean of benign and dual-use, share)")
     ax.set_ylabel("harm completion rate (share)")
     ax.grid(alpha=0.3)
@@ -183,6 +226,11 @@ FIGURES = (
 )
 
 
+def _half_width(values: pd.Series) -> float:
+    """Half-width of the 95% interval of a mean over runs (0 for one run)."""
+    return float(Z95 * values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
+
+
 def make_report(directories: list[Path], out: Path) -> Path:
     """Write report.html and its figures for runs of one scenario into ``out``.
 
@@ -198,20 +246,23 @@ def make_report(directories: list[Path], out: Path) -> Path:
         png = draw(runs, scenario, out)
         embedded = base64.b64encode((out / png).read_bytes()).decode()
         sections.append(
-            f"<h2>{html.escape(title)}</h2>\n<img src=\"data:image/png;base64,{embedded}\" "
-            f"alt=\"{html.escape(title)}\" data-file=\"{png}\">\n"
-            f"<p class=\"files\">Files: <a href=\"{png}\">{png}</a>, "
-            f"<a href=\"{png[:-4]}.svg\">{png[:-4]}.svg</a></p>")
+            f'<h2>{html.escape(title)}</h2>\n<img src="data:image/png;base64,{embedded}" '
+            f'alt="{html.escape(title)}" data-file="{png}">\n'
+            f'<p class="files">Files: <a href="{png}">{png}</a>, '
+            f'<a href="{png[:-4]}.svg">{png[:-4]}.svg</a></p>'
+        )
     summary = pd.concat([r.summary().set_index("metric")["value"] for r in runs], axis=1)
     rows = "\n".join(
         f"<tr><td>{html.escape(metric)}</td><td>{values.mean():,.4g}</td>"
-        f"<td>{(Z95 * values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0:,.2g}</td></tr>"
-        for metric, values in summary.iterrows())
+        f"<td>{_half_width(values):,.2g}</td></tr>"
+        for metric, values in summary.iterrows()
+    )
     spec = meta["scenario"]
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dirisk report: {html.escape(scenario)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
-img{{max-width:100%}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px}}
+img{{max-width:100%}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}
 .files{{font-size:0.85em;color:#555}}</style></head><body>
 <h1>dirisk report: {html.escape(scenario)}</h1>
 <p>{html.escape(spec.get("description", ""))}</p>

@@ -67,8 +67,9 @@ class Requesters:
         cat_names = list(scenario.categories)
         spec = scenario.requesters
         kinds = [spec.kinds[k] for k in REQUESTER_KINDS]
-        per_jur = apportion(spec.count, np.array(
-            [j.requester_share for j in scenario.jurisdictions.values()]))
+        per_jur = apportion(
+            spec.count, np.array([j.requester_share for j in scenario.jurisdictions.values()])
+        )
         kind_shares = np.array([p.share for p in kinds])
         counts = np.stack([apportion(int(n), kind_shares) for n in per_jur]).ravel()  # (J*K,)
         blocks = [scenario.profile(j, k) for j in jur_names for k in REQUESTER_KINDS]
@@ -79,9 +80,12 @@ class Requesters:
             return np.repeat(np.array([getattr(p, name) for p in blocks], dtype=dtype), counts)
 
         vpn = rng.random(kind.size) < trait("vpn_use", np.float64)
-        exit_weights = np.array([
-            0.0 if j.enforcement.geo_block_foreign else j.hosting_share
-            for j in scenario.jurisdictions.values()])
+        exit_weights = np.array(
+            [
+                0.0 if j.enforcement.geo_block_foreign else j.hosting_share
+                for j in scenario.jurisdictions.values()
+            ]
+        )
         apparent = jurisdiction.copy()
         if vpn.any() and exit_weights.sum() > 0:
             apparent[vpn] = vpn_exits(jurisdiction[vpn], exit_weights, rng)
@@ -159,8 +163,9 @@ class Requesters:
             preferred=preferred,
         )
 
-    def learn(self, demand: Demand, outcome: Outcome, active: np.ndarray,
-              rng: np.random.Generator) -> None:
+    def learn(
+        self, demand: Demand, outcome: Outcome, active: np.ndarray, rng: np.random.Generator
+    ) -> None:
         """Update remembered nodes after a step.
 
         A requester forgets its node when the first attempt there failed or the node is

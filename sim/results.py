@@ -15,12 +15,25 @@ import pandas as pd
 from sim.scenario import scenario_to_yaml
 
 Format = Literal["parquet", "csv"]
-TABLES: tuple[str, ...] = ("metrics", "requests", "actors", "flows", "nodes", "jurisdictions",
-                           "node_states", "events")
+TABLES: tuple[str, ...] = (
+    "metrics",
+    "requests",
+    "actors",
+    "flows",
+    "nodes",
+    "jurisdictions",
+    "node_states",
+    "events",
+)
 EVENT_COLUMNS = ("step", "event", "jurisdiction", "node_id", "detail")
 #: Types of the event log's columns (also when it is empty).
-EVENT_DTYPES = {"step": "int64", "event": "str", "jurisdiction": "str", "node_id": "int64",
-                "detail": "str"}
+EVENT_DTYPES = {
+    "step": "int64",
+    "event": "str",
+    "jurisdiction": "str",
+    "node_id": "int64",
+    "detail": "str",
+}
 #: Permissions of written files (mkstemp creates them 0600).
 FILE_MODE = 0o644
 
@@ -131,25 +144,57 @@ class Results:
     def summary(self) -> pd.DataFrame:
         """Headline numbers over the whole run, one row per metric (for the CLI)."""
         m = self.metrics
-        totals = m[["requests_emitted", "requests_served", "harmful_requests",
-                    "harmful_completed", "prohibited_requests", "prohibited_served"]].sum()
+        totals = m[
+            [
+                "requests_emitted",
+                "requests_served",
+                "harmful_requests",
+                "harmful_completed",
+                "prohibited_requests",
+                "prohibited_served",
+            ]
+        ].sum()
         last = m.iloc[-1] if len(m) else pd.Series(dtype=float)
         rows = [
             ("requests emitted", totals["requests_emitted"], "count", "total"),
             ("requests served", totals["requests_served"], "count", "total"),
-            ("harmful requests completed", totals["harmful_completed"], "count",
-             "total, malicious intent"),
-            ("harm completion rate", _share(totals["harmful_completed"], totals["harmful_requests"]),
-             "share", "completed / attempted"),
-            ("malicious success share", m["malicious_success_share"].mean(), "share",
-             "mean over steps"),
+            (
+                "harmful requests completed",
+                totals["harmful_completed"],
+                "count",
+                "total, malicious intent",
+            ),
+            (
+                "harm completion rate",
+                _share(totals["harmful_completed"], totals["harmful_requests"]),
+                "share",
+                "completed / attempted",
+            ),
+            (
+                "malicious success share",
+                m["malicious_success_share"].mean(),
+                "share",
+                "mean over steps",
+            ),
             ("benign over-refusal", m["benign_over_refusal"].mean(), "share", "mean over steps"),
-            ("dual-use over-refusal", m["dual_use_over_refusal"].mean(), "share",
-             "mean over steps"),
-            ("cross-border share of service", m["cross_border_share"].mean(), "share",
-             "mean over steps"),
-            ("policy leakage", _share(totals["prohibited_served"], totals["prohibited_requests"]),
-             "share", "prohibited at residence, served anyway"),
+            (
+                "dual-use over-refusal",
+                m["dual_use_over_refusal"].mean(),
+                "share",
+                "mean over steps",
+            ),
+            (
+                "cross-border share of service",
+                m["cross_border_share"].mean(),
+                "share",
+                "mean over steps",
+            ),
+            (
+                "policy leakage",
+                _share(totals["prohibited_served"], totals["prohibited_requests"]),
+                "share",
+                "prohibited at residence, served anyway",
+            ),
             ("active nodes", last.get("active_nodes", 0), "count", "last step"),
             ("takedowns", m["takedowns"].sum(), "count", "total"),
             ("fines", m["fines_usd"].sum(), "USD", "total"),

@@ -20,8 +20,14 @@ import numpy as np
 _U_MAX = 1.0 - 1e-9
 
 
-def routing_weights(capacity: np.ndarray, price: np.ndarray, active: np.ndarray, *,
-                    price_elasticity: float, quality_factor: np.ndarray | float = 1.0) -> np.ndarray:
+def routing_weights(
+    capacity: np.ndarray,
+    price: np.ndarray,
+    active: np.ndarray,
+    *,
+    price_elasticity: float,
+    quality_factor: np.ndarray | float = 1.0,
+) -> np.ndarray:
     """Routing weight of each node: capacity x price^-elasticity x quality factor, zero
     when inactive.
 
@@ -69,8 +75,7 @@ class RoutingTable:
         table = (shifted + offsets).ravel()
         needles = (offsets + np.arange(n_nodes) / max(n_nodes, 1)).ravel()
         guide = np.searchsorted(table, needles, side="right")
-        return cls(table=table, guide=guide, has_node=has_node,
-                   reachable=reachable & (weights > 0))
+        return cls(table=table, guide=guide, has_node=has_node, reachable=reachable & (weights > 0))
 
     @property
     def n_nodes(self) -> int:

@@ -31,8 +31,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def build_model(scenario: ScenarioLike, *, seed: int | None = None,
-                steps: int | None = None) -> DiriskModel:
+def build_model(
+    scenario: ScenarioLike, *, seed: int | None = None, steps: int | None = None
+) -> DiriskModel:
     """A ready-to-step model for a scenario (path, preset name, mapping or Scenario)."""
     spec = load_scenario(scenario)
     if steps is not None:
@@ -45,8 +46,13 @@ def build_model(scenario: ScenarioLike, *, seed: int | None = None,
     return DiriskModel(spec, seed=seed)
 
 
-def run(scenario: ScenarioLike, seed: int | None = None, steps: int | None = None, *,
-        progress: Progress | None = None) -> Results:
+def run(
+    scenario: ScenarioLike,
+    seed: int | None = None,
+    steps: int | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Results:
     """Run a scenario and return its tables.
 
     Args:

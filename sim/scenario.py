@@ -29,12 +29,17 @@ from pydantic_core import PydanticCustomError
 
 def _unit_interval(value: float) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise PydanticCustomError("probability", "expected a number in [0, 1] (a probability or share)")
+        raise PydanticCustomError(
+            "probability", "expected a number in [0, 1] (a probability or share)"
+        )
     return value
 
 
-Probability = Annotated[float, AfterValidator(_unit_interval),
-                        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+Probability = Annotated[
+    float,
+    AfterValidator(_unit_interval),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1}),
+]
 NonNegative = Annotated[float, Field(ge=0.0)]
 RequesterKind = Literal["benign", "dual_use", "malicious"]
 REQUESTER_KINDS: tuple[str, ...] = ("benign", "dual_use", "malicious")
@@ -97,8 +102,9 @@ class ModelKind(_Strict):
         True, description="Nodes can serve it from the start (False: after its release event)."
     )
     quality: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        1.0, description="Relative answer quality (1: the best); a node's routing weight "
-        "scales with quality^market.quality_elasticity."
+        1.0,
+        description="Relative answer quality (1: the best); a node's routing weight "
+        "scales with quality^market.quality_elasticity.",
     )
 
 
@@ -171,8 +177,9 @@ class Jurisdiction(_Strict):
         description="Cost of running one node here for one day, USD."
     )
     licence_cost_usd: NonNegative = Field(
-        0.0, description="One-off cost for a node to start operating here (licensing, "
-        "registration), paid on entry or relocation into it, USD."
+        0.0,
+        description="One-off cost for a node to start operating here (licensing, "
+        "registration), paid on entry or relocation into it, USD.",
     )
     prohibited: list[str] = Field(
         default_factory=list, description="Categories its content policy prohibits."
@@ -185,8 +192,9 @@ class Jurisdiction(_Strict):
         0.0, description="Share of nodes hosted here that run its compliance filter and KYC."
     )
     requesters: dict[RequesterKind, RequesterOverride] = Field(
-        default_factory=dict, description="How its residents differ from the requester "
-        "profiles (e.g. more VPN use behind a firewall)."
+        default_factory=dict,
+        description="How its residents differ from the requester "
+        "profiles (e.g. more VPN use behind a firewall).",
     )
 
 
@@ -212,8 +220,9 @@ class RequesterProfile(_Strict):
         description="Share holding a verified identity (for malicious actors: a forged one).",
     )
     kyc_give_up: Probability = Field(
-        0.0, description="Probability that a request stopped by a KYC gate is abandoned "
-        "rather than retried elsewhere (the friction of verification)."
+        0.0,
+        description="Probability that a request stopped by a KYC gate is abandoned "
+        "rather than retried elsewhere (the friction of verification).",
     )
     memory: Probability = Field(
         0.0, description="Probability of remembering the node that served a request."
@@ -222,8 +231,9 @@ class RequesterProfile(_Strict):
         0.0, description="Probability that a request goes first to the remembered node."
     )
     word_of_mouth: Probability = Field(
-        0.0, description="Daily probability that a requester without a remembered node "
-        "learns one from others of its kind (a shared list)."
+        0.0,
+        description="Daily probability that a requester without a remembered node "
+        "learns one from others of its kind (a shared list).",
     )
 
 
@@ -241,9 +251,7 @@ class Nodes(_Strict):
     capacity_per_day: Annotated[float, Field(gt=0)] = Field(
         description="Median requests a node can process per day."
     )
-    capacity_dispersion: NonNegative = Field(
-        0.5, description="Log-normal sigma of node capacity."
-    )
+    capacity_dispersion: NonNegative = Field(0.5, description="Log-normal sigma of node capacity.")
     price_usd_per_request: Annotated[float, Field(gt=0)] = Field(
         description="Median price of one request, USD."
     )
@@ -269,7 +277,8 @@ class Gateway(_Strict):
         default_factory=list, description="Categories the gateway serves only to verified users."
     )
     geo_block: list[str] = Field(
-        default_factory=list, description="Jurisdictions (as requesters appear) it refuses to serve."
+        default_factory=list,
+        description="Jurisdictions (as requesters appear) it refuses to serve.",
     )
 
 
@@ -304,22 +313,24 @@ class Validators(_Strict):
         None, description="Categories of probe prompts (None: every harmful category)."
     )
     penalty: Probability = Field(
-        0.9, description="Share of a miner's running score a validator removes when the "
-        "miner serves a probe."
+        0.9,
+        description="Share of a miner's running score a validator removes when the "
+        "miner serves a probe.",
     )
     score_memory: Probability = Field(
         0.9, description="Weight of the past in a validator's moving average of scores."
     )
     consensus_quantile: Probability = Field(
-        0.5, description="Stake quantile of the consensus weight (Yuma kappa: 0.5, the "
-        "stake-weighted median); weights above consensus are clipped to it."
+        0.5,
+        description="Stake quantile of the consensus weight (Yuma kappa: 0.5, the "
+        "stake-weighted median); weights above consensus are clipped to it.",
     )
     observation_noise: NonNegative = Field(
         0.1, description="Log-normal sigma of a validator's view of a miner's service rate."
     )
     emission_usd_per_subnet_day: NonNegative = Field(
-        0.0, description="Emissions paid to a subnet's miners each day in proportion to "
-        "incentive, USD."
+        0.0,
+        description="Emissions paid to a subnet's miners each day in proportion to incentive, USD.",
     )
 
 
@@ -337,8 +348,8 @@ class Market(_Strict):
         1.0, description="Exponent of price in the routing weight."
     )
     quality_elasticity: NonNegative = Field(
-        1.0, description="Exponent of model quality in the routing weight (0: quality does "
-        "not matter)."
+        1.0,
+        description="Exponent of model quality in the routing weight (0: quality does not matter).",
     )
     kyc_categories: list[str] | None = Field(
         None,
@@ -384,13 +395,15 @@ class Adaptation(_Strict):
         "better-off network neighbour; mix: imitation with probability imitation_weight.",
     )
     rationality: NonNegative = Field(
-        50.0, description="Logit precision on profit per unit of full-load revenue "
-        "(0: choose at random; large: pick the best)."
+        50.0,
+        description="Logit precision on profit per unit of full-load revenue "
+        "(0: choose at random; large: pick the best).",
     )
     imitation_weight: Probability = Field(0.5, description="Share of imitators under mix.")
     imitation_sensitivity: NonNegative = Field(
-        10.0, description="Fermi-rule slope: copy probability 1/(1+exp(-s x profit gap)), "
-        "profit gap per unit of full-load revenue."
+        10.0,
+        description="Fermi-rule slope: copy probability 1/(1+exp(-s x profit gap)), "
+        "profit gap per unit of full-load revenue.",
     )
     can_comply: bool = Field(True, description="Nodes may install or remove the filter.")
     can_relocate: bool = Field(True, description="Nodes may move to another jurisdiction.")
@@ -411,8 +424,9 @@ class Adaptation(_Strict):
         0.8, description="Weight of the past in a node's moving average of daily profit."
     )
     entry_rate: NonNegative = Field(
-        0.0, description="New nodes per day, as a share of active nodes, per unit of mean "
-        "profit margin (0: no entry)."
+        0.0,
+        description="New nodes per day, as a share of active nodes, per unit of mean "
+        "profit margin (0: no entry).",
     )
 
 
@@ -422,9 +436,10 @@ class PolicyDynamics(_Strict):
     enabled: bool = Field(False, description="Jurisdictions revise their rules at all.")
     every_steps: Annotated[int, Field(ge=1)] = Field(30, description="Days between revisions.")
     diffusion_rate: Probability = Field(
-        0.0, description="Brussels effect: at a revision, a jurisdiction adopts a prohibition "
+        0.0,
+        description="Brussels effect: at a revision, a jurisdiction adopts a prohibition "
         "with probability diffusion_rate x the (treaty- and trade-weighted) share of "
-        "adopters among its partners."
+        "adopters among its partners.",
     )
     treaty_weight: Probability = Field(
         0.5, description="Weight of treaty partners (vs trade partners) in diffusion."
@@ -433,22 +448,25 @@ class PolicyDynamics(_Strict):
         None, description="Prohibitions that can diffuse (None: every harmful category)."
     )
     harm_threshold_per_1000: NonNegative | None = Field(
-        None, description="Harmful requests completed for residents per 1,000 residents per "
-        "day above which a jurisdiction tightens (None: never)."
+        None,
+        description="Harmful requests completed for residents per 1,000 residents per "
+        "day above which a jurisdiction tightens (None: never).",
     )
     tighten_factor: Annotated[float, Field(ge=1.0)] = Field(
         1.5, description="Audit-rate multiplier when tightening."
     )
     hosting_loss_threshold: Probability | None = Field(
-        None, description="Share of its initial nodes lost above which a jurisdiction relaxes "
-        "enforcement to win its hosting industry back (None: never)."
+        None,
+        description="Share of its initial nodes lost above which a jurisdiction relaxes "
+        "enforcement to win its hosting industry back (None: never).",
     )
     relax_factor: Annotated[float, Field(ge=1.0)] = Field(
         1.5, description="Audit-rate divisor when relaxing."
     )
     treaty_growth_rate: Probability = Field(
-        0.0, description="At a revision, a non-member joins a treaty with probability "
-        "treaty_growth_rate x its share of cross-border traffic with members."
+        0.0,
+        description="At a revision, a non-member joins a treaty with probability "
+        "treaty_growth_rate x its share of cross-border traffic with members.",
     )
     signal_memory: Probability = Field(
         0.9, description="Weight of the past in the moving averages of harm and trade."
@@ -519,8 +537,8 @@ class ModelRelease(_Event):
     innovation: Probability = Field(0.0, description="Bass innovation rate per day.")
     imitation: Probability = Field(0.0, description="Bass imitation rate per day.")
     variants: list[Variant] = Field(
-        default_factory=list, description="Derivatives that follow after a delay and "
-        "diffuse with the same rates."
+        default_factory=list,
+        description="Derivatives that follow after a delay and diffuse with the same rates.",
     )
     jurisdictions: list[str] | None = None
 
@@ -724,8 +742,9 @@ def load_raw(ref: str | Path, *, _chain: tuple[Path, ...] = ()) -> tuple[dict[st
     return deep_merge(base, data), str(path)
 
 
-def load_scenario(ref: str | Path | dict[str, Any] | Scenario, *,
-                  source: str | None = None) -> Scenario:
+def load_scenario(
+    ref: str | Path | dict[str, Any] | Scenario, *, source: str | None = None
+) -> Scenario:
     """Load and validate a scenario from a path, a preset name, a mapping or a Scenario.
 
     Args:
@@ -795,8 +814,14 @@ def _bounds_text(ctx: dict[str, Any]) -> str:
     return " and ".join(parts)
 
 
-_EVENT_KINDS = {"policy_change", "enforcement_change", "hosting_change", "treaty_signed",
-                "model_release", "node_shock"}
+_EVENT_KINDS = {
+    "policy_change",
+    "enforcement_change",
+    "hosting_change",
+    "treaty_signed",
+    "model_release",
+    "node_shock",
+}
 
 
 def check_references(scenario: Scenario, *, source: str) -> None:
@@ -826,12 +851,17 @@ def check_references(scenario: Scenario, *, source: str) -> None:
         missing = sorted(cats - set(model.refusal))
         if missing:
             raise ScenarioError(
-                source, f"models.{name}.refusal", f"expected a value for every category; missing {missing}"
+                source,
+                f"models.{name}.refusal",
+                f"expected a value for every category; missing {missing}",
             )
-    sums_to_one([j.requester_share for j in scenario.jurisdictions.values()],
-                "jurisdictions.*.requester_share")
-    sums_to_one([j.hosting_share for j in scenario.jurisdictions.values()],
-                "jurisdictions.*.hosting_share")
+    sums_to_one(
+        [j.requester_share for j in scenario.jurisdictions.values()],
+        "jurisdictions.*.requester_share",
+    )
+    sums_to_one(
+        [j.hosting_share for j in scenario.jurisdictions.values()], "jurisdictions.*.hosting_share"
+    )
     for name, jur in scenario.jurisdictions.items():
         for kind, override in jur.requesters.items():
             if override.category_mix is not None:
@@ -843,21 +873,29 @@ def check_references(scenario: Scenario, *, source: str) -> None:
         for model_name, share in jur.model_mix.items():
             if share > 0 and not scenario.models[model_name].available:
                 raise ScenarioError(
-                    source, f"jurisdictions.{name}.model_mix.{model_name}",
+                    source,
+                    f"jurisdictions.{name}.model_mix.{model_name}",
                     f"{model_name!r} is not available at the start (available: false): expected "
-                    "share 0 (release it with a model_release event)")
+                    "share 0 (release it with a model_release event)",
+                )
         sums_to_one(list(jur.model_mix.values()), f"jurisdictions.{name}.model_mix")
     kinds = scenario.requesters.kinds
     missing_kinds = [k for k in REQUESTER_KINDS if k not in kinds]
     if missing_kinds:
-        raise ScenarioError(source, "requesters.kinds", f"expected every requester kind; missing {missing_kinds}")
+        raise ScenarioError(
+            source, "requesters.kinds", f"expected every requester kind; missing {missing_kinds}"
+        )
     sums_to_one([p.share for p in kinds.values()], "requesters.kinds.*.share")
     for kind, profile in kinds.items():
         known(profile.category_mix, cats, f"requesters.kinds.{kind}.category_mix", "category")
         sums_to_one(list(profile.category_mix.values()), f"requesters.kinds.{kind}.category_mix")
     if scenario.policy_dynamics.diffusing_categories is not None:
-        known(scenario.policy_dynamics.diffusing_categories, cats,
-              "policy_dynamics.diffusing_categories", "category")
+        known(
+            scenario.policy_dynamics.diffusing_categories,
+            cats,
+            "policy_dynamics.diffusing_categories",
+            "category",
+        )
     market = scenario.market
     if market.kyc_categories is not None:
         known(market.kyc_categories, cats, "market.kyc_categories", "category")
@@ -865,15 +903,21 @@ def check_references(scenario: Scenario, *, source: str) -> None:
     known(market.gateway.kyc_categories, cats, "market.gateway.kyc_categories", "category")
     known(market.gateway.geo_block, jurs, "market.gateway.geo_block", "jurisdiction")
     if market.validators.probe_categories is not None:
-        known(market.validators.probe_categories, cats, "market.validators.probe_categories",
-              "category")
+        known(
+            market.validators.probe_categories,
+            cats,
+            "market.validators.probe_categories",
+            "category",
+        )
     for i, group in enumerate(scenario.treaties):
         known(group, jurs, f"treaties.{i}", "jurisdiction")
     for i, event in enumerate(scenario.timeline):
         path = f"timeline.{i}"
         if event.step >= scenario.steps:
             raise ScenarioError(
-                source, f"{path}.step", f"expected a step below steps={scenario.steps}, got {event.step}"
+                source,
+                f"{path}.step",
+                f"expected a step below steps={scenario.steps}, got {event.step}",
             )
         if isinstance(event, PolicyChange | EnforcementChange | HostingChange):
             known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
@@ -904,8 +948,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> int:
     count = 0
     for key in keys:
         if key not in data and not (rest == "" and head != "*"):
-            raise ScenarioError("<parameter>", path, f"no field {key!r} here; expected one of "
-                                                     f"{sorted(data)}")
+            raise ScenarioError(
+                "<parameter>", path, f"no field {key!r} here; expected one of {sorted(data)}"
+            )
         if rest:
             if not isinstance(data.get(key), dict):
                 raise ScenarioError("<parameter>", path, f"{key!r} is not a mapping")

@@ -96,9 +96,15 @@ class ServingRules:
         tables = []
         for j in np.flatnonzero(self.abroad >= 0):
             apparent = np.full(node.size, j)
-            tables.append([1.0 - refusal_probability(node, category, apparent,
-                                                     np.full(node.size, jailbroken), self)
-                           for jailbroken in (False, True)])
+            tables.append(
+                [
+                    1.0
+                    - refusal_probability(
+                        node, category, apparent, np.full(node.size, jailbroken), self
+                    )
+                    for jailbroken in (False, True)
+                ]
+            )
         return np.array(tables, dtype=np.float64).reshape(len(tables), 2, node.size)
 
     @property
@@ -129,8 +135,13 @@ class Outcome:
     arrivals: np.ndarray  #: (N*C,) attempts that reached each node, by category
 
 
-def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
-                        jailbroken: np.ndarray, rules: ServingRules) -> np.ndarray:
+def refusal_probability(
+    node: np.ndarray,
+    category: np.ndarray,
+    apparent: np.ndarray,
+    jailbroken: np.ndarray,
+    rules: ServingRules,
+) -> np.ndarray:
     """Probability that a node refuses an attempt on content grounds.
 
     ``1 - (1 - r_model) * (1 - r_filter)``, where ``r_model`` is the model's refusal
@@ -148,16 +159,26 @@ def refusal_probability(node: np.ndarray, category: np.ndarray, apparent: np.nda
     return 1.0 - (1.0 - r_model) * (1.0 - r_filter)
 
 
-def kyc_blocks(node: np.ndarray, category: np.ndarray, apparent: np.ndarray,
-               verified: np.ndarray, rules: ServingRules) -> np.ndarray:
+def kyc_blocks(
+    node: np.ndarray,
+    category: np.ndarray,
+    apparent: np.ndarray,
+    verified: np.ndarray,
+    rules: ServingRules,
+) -> np.ndarray:
     """True where a node's KYC gate stops an attempt: a gated node or jurisdiction, a
     gated category, and no verified identity."""
     gated = rules.kyc_node[node] | (rules.kyc_ext[apparent] & rules.compliant[node])
     return gated & rules.kyc_category[category] & ~verified
 
 
-def gateway_stops(category: np.ndarray, verified: np.ndarray, give_up: np.ndarray,
-                  rules: ServingRules, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+def gateway_stops(
+    category: np.ndarray,
+    verified: np.ndarray,
+    give_up: np.ndarray,
+    rules: ServingRules,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """A central gateway's decision before routing: its filter catches its prohibited
     categories with its recall (drawn again on every attempt) and its KYC gate stops
     unverified users on its KYC categories.
@@ -172,8 +193,14 @@ def gateway_stops(category: np.ndarray, verified: np.ndarray, give_up: np.ndarra
     return stopped, gave_up, int(kyc.sum())
 
 
-def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: RoutingTable,
-          remaining: np.ndarray, rng: np.random.Generator) -> Outcome:
+def serve(
+    demand: Demand,
+    group: np.ndarray,
+    rules: ServingRules,
+    routing: RoutingTable,
+    remaining: np.ndarray,
+    rng: np.random.Generator,
+) -> Outcome:
     """Route, admit, serve or refuse every request, with retries on failure.
 
     Attempts are processed in rounds: every request's first attempt, then the retries
@@ -217,8 +244,19 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
             carry = idx[stop & ~final]
             through = ~stop
             idx, last, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
-                a[through] for a in (idx, last, cat, apparent, reach, persistence, jailbreak,
-                                     verified, give_up))
+                a[through]
+                for a in (
+                    idx,
+                    last,
+                    cat,
+                    apparent,
+                    reach,
+                    persistence,
+                    jailbreak,
+                    verified,
+                    give_up,
+                )
+            )
         node = routing.route(reach, rng)
         if round_ == 0:  # go to the remembered node where possible
             preferred = demand.preferred[idx]
@@ -232,8 +270,9 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         if not reached.all():  # nowhere to go: retrying cannot help
             status[idx[~reached]] = DROPPED
             idx, node, cat, apparent, persistence, jailbreak, verified, give_up = (
-                a[reached] for a in (idx, node, cat, apparent, persistence, jailbreak, verified,
-                                     give_up))
+                a[reached]
+                for a in (idx, node, cat, apparent, persistence, jailbreak, verified, give_up)
+            )
         admitted = admit(node, remaining, rng)
         cell = node * n_cat + cat
         reached_cells.append(cell)
@@ -246,8 +285,7 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         if rules.extraterritorial:
             which = rules.abroad[apparent]
             sub = np.flatnonzero(which >= 0)
-            passing[sub] = rules.passing_abroad[which[sub], jailed[sub].astype(np.int64),
-                                                cell[sub]]
+            passing[sub] = rules.passing_abroad[which[sub], jailed[sub].astype(np.int64), cell[sub]]
         refused = rng.random(idx.size) >= passing
         quit_ = np.zeros(idx.size, dtype=bool)
         if check_kyc:
@@ -266,5 +304,11 @@ def serve(demand: Demand, group: np.ndarray, rules: ServingRules, routing: Routi
         last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), node[retry]])
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
     arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
-    return Outcome(status=status, node=served_by, attempts=attempts, first_node=first_node,
-                   kyc_blocked=kyc_blocked, arrivals=arrivals)
+    return Outcome(
+        status=status,
+        node=served_by,
+        attempts=attempts,
+        first_node=first_node,
+        kyc_blocked=kyc_blocked,
+        arrivals=arrivals,
+    )

@@ -3,10 +3,11 @@
 Each day every validator observes each miner's helpfulness (the share of benign prompts
 its model answers, with log-normal noise) into a moving average of its scores, and
 optionally probes a share of miners with a harmful prompt, cutting its running score of
-each miner that answers by the penalty. Each validator's scores are normalised to a weight vector over the miners of
-a subnet. A miner's *consensus* weight is the stake-weighted ``kappa``-quantile of the
-validators' weights for it; weights above consensus are clipped to it; the miner's
-*incentive* is its share of the stake-weighted clipped weights in its subnet. Traffic
+each miner that answers by the penalty. Each validator's scores are normalised to a
+weight vector over the miners of a subnet. A miner's *consensus* weight is the
+stake-weighted ``kappa``-quantile of the validators' weights for it; weights above
+consensus are clipped to it; the miner's *incentive* is its share of the stake-weighted
+clipped weights in its subnet. Traffic
 and emissions follow incentive (Yuma consensus, simplified: no bonds, no dividends);
 offline miners get none. Subnets are formed at the start (``miners_per_subnet`` miners
 each) and joiners are dealt round-robin, so they stay balanced.
@@ -42,7 +43,9 @@ def per_subnet(values: np.ndarray, subnet: np.ndarray, n_subnets: int) -> np.nda
     return (np.divide(flat, norm, out=np.zeros_like(flat), where=norm > 0)).reshape(values.shape)
 
 
-def incentive(scores: np.ndarray, stake: np.ndarray, kappa: float, subnet: np.ndarray) -> np.ndarray:
+def incentive(
+    scores: np.ndarray, stake: np.ndarray, kappa: float, subnet: np.ndarray
+) -> np.ndarray:
     """(N,) each miner's share of its subnet's consensus-clipped, stake-weighted weight."""
     n_subnets = int(subnet.max()) + 1 if subnet.size else 0
     weights = per_subnet(scores, subnet, n_subnets)
@@ -70,8 +73,13 @@ class ValidatorSet:
         scores = np.ones((spec.count, n_nodes))
         n_subnets = max(1, -(-n_nodes // spec.miners_per_subnet))
         subnet = np.arange(n_nodes) % n_subnets
-        return cls(spec=spec, n_subnets=n_subnets, stake=stake, scores=scores,
-                   incentive=incentive(scores, stake, spec.consensus_quantile, subnet))
+        return cls(
+            spec=spec,
+            n_subnets=n_subnets,
+            stake=stake,
+            scores=scores,
+            incentive=incentive(scores, stake, spec.consensus_quantile, subnet),
+        )
 
     def subnet(self, n_nodes: int) -> np.ndarray:
         """(N,) subnet of each miner: ids are dealt round-robin, so subnets stay balanced
@@ -87,12 +95,21 @@ class ValidatorSet:
 
     def extend(self, n_new: int) -> None:
         """New miners start with the mean score of their validator (an immunity period)."""
-        fill = self.scores.mean(axis=1, keepdims=True) if self.scores.size else np.ones((self.spec.count, 1))
+        fill = (
+            self.scores.mean(axis=1, keepdims=True)
+            if self.scores.size
+            else np.ones((self.spec.count, 1))
+        )
         self.scores = np.hstack([self.scores, np.repeat(fill, n_new, axis=1)])
         self.incentive = np.pad(self.incentive, (0, n_new))
 
-    def update(self, helpfulness: np.ndarray, probe_refusal: np.ndarray, active: np.ndarray,
-               rng: np.random.Generator) -> None:
+    def update(
+        self,
+        helpfulness: np.ndarray,
+        probe_refusal: np.ndarray,
+        active: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
         """One day of scoring, probing and consensus.
 
         Args:
@@ -103,9 +120,11 @@ class ValidatorSet:
         """
         spec = self.spec
         n_val, n_nodes = self.scores.shape
-        noise = (np.exp(spec.observation_noise
-                        * rng.standard_normal((n_val, n_nodes), dtype=np.float32))
-                 if spec.observation_noise > 0 else 1.0)  # log-normal, single precision
+        noise = (
+            np.exp(spec.observation_noise * rng.standard_normal((n_val, n_nodes), dtype=np.float32))
+            if spec.observation_noise > 0
+            else 1.0
+        )  # log-normal, single precision
         observed = helpfulness[None, :] * active[None, :] * noise
         self.scores = spec.score_memory * self.scores + (1 - spec.score_memory) * observed
         self.probes = self.probes_caught = 0
@@ -116,8 +135,9 @@ class ValidatorSet:
             answered = rng.random(v.size) >= probe_refusal[i, category]
             self.scores[v[answered], i[answered]] *= 1.0 - spec.penalty
             self.probes, self.probes_caught = int(v.size), int(answered.sum())
-        self.incentive = incentive(self.scores * active[None, :], self.stake,
-                                   spec.consensus_quantile, self.subnet(n_nodes))
+        self.incentive = incentive(
+            self.scores * active[None, :], self.stake, spec.consensus_quantile, self.subnet(n_nodes)
+        )
 
     def emissions(self) -> np.ndarray:
         """(N,) USD paid to each miner today."""

@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 
-def tiny_scenario(*, refusal: float = 0.0, persistence: int = 0, jurisdictions: int = 2,
-                  nodes: int = 40, requesters: int = 400, capacity: float = 10_000,
-                  malicious_share: float = 0.5, steps: int = 5) -> dict[str, Any]:
+def tiny_scenario(
+    *,
+    refusal: float = 0.0,
+    persistence: int = 0,
+    jurisdictions: int = 2,
+    nodes: int = 40,
+    requesters: int = 400,
+    capacity: float = 10_000,
+    malicious_share: float = 0.5,
+    steps: int = 5,
+) -> dict[str, Any]:
     """A minimal valid scenario: two categories (chat, harm), one model kind refusing
     both with probability ``refusal``, no enforcement, no filters, no VPN, no KYC."""
     names = [f"j{i}" for i in range(jurisdictions)]
@@ -27,27 +35,42 @@ def tiny_scenario(*, refusal: float = 0.0, persistence: int = 0, jurisdictions: 
         "seed": 7,
         "steps": steps,
         "categories": {"chat": {"harmful": False}, "harm": {"harmful": True}},
-        "models": {"m": {"refusal": {"chat": refusal, "harm": refusal},
-                         "jailbreak_susceptibility": 0.0}},
+        "models": {
+            "m": {"refusal": {"chat": refusal, "harm": refusal}, "jailbreak_susceptibility": 0.0}
+        },
         "jurisdictions": {
-            n: {"requester_share": share, "hosting_share": share,
-                "hosting_cost_usd_per_day": 1.0, "model_mix": {"m": 1.0}}
+            n: {
+                "requester_share": share,
+                "hosting_share": share,
+                "hosting_cost_usd_per_day": 1.0,
+                "model_mix": {"m": 1.0},
+            }
             for n in names
         },
         "requesters": {
             "count": requesters,
             "kinds": {
-                "benign": {**profile, "share": (1 - malicious_share) / 2,
-                           "category_mix": {"chat": 1.0}},
-                "dual_use": {**profile, "share": (1 - malicious_share) / 2,
-                             "category_mix": {"chat": 1.0}},
-                "malicious": {**profile, "share": malicious_share,
-                              "category_mix": {"harm": 1.0}},
+                "benign": {
+                    **profile,
+                    "share": (1 - malicious_share) / 2,
+                    "category_mix": {"chat": 1.0},
+                },
+                "dual_use": {
+                    **profile,
+                    "share": (1 - malicious_share) / 2,
+                    "category_mix": {"chat": 1.0},
+                },
+                "malicious": {**profile, "share": malicious_share, "category_mix": {"harm": 1.0}},
             },
         },
-        "nodes": {"count": nodes, "capacity_per_day": capacity, "capacity_dispersion": 0.0,
-                  "price_usd_per_request": 1.0, "filter_recall": 0.9,
-                  "filter_false_positive": 0.1},
+        "nodes": {
+            "count": nodes,
+            "capacity_per_day": capacity,
+            "capacity_dispersion": 0.0,
+            "price_usd_per_request": 1.0,
+            "filter_recall": 0.9,
+            "filter_false_positive": 0.1,
+        },
     }
 
 

@@ -37,7 +37,10 @@ def test_a_preset_runs_and_draws_its_charts_and_headline_numbers():
     at = run_classroom(app())
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 6
-    assert [m.label for m in at.metric][:2] == ["Harmful requests completed", "Harm completion rate"]
+    assert [m.label for m in at.metric][:2] == [
+        "Harmful requests completed",
+        "Harm completion rate",
+    ]
     assert int(at.metric[0].value.replace(",", "")) > 0
 
 
@@ -50,14 +53,17 @@ def test_a_changed_slider_changes_the_result():
     assert at.metric[1].value == "n/a"
 
 
-@pytest.mark.parametrize(("name", "content", "expected"), [
-    ("broken.yaml", b"steps: [", "invalid YAML"),
-    ("typo.yaml", b"extends: classroom_demo\nstepz: 5\n", "unknown field"),
-    ("range.yaml", b"extends: classroom_demo\nnodes: {filter_recall: 2}\n", "[0, 1]"),
-    ("latin1.yaml", "name: café".encode("latin-1"), "UTF-8"),
-    ("big.yaml", b"#" * (MAX_UPLOAD_BYTES + 1), "at most"),
-    ("path.yaml", b"extends: ../secret.yaml\n", "uploads cannot refer to files"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("broken.yaml", b"steps: [", "invalid YAML"),
+        ("typo.yaml", b"extends: classroom_demo\nstepz: 5\n", "unknown field"),
+        ("range.yaml", b"extends: classroom_demo\nnodes: {filter_recall: 2}\n", "[0, 1]"),
+        ("latin1.yaml", "name: café".encode("latin-1"), "UTF-8"),
+        ("big.yaml", b"#" * (MAX_UPLOAD_BYTES + 1), "at most"),
+        ("path.yaml", b"extends: ../secret.yaml\n", "uploads cannot refer to files"),
+    ],
+)
 def test_an_invalid_upload_shows_the_error_and_the_app_keeps_working(name, content, expected):
     at = app()
     at.radio[0].set_value("Upload a YAML file").run()
@@ -72,7 +78,8 @@ def test_a_valid_upload_runs():
     at = app()
     at.radio[0].set_value("Upload a YAML file").run()
     at.get("file_uploader")[0].set_value(
-        ("mine.yaml", b"extends: classroom_demo\nname: mine\n", "application/x-yaml")).run()
+        ("mine.yaml", b"extends: classroom_demo\nname: mine\n", "application/x-yaml")
+    ).run()
     at = run_classroom(at)
     assert not at.exception and not at.error
     assert len(at.get("vega_lite_chart")) == 6
@@ -82,8 +89,15 @@ def test_learn_page_explains_the_model_and_renders_the_docs():
     at = app().switch_page("sim/app/pages/learn.py").run()
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
-    for term in ("Abliteration", "KYC", "Geo-blocking", "Validators", "Extraterritorial reach",
-                 "Leakage", "Over-refusal"):
+    for term in (
+        "Abliteration",
+        "KYC",
+        "Geo-blocking",
+        "Validators",
+        "Extraterritorial reach",
+        "Leakage",
+        "Over-refusal",
+    ):
         assert term in text
     assert "Overview" in text or "ODD" in text  # docs/ODD.md rendered, not copied
 
@@ -97,7 +111,9 @@ def test_export_page_offers_the_last_runs_files():
     at.switch_page("sim/app/pages/export.py").run()
     assert not at.exception
     labels = [b.proto.label for b in at.get("download_button")]
-    assert "metrics.csv" in labels and "Scenario (YAML)" in labels and any("zip" in x for x in labels)
+    assert (
+        "metrics.csv" in labels and "Scenario (YAML)" in labels and any("zip" in x for x in labels)
+    )
 
 
 def test_watch_page_steps_through_the_last_run_with_flows_and_network():
@@ -137,8 +153,9 @@ def classroom() -> dict:
 
 
 def test_controls_keep_shares_summing_to_one():
-    spec = sim.load_scenario(apply(classroom(), Controls(malicious_share=0.07,
-                                                         permissive_share=0.8)))
+    spec = sim.load_scenario(
+        apply(classroom(), Controls(malicious_share=0.07, permissive_share=0.8))
+    )
     kinds = spec.requesters.kinds
     assert math.isclose(sum(k.share for k in kinds.values()), 1.0)
     assert kinds["malicious"].share == 0.07
@@ -152,7 +169,8 @@ def test_controls_drop_events_beyond_the_chosen_length_and_scale_audits():
     out = apply(data, Controls(steps=30, audit_multiplier={"eu": 3.0}, treaty_all=True))
     assert [e["step"] for e in out["timeline"]] == [19]
     assert out["jurisdictions"]["eu"]["enforcement"]["audit_rate"] == pytest.approx(
-        3 * data["jurisdictions"]["eu"]["enforcement"]["audit_rate"])
+        3 * data["jurisdictions"]["eu"]["enforcement"]["audit_rate"]
+    )
     assert out["treaties"][-1] == list(data["jurisdictions"])
     assert data["steps"] == 60  # the input is not changed
 

@@ -19,12 +19,32 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CASE_KEYS = {
     "startup": {"interpreter_s", "interpreter_plus_import_sim_s", "import_sim_s"},
-    "baseline": {"scenario", "end_to_end_s", "build_s", "steps_s", "tables_s",
-                 "requests_per_s", "attempts_per_s", "agent_steps_per_s", "traced_peak_mb"},
+    "baseline": {
+        "scenario",
+        "end_to_end_s",
+        "build_s",
+        "steps_s",
+        "tables_s",
+        "requests_per_s",
+        "attempts_per_s",
+        "agent_steps_per_s",
+        "traced_peak_mb",
+    },
     "classroom_demo": {"scenario", "end_to_end_s", "steps_s", "requests_per_s"},
-    "large": {"scenario", "build_s", "step_s", "step_cpu_s", "emitted_per_step",
-              "attempts_per_step", "requests_per_s", "requests_per_cpu_s",
-              "agent_steps_per_s", "phases_s", "record_share", "peak_rss_mb"},
+    "large": {
+        "scenario",
+        "build_s",
+        "step_s",
+        "step_cpu_s",
+        "emitted_per_step",
+        "attempts_per_step",
+        "requests_per_s",
+        "requests_per_cpu_s",
+        "agent_steps_per_s",
+        "phases_s",
+        "record_share",
+        "peak_rss_mb",
+    },
     "scaling_requests": {"series", "rows", "ratios", "max_ratio"},
     "scaling_nodes": {"series", "rows", "ratios", "max_ratio"},
     "recording": {"record_share", "phase_shares"},
@@ -38,8 +58,13 @@ CASE_KEYS = {
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict]:
     path = tmp_path_factory.mktemp("bench") / "nested" / "out.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc, json.loads(path.read_text(encoding="utf-8"))
 
@@ -65,9 +90,14 @@ def test_json_has_every_case_with_its_keys(quick_run):
 def test_measurements_are_positive_numbers(quick_run):
     _, m = quick_run
     m = m["measurements"]
-    for value in (m["baseline"]["end_to_end_s"], m["baseline"]["requests_per_s"],
-                  m["large"]["step_s"], m["large"]["peak_rss_mb"],
-                  m["reference"]["speedup"], m["startup"]["import_sim_s"]):
+    for value in (
+        m["baseline"]["end_to_end_s"],
+        m["baseline"]["requests_per_s"],
+        m["large"]["step_s"],
+        m["large"]["peak_rss_mb"],
+        m["reference"]["speedup"],
+        m["startup"]["import_sim_s"],
+    ):
         assert isinstance(value, float) and math.isfinite(value) and value > 0
     for key in ("scaling_requests", "scaling_nodes"):
         assert len(m[key]["rows"]) >= 4

@@ -23,9 +23,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def require_chromium() -> None:
@@ -33,8 +38,10 @@ def require_chromium() -> None:
         return
     if os.environ.get("CI") == "true":
         pytest.fail("Chromium is required under CI: apt-get install -y chromium")
-    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed; "
-                "apt-get install -y chromium to run the browser tests")
+    pytest.skip(
+        "Debian's Chromium (/usr/bin/chromium) is not installed; "
+        "apt-get install -y chromium to run the browser tests"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +65,25 @@ def server(tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -110,8 +132,10 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
     metrics = pd.read_csv(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert len(metrics) == 60 and metrics["step"].tolist() == list(range(60))
     assert {"harm_completion_rate", "dual_use_over_refusal"} <= set(metrics.columns)
-    assert (metrics["requests_emitted"] == metrics["requests_served"] + metrics["requests_refused"]
-            + metrics["requests_dropped"]).all()
+    assert (
+        metrics["requests_emitted"]
+        == metrics["requests_served"] + metrics["requests_refused"] + metrics["requests_dropped"]
+    ).all()
     shot(page, "export")
 
     page.get_by_role("link", name="Learn").click()
@@ -120,8 +144,9 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
 
     page.get_by_role("link", name="Run").click()
     page.get_by_text("Upload a YAML file").click()
-    page.locator('input[type="file"]').set_input_files(files=[{
-        "name": "broken.yaml", "mimeType": "application/x-yaml", "buffer": b"steps: [\n"}])
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "broken.yaml", "mimeType": "application/x-yaml", "buffer": b"steps: [\n"}]
+    )
     error = page.locator('[data-testid="stAlertContentError"]')
     error.first.wait_for()
     assert "broken.yaml" in error.first.inner_text() and "invalid YAML" in error.first.inner_text()

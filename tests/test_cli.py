@@ -36,35 +36,47 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 # name -> (file contents, or None for a file that is not written; field path in the message)
 BAD_FILES: dict[str, tuple[str | bytes | None, str]] = {
-    "typo_nested": ("""
+    "typo_nested": (
+        """
         extends: baseline
         jurisdictions:
           eu:
             enforcement:
               audit_rat: 0.1
-    """, "jurisdictions.eu.enforcement.audit_rat"),
-    "probability": ("""
+    """,
+        "jurisdictions.eu.enforcement.audit_rat",
+    ),
+    "probability": (
+        """
         extends: baseline
         jurisdictions:
           eu:
             enforcement:
               audit_rate: 1.5
-    """, "jurisdictions.eu.enforcement.audit_rate"),
+    """,
+        "jurisdictions.eu.enforcement.audit_rate",
+    ),
     "wrong_type": ("extends: baseline\nsteps: ten\n", "steps"),
-    "share_sum": ("""
+    "share_sum": (
+        """
         extends: baseline
         jurisdictions:
           eu:
             model_mix: {aligned: 0.5, base: 0.1}
-    """, "jurisdictions.eu.model_mix"),
-    "unknown_jurisdiction": ("""
+    """,
+        "jurisdictions.eu.model_mix",
+    ),
+    "unknown_jurisdiction": (
+        """
         extends: baseline
         timeline:
           - step: 5
             kind: policy_change
             jurisdiction: atlantis
             prohibit: [malware]
-    """, "timeline.0.jurisdiction"),
+    """,
+        "timeline.0.jurisdiction",
+    ),
     "invalid_yaml": ("extends: baseline\nsteps: [1, 2\n", ""),
     "python_tag": ('extends: baseline\nname: !!python/object/apply:os.system ["echo hi"]\n', ""),
     "not_utf8": ("extends: baseline\ndescription: caf\xe9\n".encode("latin-1"), ""),
@@ -123,8 +135,10 @@ def test_run_writes_parquet_tables_and_run_json_and_prints_a_summary(
 def test_run_with_format_csv_writes_csv_tables(runner: CliRunner, tmp_path: Path) -> None:
     """`--format csv` writes every table as .csv (and no .parquet)."""
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", "classroom_demo", "--steps", "3", "--out", str(out),
-                                 "--format", "csv", "--quiet"])
+    result = runner.invoke(
+        app,
+        ["run", "classroom_demo", "--steps", "3", "--out", str(out), "--format", "csv", "--quiet"],
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "run.json").read_text())
     assert meta["format"] == "csv"
@@ -221,8 +235,14 @@ def test_installed_console_script_reports_bad_input_in_one_line(tmp_path: Path) 
         pytest.skip(f"no installed dirisk console script at {script}")
     path, field = make_bad(tmp_path, "typo_nested")
     env = {**os.environ, "COLUMNS": "40"}
-    proc = subprocess.run([str(script), "validate", str(path)], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=120)
+    proc = subprocess.run(
+        [str(script), "validate", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr

@@ -81,7 +81,8 @@ def family(type_name: str) -> str:
 def test_dictionary_describes_exactly_the_saved_tables():
     assert tuple(TABLES_DICTIONARY) == TABLES, (
         f"sim.dictionary.TABLES_DICTIONARY {list(TABLES_DICTIONARY)} must list the tables of "
-        f"sim.results.TABLES {list(TABLES)}, in the same order")
+        f"sim.results.TABLES {list(TABLES)}, in the same order"
+    )
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -93,30 +94,40 @@ def test_every_written_column_has_an_entry_and_every_entry_a_column(name, writte
     assert not undocumented and not stale, (
         f"table {name}: columns written but not in sim/dictionary.py: {undocumented}; "
         f"entries in sim/dictionary.py with no written column: {stale} "
-        "(update sim/dictionary.py, then run `python -m sim.dictionary`)")
+        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
+    )
     assert actual == described, (
         f"table {name}: the dictionary lists the columns in another order than the file:\n"
-        f"  file:       {actual}\n  dictionary: {described}")
+        f"  file:       {actual}\n  dictionary: {described}"
+    )
 
 
 @pytest.mark.parametrize("name", TABLES)
 def test_dictionary_types_match_the_parquet_dtypes(name, written):
     table = TABLES_DICTIONARY[name]
-    wrong = {col: (table.column(col).type, dtype_name(written[name][col]))
-             for col in written[name].columns if col in table.names
-             and family(table.column(col).type) != family(dtype_name(written[name][col]))}
-    assert not wrong, (f"table {name}: dictionary type != Parquet dtype: "
-                       + ", ".join(f"{c}: {d} != {a}" for c, (d, a) in wrong.items()))
+    wrong = {
+        col: (table.column(col).type, dtype_name(written[name][col]))
+        for col in written[name].columns
+        if col in table.names
+        and family(table.column(col).type) != family(dtype_name(written[name][col]))
+    }
+    assert not wrong, f"table {name}: dictionary type != Parquet dtype: " + ", ".join(
+        f"{c}: {d} != {a}" for c, (d, a) in wrong.items()
+    )
 
 
 @pytest.mark.parametrize("name", TABLES)
 def test_dictionary_types_match_the_in_memory_tables_exactly(name, run):
     frame = run.tables()[name]
     table = TABLES_DICTIONARY[name]
-    wrong = {col: (table.column(col).type, dtype_name(frame[col]))
-             for col in frame.columns if table.column(col).type != dtype_name(frame[col])}
-    assert not wrong, (f"table {name}: dictionary type != pandas dtype: "
-                       + ", ".join(f"{c}: {d} != {a}" for c, (d, a) in wrong.items()))
+    wrong = {
+        col: (table.column(col).type, dtype_name(frame[col]))
+        for col in frame.columns
+        if table.column(col).type != dtype_name(frame[col])
+    }
+    assert not wrong, f"table {name}: dictionary type != pandas dtype: " + ", ".join(
+        f"{c}: {d} != {a}" for c, (d, a) in wrong.items()
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in TABLES if TABLES_DICTIONARY[n].key])
@@ -124,8 +135,7 @@ def test_key_columns_identify_a_row(name, written):
     """'One row per ...' holds: the key columns have no duplicates."""
     key = list(TABLES_DICTIONARY[name].key)
     duplicated = written[name].duplicated(subset=key)
-    assert not duplicated.any(), (f"table {name}: {int(duplicated.sum())} rows repeat the key "
-                                  f"{key}")
+    assert not duplicated.any(), f"table {name}: {int(duplicated.sum())} rows repeat the key {key}"
 
 
 def test_every_entry_is_complete():
@@ -133,7 +143,8 @@ def test_every_entry_is_complete():
         assert table.description and table.row.startswith("one row per "), table.name
         for col in table.columns:
             assert col.type in TYPES and col.unit and col.meaning.endswith("."), (
-                f"{table.name}.{col.name}: type, unit and a one-sentence meaning are required")
+                f"{table.name}.{col.name}: type, unit and a one-sentence meaning are required"
+            )
             assert all(p in PHASES for p in col.phases), f"{table.name}.{col.name}"
 
 
@@ -164,7 +175,8 @@ def test_an_empty_event_log_keeps_its_types(tmp_path):
 def test_data_md_is_the_rendered_dictionary():
     assert DATA_MD.is_file(), "docs/DATA.md is missing: run `python -m sim.dictionary`"
     assert DATA_MD.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/DATA.md is out of date with sim/dictionary.py: run `python -m sim.dictionary`")
+        "docs/DATA.md is out of date with sim/dictionary.py: run `python -m sim.dictionary`"
+    )
 
 
 def test_data_md_says_it_is_generated_and_stable():

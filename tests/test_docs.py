@@ -69,8 +69,9 @@ def _annotation_models(annotation: Any, path: str = "") -> Iterator[tuple[type[B
         yield from _annotation_models(arg, path)
 
 
-def schema_fields(root: type[BaseModel] = Scenario) -> tuple[dict[str, list[str]],
-                                                            set[type[BaseModel]]]:
+def schema_fields(
+    root: type[BaseModel] = Scenario,
+) -> tuple[dict[str, list[str]], set[type[BaseModel]]]:
     """Every field of the scenario schema, walked from ``root``.
 
     Returns:
@@ -99,9 +100,14 @@ def test_schema_walk_reaches_every_schema_class():
     sim/scenario.py is reachable from Scenario (through dicts, lists and unions); private
     bases such as ``_Event`` are reached through their subclasses."""
     _, visited = schema_fields()
-    defined = {obj for obj in vars(sim.scenario).values()
-               if isinstance(obj, type) and issubclass(obj, BaseModel)
-               and obj.__module__ == sim.scenario.__name__ and not obj.__name__.startswith("_")}
+    defined = {
+        obj
+        for obj in vars(sim.scenario).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == sim.scenario.__name__
+        and not obj.__name__.startswith("_")
+    }
     missing = sorted(cls.__name__ for cls in defined - visited)
     assert not missing, f"schema classes not reached from Scenario: {missing}"
 
@@ -170,8 +176,10 @@ def test_every_code_reference_in_the_odd_resolves(reference: str):
     try:
         resolve(reference)
     except (ImportError, AttributeError) as exc:
-        pytest.fail(f"docs/ODD.md cites `{reference}`, which does not exist in the code "
-                    f"({type(exc).__name__}: {exc})")
+        pytest.fail(
+            f"docs/ODD.md cites `{reference}`, which does not exist in the code "
+            f"({type(exc).__name__}: {exc})"
+        )
 
 
 def test_resolve_rejects_a_stale_reference():
@@ -194,8 +202,9 @@ def test_calibration_covers_every_baseline_jurisdiction_and_model_kind():
     baseline = sim.load_scenario(BASELINE)
     wanted = [f"jurisdictions.{name}" for name in baseline.jurisdictions]
     wanted += [f"models.{name}" for name in baseline.models]
-    missing = [path for path in wanted
-               if not re.search(rf"(?<![\w.]){re.escape(path)}(?![\w])", code)]
+    missing = [
+        path for path in wanted if not re.search(rf"(?<![\w.]){re.escape(path)}(?![\w])", code)
+    ]
     assert not missing, (
         "docs/CALIBRATION.md does not calibrate these parts of scenarios/baseline.yaml "
         f"(list their parameters in backticks, e.g. `jurisdictions.eu.enforcement."

@@ -16,11 +16,20 @@ SEEDS = range(5)
 
 def one_jurisdiction_market(**overrides) -> Market:
     values = dict(
-        arrivals=np.array([[10.0, 0.0]]), refusal=np.array([[0.0, 0.0], [1.0, 1.0]]),
-        filters=np.array([[0.0, 0.0]]), prohibited=np.array([[False, False]]),
-        hosting_cost=np.array([2.0]), licence_cost=np.array([0.0]), audit_rate=np.array([0.0]), detection=np.array([0.0]),
-        fine_share=np.array([0.0]), fine_min=np.array([0.0]), takedown=np.array([0.0]),
-        available=np.array([True, True]), quality_factor=np.array([1.0, 1.0]))
+        arrivals=np.array([[10.0, 0.0]]),
+        refusal=np.array([[0.0, 0.0], [1.0, 1.0]]),
+        filters=np.array([[0.0, 0.0]]),
+        prohibited=np.array([[False, False]]),
+        hosting_cost=np.array([2.0]),
+        licence_cost=np.array([0.0]),
+        audit_rate=np.array([0.0]),
+        detection=np.array([0.0]),
+        fine_share=np.array([0.0]),
+        fine_min=np.array([0.0]),
+        takedown=np.array([0.0]),
+        available=np.array([True, True]),
+        quality_factor=np.array([1.0, 1.0]),
+    )
     values.update(overrides)
     return Market(**values)
 
@@ -33,20 +42,30 @@ def test_expected_profit_matches_a_hand_computation():
     """10 arrivals per unit weight, weight 1, capacity 4, price 1.5: a model that never
     refuses serves 4 (capacity-bound), earns 6, pays 2 hosting; complying costs 10% of
     revenue; a model that always refuses earns nothing."""
-    profit = expected_profit(np.array([1.0]), np.array([4]), np.array([1.5]), NEW,
-                             one_jurisdiction_market(), COSTS)[0]
+    profit = expected_profit(
+        np.array([1.0]), np.array([4]), np.array([1.5]), NEW, one_jurisdiction_market(), COSTS
+    )[0]
     oj, om, oc = option_grid(1, 2)
-    expected = {(0, 0, False): 4.0, (0, 0, True): 6 * 0.9 - 2, (0, 1, False): -2.0,
-                (0, 1, True): -2.0}
+    expected = {
+        (0, 0, False): 4.0,
+        (0, 0, True): 6 * 0.9 - 2,
+        (0, 1, False): -2.0,
+        (0, 1, True): -2.0,
+    }
     for o, value in expected.items():
         assert profit[(oj == o[0]) & (om == o[1]) & (oc == o[2])][0] == pytest.approx(value)
 
 
 def test_expected_fines_are_audit_times_detection_times_fine_times_violation():
-    market = one_jurisdiction_market(prohibited=np.array([[True, False]]), audit_rate=np.array([0.1]),
-                                     detection=np.array([0.5]), fine_min=np.array([100.0]))
-    profit = expected_profit(np.array([1.0]), np.array([100]), np.array([1.0]), NEW, market,
-                             COSTS)[0]
+    market = one_jurisdiction_market(
+        prohibited=np.array([[True, False]]),
+        audit_rate=np.array([0.1]),
+        detection=np.array([0.5]),
+        fine_min=np.array([100.0]),
+    )
+    profit = expected_profit(np.array([1.0]), np.array([100]), np.array([1.0]), NEW, market, COSTS)[
+        0
+    ]
     violation = 1 - np.exp(-10.0)  # 10 prohibited requests served per day
     assert profit[0] == pytest.approx(10 - 2 - 0.1 * 0.5 * violation * 100)
 
@@ -54,10 +73,12 @@ def test_expected_fines_are_audit_times_detection_times_fine_times_violation():
 def test_lower_quality_models_expect_proportionally_fewer_arrivals():
     """Quality factor 0.5 halves a node's routing weight, so below capacity it serves
     half as much: 10 arrivals at weight 1 become 5."""
-    market = one_jurisdiction_market(quality_factor=np.array([1.0, 0.5]),
-                                     refusal=np.array([[0.0, 0.0], [0.0, 0.0]]))
-    profit = expected_profit(np.array([1.0]), np.array([100]), np.array([1.0]), NEW, market,
-                             COSTS)[0]
+    market = one_jurisdiction_market(
+        quality_factor=np.array([1.0, 0.5]), refusal=np.array([[0.0, 0.0], [0.0, 0.0]])
+    )
+    profit = expected_profit(np.array([1.0]), np.array([100]), np.array([1.0]), NEW, market, COSTS)[
+        0
+    ]
     assert profit[0] == pytest.approx(10 - 2) and profit[2] == pytest.approx(5 - 2)
 
 
@@ -108,18 +129,29 @@ def test_fermi_copies_a_better_peer_more_often_than_a_worse_one():
 def enforcing_world(*, adapt: bool, **adaptation) -> dict:
     """j0 enforces hard against a prohibited category its permissive nodes serve; j1
     (a haven) does not."""
-    spec = tiny_scenario(jurisdictions=2, nodes=100, requesters=1500, steps=60,
-                         malicious_share=0.2, capacity=40)
-    spec["models"]["permissive"] = {"refusal": {"chat": 0.0, "harm": 0.0},
-                                    "jailbreak_susceptibility": 1.0}
+    spec = tiny_scenario(
+        jurisdictions=2, nodes=100, requesters=1500, steps=60, malicious_share=0.2, capacity=40
+    )
+    spec["models"]["permissive"] = {
+        "refusal": {"chat": 0.0, "harm": 0.0},
+        "jailbreak_susceptibility": 1.0,
+    }
     for jur in spec["jurisdictions"].values():
         jur["model_mix"] = {"m": 0.0, "permissive": 1.0}
     spec["jurisdictions"]["j0"]["prohibited"] = ["harm"]
     spec["jurisdictions"]["j0"]["enforcement"] = {
-        "audit_rate": 0.3, "detection_probability": 0.9, "fine_min_usd": 50.0,
-        "takedown_probability": 0.02}
-    spec["adaptation"] = {"enabled": adapt, "every_steps": 1, "revision_rate": 0.2,
-                          "rationality": 20.0, **adaptation}
+        "audit_rate": 0.3,
+        "detection_probability": 0.9,
+        "fine_min_usd": 50.0,
+        "takedown_probability": 0.02,
+    }
+    spec["adaptation"] = {
+        "enabled": adapt,
+        "every_steps": 1,
+        "revision_rate": 0.2,
+        "rationality": 20.0,
+        **adaptation,
+    }
     return spec
 
 
@@ -131,17 +163,21 @@ def node_share_in_j0(spec: dict, seed: int) -> float:
 
 
 def test_adapting_nodes_relocate_away_from_enforcement():
-    moved = [node_share_in_j0(enforcing_world(adapt=True, can_comply=False,
-                                              can_switch_model=False, can_exit=False), s)
-             for s in SEEDS]
+    moved = [
+        node_share_in_j0(
+            enforcing_world(adapt=True, can_comply=False, can_switch_model=False, can_exit=False), s
+        )
+        for s in SEEDS
+    ]
     fixed = [node_share_in_j0(enforcing_world(adapt=False), s) for s in SEEDS]
     assert max(moved) < min(fixed)
 
 
 def test_adapting_nodes_comply_when_they_cannot_leave():
     def compliance(adapt: bool, seed: int) -> float:
-        spec = enforcing_world(adapt=adapt, can_relocate=False, can_switch_model=False,
-                               can_exit=False)
+        spec = enforcing_world(
+            adapt=adapt, can_relocate=False, can_switch_model=False, can_exit=False
+        )
         m = sim.run(spec, seed=seed).metrics
         return m["compliance_rate"].iloc[-10:].mean()
 
@@ -151,8 +187,13 @@ def test_adapting_nodes_comply_when_they_cannot_leave():
 
 
 def test_relocated_nodes_are_offline_for_the_delay_and_logged():
-    spec = enforcing_world(adapt=True, can_comply=False, can_switch_model=False, can_exit=False,
-                           relocation_delay_steps=5)
+    spec = enforcing_world(
+        adapt=True,
+        can_comply=False,
+        can_switch_model=False,
+        can_exit=False,
+        relocation_delay_steps=5,
+    )
     res = sim.run(spec, seed=0)
     moves = res.events[res.events["event"] == "relocation"]
     assert len(moves) > 0
@@ -163,8 +204,7 @@ def test_relocated_nodes_are_offline_for_the_delay_and_logged():
 
 
 def test_nodes_exit_when_every_option_loses_money():
-    spec = enforcing_world(adapt=True, can_relocate=False, can_switch_model=False,
-                           can_comply=False)
+    spec = enforcing_world(adapt=True, can_relocate=False, can_switch_model=False, can_comply=False)
     for jur in spec["jurisdictions"].values():
         jur["hosting_cost_usd_per_day"] = 1_000.0
     m = sim.run(spec, seed=1).metrics
@@ -194,8 +234,13 @@ def test_imitation_spreads_the_more_profitable_behaviour():
     jur = spec["jurisdictions"]["j0"]
     jur["prohibited"] = ["chat"]
     jur["compliance_share"] = 0.5
-    spec["adaptation"] = {"enabled": True, "every_steps": 1, "revision_rate": 0.3,
-                          "rule": "imitation", "imitation_sensitivity": 50.0}
+    spec["adaptation"] = {
+        "enabled": True,
+        "every_steps": 1,
+        "revision_rate": 0.3,
+        "rule": "imitation",
+        "imitation_sensitivity": 50.0,
+    }
     finals = [sim.run(spec, seed=s).metrics["compliance_rate"].iloc[-1] for s in SEEDS]
     assert max(finals) < 0.3
 
@@ -206,10 +251,18 @@ def test_imitation_spreads_the_more_profitable_behaviour():
 def release_world(innovation: float, imitation: float, variants: bool = True) -> dict:
     spec = tiny_scenario(nodes=300, steps=40)
     for name in ("open", "open_abliterated"):
-        spec["models"][name] = {"refusal": {"chat": 0.0, "harm": 0.0},
-                                "jailbreak_susceptibility": 1.0, "available": False}
-    event = {"step": 0, "kind": "model_release", "model": "open",
-             "innovation": innovation, "imitation": imitation}
+        spec["models"][name] = {
+            "refusal": {"chat": 0.0, "harm": 0.0},
+            "jailbreak_susceptibility": 1.0,
+            "available": False,
+        }
+    event = {
+        "step": 0,
+        "kind": "model_release",
+        "model": "open",
+        "innovation": innovation,
+        "imitation": imitation,
+    }
     if variants:
         event["variants"] = [{"model": "open_abliterated", "delay_steps": 10}]
     spec["timeline"] = [event]
@@ -244,7 +297,9 @@ def test_imitation_speeds_adoption_over_the_network():
 
 def test_variants_appear_only_after_their_delay():
     res = sim.run(release_world(0.2, 0.3), seed=0)
-    variant = res.nodes[res.nodes["model"] == "open_abliterated"].groupby("step")["nodes_active"].sum()
+    variant = (
+        res.nodes[res.nodes["model"] == "open_abliterated"].groupby("step")["nodes_active"].sum()
+    )
     assert variant.loc[:10].sum() == 0
     assert variant.iloc[-1] > 0
     released = res.events[(res.events["event"] == "model_release")]
@@ -268,8 +323,9 @@ def test_entry_happens_every_day_not_only_on_revision_days():
 
 def test_a_node_taken_down_books_its_fine_in_that_days_profit():
     spec = enforcing_world(adapt=False)
-    spec["jurisdictions"]["j0"]["enforcement"].update(takedown_probability=1.0, audit_rate=1.0,
-                                                      detection_probability=1.0)
+    spec["jurisdictions"]["j0"]["enforcement"].update(
+        takedown_probability=1.0, audit_rate=1.0, detection_probability=1.0
+    )
     res = sim.run(spec, seed=0)
     first = res.nodes[(res.nodes["step"] == 0) & (res.nodes["jurisdiction"] == "j0")]
     assert first["nodes_taken_down"].sum() > 0

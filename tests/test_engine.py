@@ -42,14 +42,20 @@ def test_every_request_ends_served_refused_or_dropped(classroom):
     r = classroom.requests
     assert (r["emitted"] == r["served"] + r["refused"] + r["dropped"]).all()
     m = classroom.metrics
-    assert (m["requests_emitted"] == m["requests_served"] + m["requests_refused"]
-            + m["requests_dropped"]).all()
+    assert (
+        m["requests_emitted"]
+        == m["requests_served"] + m["requests_refused"] + m["requests_dropped"]
+    ).all()
 
 
 def test_flows_and_nodes_account_for_every_served_request(classroom):
     served = classroom.metrics.set_index("step")["requests_served"]
-    assert classroom.flows.groupby("step")["served"].sum().reindex(served.index, fill_value=0) \
+    assert (
+        classroom.flows.groupby("step")["served"]
+        .sum()
+        .reindex(served.index, fill_value=0)
         .equals(served)
+    )
     assert classroom.nodes.groupby("step")["served"].sum().equals(served)
 
 
@@ -64,9 +70,17 @@ def test_attempts_at_least_one_per_request_and_at_most_persistence_plus_one(clas
 
 def test_shares_and_rates_are_probabilities(classroom):
     m = classroom.metrics
-    for col in ("harm_completion_rate", "malicious_success_share", "benign_over_refusal",
-                "dual_use_over_refusal", "cross_border_share", "policy_leakage",
-                "permissive_node_share", "compliance_rate", "prohibited_served_abroad_share"):
+    for col in (
+        "harm_completion_rate",
+        "malicious_success_share",
+        "benign_over_refusal",
+        "dual_use_over_refusal",
+        "cross_border_share",
+        "policy_leakage",
+        "permissive_node_share",
+        "compliance_rate",
+        "prohibited_served_abroad_share",
+    ):
         values = m[col].dropna()
         assert ((values >= 0) & (values <= 1)).all(), col
     assert ((m["hhi_nodes"] >= 0) & (m["hhi_nodes"] <= 10_000)).all()
@@ -232,8 +246,11 @@ def test_certain_audits_find_and_take_down_every_domestic_violator():
     spec = tiny_scenario(jurisdictions=1, nodes=20)
     spec["jurisdictions"]["j0"]["prohibited"] = ["harm"]
     spec["jurisdictions"]["j0"]["enforcement"] = {
-        "audit_rate": 1.0, "detection_probability": 1.0, "takedown_probability": 1.0,
-        "fine_share_of_annual_revenue": 0.1}
+        "audit_rate": 1.0,
+        "detection_probability": 1.0,
+        "takedown_probability": 1.0,
+        "fine_share_of_annual_revenue": 0.1,
+    }
     res = sim.run(spec)
     first = res.metrics.iloc[0]
     assert first["takedowns"] == first["violations_detected"] > 0
@@ -248,8 +265,11 @@ def test_a_treaty_lets_a_partner_take_down_foreign_violators():
         spec = tiny_scenario(jurisdictions=2, nodes=30, requesters=600, steps=4)
         spec["jurisdictions"]["j0"]["prohibited"] = ["harm"]
         spec["jurisdictions"]["j0"]["enforcement"] = {
-            "audit_rate": 1.0, "detection_probability": 1.0, "takedown_probability": 1.0,
-            "extraterritorial": True}
+            "audit_rate": 1.0,
+            "detection_probability": 1.0,
+            "takedown_probability": 1.0,
+            "extraterritorial": True,
+        }
         if treaty:
             spec["treaties"] = [["j0", "j1"]]
         return spec
@@ -273,8 +293,9 @@ def test_timeline_events_fire_at_their_step_and_are_logged():
 
 def test_policy_change_event_changes_what_is_prohibited():
     spec = tiny_scenario(jurisdictions=1, steps=4)
-    spec["timeline"] = [{"step": 1, "kind": "policy_change", "jurisdiction": "j0",
-                         "prohibit": ["harm"]}]
+    spec["timeline"] = [
+        {"step": 1, "kind": "policy_change", "jurisdiction": "j0", "prohibit": ["harm"]}
+    ]
     jur = sim.run(spec).jurisdictions.set_index("step")
     assert list(jur["prohibited_categories"]) == [0, 0, 1, 1]
     assert jur.loc[3, "policy"] == "harm"
@@ -293,10 +314,13 @@ def test_node_shock_adds_and_removes_nodes():
 
 def test_model_release_switches_nodes_to_the_released_model():
     spec = tiny_scenario(nodes=100, steps=3)
-    spec["models"]["open"] = {"refusal": {"chat": 0.0, "harm": 0.0},
-                              "jailbreak_susceptibility": 1.0}
-    spec["timeline"] = [{"step": 0, "kind": "model_release", "model": "open",
-                         "adoption_share": 1.0}]
+    spec["models"]["open"] = {
+        "refusal": {"chat": 0.0, "harm": 0.0},
+        "jailbreak_susceptibility": 1.0,
+    }
+    spec["timeline"] = [
+        {"step": 0, "kind": "model_release", "model": "open", "adoption_share": 1.0}
+    ]
     nodes = sim.run(spec).nodes
     last = nodes[nodes["step"] == 2].groupby("model", observed=True)["nodes_active"].sum()
     assert last["open"] == 100 and last["m"] == 0
@@ -327,13 +351,20 @@ def test_baseline_reproduces_the_calibration_of_refusal():
     assert everyday_refusal("uncensored") < 0.01
     assert everyday_refusal("abliterated") < 0.01
     aligned = spec.models["aligned"].refusal
-    assert min(aligned[c] for c, cat in spec.categories.items()
-               if cat.harmful and c != "disinformation") > 0.95
+    assert (
+        min(
+            aligned[c]
+            for c, cat in spec.categories.items()
+            if cat.harmful and c != "disinformation"
+        )
+        > 0.95
+    )
 
 
-@pytest.mark.parametrize(("model", "low", "high"),
-                         [("aligned", 0.05, 0.15), ("uncensored", 0.0, 0.01),
-                          ("abliterated", 0.0, 0.01)])
+@pytest.mark.parametrize(
+    ("model", "low", "high"),
+    [("aligned", 0.05, 0.15), ("uncensored", 0.0, 0.01), ("abliterated", 0.0, 0.01)],
+)
 def test_baseline_models_refuse_the_everyday_mix_at_the_calibrated_rate(model, low, high):
     """Measured in the engine, not only read from the file: send the benign everyday mix
     to a world of one model kind without filters, KYC or retries."""

@@ -79,8 +79,9 @@ def test_precomputed_passing_tables_equal_the_refusal_formula():
     category = np.tile(np.arange(5), 20)
     quiet = ServingRules(**{**rules.__dict__, "ext_filter": np.zeros(15)})
     for jailbroken, table in ((False, quiet.passing), (True, quiet.passing_jailbroken)):
-        p = refusal_probability(node, category, np.zeros(100, dtype=np.int64),
-                                np.full(100, jailbroken), quiet)
+        p = refusal_probability(
+            node, category, np.zeros(100, dtype=np.int64), np.full(100, jailbroken), quiet
+        )
         assert 1 - p == pytest.approx(table[node * 5 + category])
 
 

@@ -22,15 +22,20 @@ def with_protocol(spec: dict, protocol: str, **options) -> dict:
 
 
 def test_a_gateway_that_catches_everything_lets_no_harm_through():
-    spec = with_protocol(tiny_scenario(persistence=3), "gateway", prohibited=["harm"],
-                         filter_recall=1.0)
+    spec = with_protocol(
+        tiny_scenario(persistence=3), "gateway", prohibited=["harm"], filter_recall=1.0
+    )
     m = sim.run(spec).metrics
     assert m["harmful_requests"].sum() > 0 and m["harmful_completed"].sum() == 0
 
 
 def test_gateway_recall_leaks_at_one_minus_recall_per_attempt():
-    spec = with_protocol(tiny_scenario(persistence=1, requesters=2000), "gateway",
-                         prohibited=["harm"], filter_recall=0.8)
+    spec = with_protocol(
+        tiny_scenario(persistence=1, requesters=2000),
+        "gateway",
+        prohibited=["harm"],
+        filter_recall=0.8,
+    )
     m = sim.run(spec, seed=3).metrics
     rate = m["harmful_completed"].sum() / m["harmful_requests"].sum()
     assert rate == pytest.approx(1 - 0.8**2, abs=0.03)
@@ -61,16 +66,19 @@ def served_nodes(spec: dict, seed: int = 0) -> int:
 
 
 def test_p2p_with_depth_zero_reaches_only_the_entry_nodes():
-    spec = with_protocol(tiny_scenario(nodes=100, requesters=2000), "p2p", entry_points=5,
-                         search_depth=0)
+    spec = with_protocol(
+        tiny_scenario(nodes=100, requesters=2000), "p2p", entry_points=5, search_depth=0
+    )
     assert served_nodes(spec) <= 5
 
 
 def test_deeper_search_reaches_more_of_the_market_and_lowers_concentration():
-    shallow = with_protocol(tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5,
-                            search_depth=1)
-    deep = with_protocol(tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5,
-                         search_depth=10)
+    shallow = with_protocol(
+        tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5, search_depth=1
+    )
+    deep = with_protocol(
+        tiny_scenario(nodes=200, requesters=2000), "p2p", entry_points=5, search_depth=10
+    )
     for seed in SEEDS:
         assert served_nodes(deep, seed) > 2 * served_nodes(shallow, seed)
         hhi_deep = sim.run(deep, seed=seed).metrics["hhi_nodes"].mean()
@@ -111,7 +119,10 @@ def test_incentive_sums_to_one_in_every_subnet():
 def permissive_minority(**validators) -> dict:
     spec = tiny_scenario(nodes=200, requesters=2000, steps=40, capacity=100)
     spec["models"]["m"]["refusal"] = {"chat": 0.0, "harm": 1.0}
-    spec["models"]["open"] = {"refusal": {"chat": 0.0, "harm": 0.0}, "jailbreak_susceptibility": 1.0}
+    spec["models"]["open"] = {
+        "refusal": {"chat": 0.0, "harm": 0.0},
+        "jailbreak_susceptibility": 1.0,
+    }
     for jur in spec["jurisdictions"].values():
         jur["model_mix"] = {"m": 0.7, "open": 0.3}
     return with_protocol(spec, "validators", **validators)
@@ -126,13 +137,15 @@ def test_without_probes_the_penalty_changes_nothing():
 def test_probe_rate_zero_gives_the_traffic_shares_of_no_probing():
     """Probes whose penalty is zero change no score: traffic shares match those of a
     protocol that does not probe, within sampling noise."""
+
     def permissive_share(spec: dict, seed: int) -> float:
         req = sim.run(spec, seed=seed).requests
         return req["served_permissive"].sum() / req["served"].sum()
 
     quiet = np.mean([permissive_share(permissive_minority(probe_rate=0.0), s) for s in SEEDS])
-    harmless = np.mean([permissive_share(permissive_minority(probe_rate=0.3, penalty=0.0), s)
-                        for s in SEEDS])
+    harmless = np.mean(
+        [permissive_share(permissive_minority(probe_rate=0.3, penalty=0.0), s) for s in SEEDS]
+    )
     assert harmless == pytest.approx(quiet, abs=0.02)
 
 
@@ -156,8 +169,12 @@ def test_emissions_are_paid_in_proportion_to_incentive():
 def test_gateway_refusals_use_no_node_capacity():
     """Requests the gateway stops never reach a node: the chat requests get all the
     capacity, as if the stopped requests had not been sent."""
-    spec = with_protocol(tiny_scenario(nodes=10, requesters=1000, capacity=20), "gateway",
-                         prohibited=["harm"], filter_recall=1.0)
+    spec = with_protocol(
+        tiny_scenario(nodes=10, requesters=1000, capacity=20),
+        "gateway",
+        prohibited=["harm"],
+        filter_recall=1.0,
+    )
     m = sim.run(spec).metrics
     assert (m["requests_served"] == 10 * 20).all()
     assert m["harmful_completed"].sum() == 0

@@ -19,7 +19,9 @@ def test_there_are_four_notebooks():
 def test_notebook_runs_without_error(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     book = nbformat.read(path, as_version=4)
-    assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code"), \
+    assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code"), (
         "store notebooks without outputs"
-    NotebookClient(book, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    )
+    NotebookClient(
+        book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()

@@ -16,8 +16,10 @@ def three_regimes(**policy) -> dict:
     spec = tiny_scenario(jurisdictions=3, nodes=90, requesters=1500, steps=60, capacity=100)
     for name in ("j0", "j1"):
         spec["jurisdictions"][name]["prohibited"] = ["harm"]
-        spec["jurisdictions"][name]["enforcement"] = {"audit_rate": 0.05,
-                                                      "detection_probability": 0.5}
+        spec["jurisdictions"][name]["enforcement"] = {
+            "audit_rate": 0.05,
+            "detection_probability": 0.5,
+        }
     spec["policy_dynamics"] = {"enabled": True, "every_steps": 10, **policy}
     return spec
 
@@ -62,8 +64,9 @@ def test_harm_above_threshold_tightens_enforcement():
 
 def test_losing_the_hosting_industry_relaxes_enforcement():
     spec = three_regimes(hosting_loss_threshold=0.1)
-    spec["timeline"] = [{"step": 2, "kind": "node_shock", "action": "remove", "fraction": 0.5,
-                         "jurisdiction": "j0"}]
+    spec["timeline"] = [
+        {"step": 2, "kind": "node_shock", "action": "remove", "fraction": 0.5, "jurisdiction": "j0"}
+    ]
     relaxed = events(spec, 0, "policy_relaxed")
     assert list(relaxed["jurisdiction"].unique()) == ["j0"]
 
@@ -88,6 +91,7 @@ def test_treaty_growth_without_a_treaty_changes_nothing():
 def test_treaty_partners_audit_nodes_serving_their_residents_jointly():
     """Without extraterritorial reach, j0 audits only domestic nodes; with a treaty it
     also audits j1's nodes that served its residents."""
+
     def audits_by_j0(treaty: bool, seed: int) -> int:
         spec = three_regimes()
         spec["policy_dynamics"]["enabled"] = False
@@ -131,8 +135,12 @@ def test_initial_treaties_stay_distinct_and_grow_separately():
     spec = tiny_scenario(jurisdictions=4, nodes=80, requesters=1500, steps=20, capacity=100)
     spec["treaties"] = [["j0", "j1"], ["j2", "j3"]]
     model = sim.build_model(spec)
-    names = {frozenset(t) for _, _, t in [(a, b, frozenset(d["treaties"]))
-                                          for a, b, d in model.treaties.edges(data=True)]}
+    names = {
+        frozenset(t)
+        for _, _, t in [
+            (a, b, frozenset(d["treaties"])) for a, b, d in model.treaties.edges(data=True)
+        ]
+    }
     assert names == {frozenset({"treaty 1"}), frozenset({"treaty 2"})}
     spec["policy_dynamics"] = {"enabled": True, "every_steps": 5, "treaty_growth_rate": 1.0}
     joined = sim.run(spec, seed=1).events.query("event == 'treaty_joined'")
@@ -146,7 +154,8 @@ def test_an_enforcement_budget_caps_audits_and_spend():
     spec = three_regimes()
     spec["policy_dynamics"]["enabled"] = False
     spec["jurisdictions"]["j0"]["enforcement"].update(
-        audit_rate=1.0, audit_cost_usd=100.0, budget_usd_per_day=250.0)
+        audit_rate=1.0, audit_cost_usd=100.0, budget_usd_per_day=250.0
+    )
     jur = sim.run(spec, steps=5).jurisdictions.query("jurisdiction == 'j0'")
     assert (jur["audits"] == 2).all()
     assert (jur["enforcement_spend_usd"] == 200.0).all()

@@ -13,9 +13,19 @@ import pytest
 import sim
 from sim.scenario import list_presets, load_scenario
 
-PRESETS = ("baseline", "classroom_demo", "eu_ai_act", "us_state_patchwork", "political_filter",
-           "haven_emerges", "abliteration_wave", "global_treaty", "trusted_access_kyc",
-           "protocol_self_governance", "defence_in_depth")
+PRESETS = (
+    "baseline",
+    "classroom_demo",
+    "eu_ai_act",
+    "us_state_patchwork",
+    "political_filter",
+    "haven_emerges",
+    "abliteration_wave",
+    "global_treaty",
+    "trusted_access_kyc",
+    "protocol_self_governance",
+    "defence_in_depth",
+)
 SEEDS = range(3)
 STEPS = 120
 
@@ -61,7 +71,9 @@ def test_unilateral_strict_policy_moves_nodes_and_leaks_abroad_without_proportio
     mild = runs(before)
 
     def eu_nodes(r: sim.Results) -> int:
-        return int(r.nodes.query(f"step == {STEPS - 1} and jurisdiction == 'eu'")["nodes_active"].sum())
+        return int(
+            r.nodes.query(f"step == {STEPS - 1} and jurisdiction == 'eu'")["nodes_active"].sum()
+        )
 
     def abroad(r: sim.Results) -> float:
         q = r.requests.query("jurisdiction == 'eu' and prohibited_at_residence and step >= 90")
@@ -82,10 +94,12 @@ def test_abliteration_wave_raises_the_permissive_node_share():
 
 def test_defence_in_depth_lowers_malicious_success_and_raises_dual_use_over_refusal():
     layered, base = runs(small("defence_in_depth")), runs(small("baseline"))
-    assert max(tail(r, "malicious_success_share") for r in layered) < \
-        min(tail(r, "malicious_success_share") for r in base)
-    assert min(tail(r, "dual_use_over_refusal") for r in layered) > \
-        max(tail(r, "dual_use_over_refusal") for r in base)
+    assert max(tail(r, "malicious_success_share") for r in layered) < min(
+        tail(r, "malicious_success_share") for r in base
+    )
+    assert min(tail(r, "dual_use_over_refusal") for r in layered) > max(
+        tail(r, "dual_use_over_refusal") for r in base
+    )
 
 
 def test_political_filter_leaks_mainly_through_vpns_at_survey_rates():
@@ -93,6 +107,7 @@ def test_political_filter_leaks_mainly_through_vpns_at_survey_rates():
     political requests from the filtering regime get served, against about a quarter
     from filter and retry leakage alone: VPNs roughly double the leak, but most of the
     demand is still refused (the filter is dented, not largely bypassed)."""
+
     def served_share(spec: dict) -> float:
         shares = []
         for r in runs(spec):
@@ -100,7 +115,10 @@ def test_political_filter_leaks_mainly_through_vpns_at_survey_rates():
             shares.append(q["served"].sum() / q["emitted"].sum())
         return float(np.mean(shares))
 
-    with_vpn, without = served_share(small("political_filter", 40)), served_share(small("baseline", 40))
+    with_vpn, without = (
+        served_share(small("political_filter", 40)),
+        served_share(small("baseline", 40)),
+    )
     assert with_vpn > without + 0.1
     assert 0.3 < with_vpn < 0.6
 
@@ -121,8 +139,9 @@ def test_a_treaty_grows_beyond_its_founders():
 
 def test_validator_probing_lowers_harm_below_the_baseline():
     probed, base = runs(small("protocol_self_governance")), runs(small("baseline"))
-    assert max(tail(r, "harm_completion_rate") for r in probed) < \
-        min(tail(r, "harm_completion_rate") for r in base)
+    assert max(tail(r, "harm_completion_rate") for r in probed) < min(
+        tail(r, "harm_completion_rate") for r in base
+    )
 
 
 def test_the_scenario_catalogue_covers_every_preset():

@@ -43,8 +43,13 @@ RATES = {
     "malicious_success_share": 0.01,
     "policy_leakage": 0.01,
 }
-COUNTS = ("requests_emitted", "requests_served", "requests_refused", "requests_dropped",
-          "kyc_blocked")
+COUNTS = (
+    "requests_emitted",
+    "requests_served",
+    "requests_refused",
+    "requests_dropped",
+    "kyc_blocked",
+)
 
 
 def small_classroom(**changes) -> sim.Scenario:
@@ -78,9 +83,11 @@ def sensitive_classroom() -> sim.Scenario:
         "treaties": [["eu", "us"]],
     }
     for jur in ("eu", "us", "cn", "row"):
-        changes |= {f"jurisdictions.{jur}.enforcement.audit_rate": 0.3,
-                    f"jurisdictions.{jur}.enforcement.detection_probability": 0.8,
-                    f"jurisdictions.{jur}.enforcement.takedown_probability": 0.5}
+        changes |= {
+            f"jurisdictions.{jur}.enforcement.audit_rate": 0.3,
+            f"jurisdictions.{jur}.enforcement.detection_probability": 0.8,
+            f"jurisdictions.{jur}.enforcement.takedown_probability": 0.5,
+        }
     return small_classroom(**changes)
 
 
@@ -104,8 +111,10 @@ def assert_agree(spec: sim.Scenario, tolerances: dict[str, float], **reference_o
         se = math.sqrt(e.var(ddof=1) / e.size + r.var(ddof=1) / r.size)
         diff = e.mean() - r.mean()
         if abs(diff) > 4 * se + tolerances[name]:
-            failures.append(f"{name}: engine {e.mean():.5g} vs reference {r.mean():.5g} "
-                            f"(diff {diff:.3g}, 4 SE {4 * se:.3g}, atol {tolerances[name]})")
+            failures.append(
+                f"{name}: engine {e.mean():.5g} vs reference {r.mean():.5g} "
+                f"(diff {diff:.3g}, 4 SE {4 * se:.3g}, atol {tolerances[name]})"
+            )
     assert not failures, "engine and reference disagree:\n" + "\n".join(failures)
 
 
@@ -123,8 +132,11 @@ def test_headline_metrics_agree_on_classroom_demo():
 
 def test_every_rule_agrees_on_a_sensitive_variant():
     spec = sensitive_classroom()
-    tolerances = RATES | count_tolerances(spec) | {
-        "active_nodes": 1.0, "audits": 0.5, "violations_detected": 0.5, "takedowns": 0.3}
+    tolerances = (
+        RATES
+        | count_tolerances(spec)
+        | {"active_nodes": 1.0, "audits": 0.5, "violations_detected": 0.5, "takedowns": 0.3}
+    )
     assert_agree(spec, tolerances, retry_timing="rounds")
 
 
@@ -142,13 +154,16 @@ def test_reference_populations_match_the_engine():
     names = list(spec.jurisdictions)
     kinds = ("benign", "dual_use", "malicious")
     engine_cells = sorted(zip(engine.jurisdiction.tolist(), engine.kind.tolist(), strict=True))
-    reference_cells = sorted((names.index(a.jurisdiction.name), kinds.index(a.kind))
-                             for a in reference.requesters)
+    reference_cells = sorted(
+        (names.index(a.jurisdiction.name), kinds.index(a.kind)) for a in reference.requesters
+    )
     assert engine_cells == reference_cells
-    engine_nodes = np.bincount(sim.build_model(spec, seed=0).node_table.jurisdiction,
-                               minlength=len(names))
-    reference_nodes = np.bincount([names.index(n.jurisdiction.name) for n in reference.node_list],
-                                  minlength=len(names))
+    engine_nodes = np.bincount(
+        sim.build_model(spec, seed=0).node_table.jurisdiction, minlength=len(names)
+    )
+    reference_nodes = np.bincount(
+        [names.index(n.jurisdiction.name) for n in reference.node_list], minlength=len(names)
+    )
     assert engine_nodes.tolist() == reference_nodes.tolist()
 
 

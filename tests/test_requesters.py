@@ -14,7 +14,10 @@ def sparse_permissive_world(**malicious) -> dict:
     """10% of nodes serve harm; malicious actors try once per request."""
     spec = tiny_scenario(nodes=200, requesters=2000, steps=40, malicious_share=0.3, capacity=100)
     spec["models"]["m"]["refusal"] = {"chat": 0.0, "harm": 1.0}
-    spec["models"]["open"] = {"refusal": {"chat": 0.0, "harm": 0.0}, "jailbreak_susceptibility": 1.0}
+    spec["models"]["open"] = {
+        "refusal": {"chat": 0.0, "harm": 0.0},
+        "jailbreak_susceptibility": 1.0,
+    }
     for jur in spec["jurisdictions"].values():
         jur["model_mix"] = {"m": 0.9, "open": 0.1}
     spec["requesters"]["kinds"]["malicious"].update(malicious)
@@ -32,8 +35,9 @@ def test_learning_malicious_actors_succeed_more_over_time():
         early, late = harm_rate(spec, seed, slice(0, 3)), harm_rate(spec, seed, slice(-5, None))
         assert late > early + 0.3
     plain = sparse_permissive_world()
-    assert min(harm_rate(spec, s, slice(-5, None)) for s in SEEDS) > \
-        max(harm_rate(plain, s, slice(-5, None)) for s in SEEDS)
+    assert min(harm_rate(spec, s, slice(-5, None)) for s in SEEDS) > max(
+        harm_rate(plain, s, slice(-5, None)) for s in SEEDS
+    )
 
 
 def test_without_memory_or_word_of_mouth_nobody_learns_a_node():
@@ -50,16 +54,20 @@ def test_word_of_mouth_spreads_knowledge_faster():
 
     alone = sparse_permissive_world(memory=0.3, loyalty=0.9)
     shared = sparse_permissive_world(memory=0.3, loyalty=0.9, word_of_mouth=0.5)
-    assert min(knowing_at(shared, s, 5) for s in SEEDS) > max(knowing_at(alone, s, 5) for s in SEEDS)
+    assert min(knowing_at(shared, s, 5) for s in SEEDS) > max(
+        knowing_at(alone, s, 5) for s in SEEDS
+    )
 
 
 def test_over_refused_legitimate_users_are_displaced_to_permissive_nodes():
     """Dual-use users whom aligned nodes refuse remember the permissive nodes that serve
     them: the share of their service from permissive nodes rises (the cost side)."""
+
     def world(memory: float) -> dict:
         spec = sparse_permissive_world()
         spec["requesters"]["kinds"]["dual_use"].update(
-            category_mix={"harm": 1.0}, persistence=2, memory=memory, loyalty=0.95 * (memory > 0))
+            category_mix={"harm": 1.0}, persistence=2, memory=memory, loyalty=0.95 * (memory > 0)
+        )
         return spec
 
     def permissive_share(spec: dict, seed: int) -> float:
@@ -68,7 +76,9 @@ def test_over_refused_legitimate_users_are_displaced_to_permissive_nodes():
     learned = [permissive_share(world(1.0), s) for s in SEEDS]
     assert min(learned) > 0.99
     m = sim.run(world(1.0), seed=0).metrics
-    assert m["mean_attempts_dual_use"].iloc[-5:].mean() < m["mean_attempts_dual_use"].iloc[:2].mean()
+    assert (
+        m["mean_attempts_dual_use"].iloc[-5:].mean() < m["mean_attempts_dual_use"].iloc[:2].mean()
+    )
 
 
 def test_kyc_give_up_ends_a_request_at_the_gate():

@@ -27,7 +27,10 @@ def test_saved_tables_read_back_equal(results, tmp_path, fmt):
         assert len(loaded) == len(original), name
         pd.testing.assert_frame_equal(
             loaded.astype(str).reset_index(drop=True),
-            original.astype(str).reset_index(drop=True), obj=name, check_dtype=False)
+            original.astype(str).reset_index(drop=True),
+            obj=name,
+            check_dtype=False,
+        )
 
 
 def test_run_json_records_scenario_seed_versions_and_hash(results, tmp_path):

@@ -62,17 +62,23 @@ def test_missing_file_is_reported_as_not_found(tmp_path: Path) -> None:
 
 def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
     """An unbalanced bracket is reported as invalid YAML with a line number."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         steps: [1, 2
         seed: 3
-    """)
+    """,
+    )
     err = error_for(bad)
     assert_reported(err, bad, "", "invalid YAML")
     assert re.search(r"line \d+", str(err)), str(err)
 
 
-@pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just a string\n", "str"),
-                                        ("42\n", "int")], ids=["list", "string", "number"])
+@pytest.mark.parametrize(
+    "text, kind",
+    [("- a\n- b\n", "list"), ("just a string\n", "str"), ("42\n", "int")],
+    ids=["list", "string", "number"],
+)
 def test_top_level_must_be_a_mapping(tmp_path: Path, text: str, kind: str) -> None:
     """A file whose top level is not a mapping says a mapping was expected, and what it got."""
     bad = write(tmp_path, "notamap.yaml", text)
@@ -89,9 +95,12 @@ def test_non_utf8_file_is_reported(tmp_path: Path) -> None:
 def test_yaml_is_read_with_the_safe_loader(tmp_path: Path) -> None:
     """A python/object tag is refused as invalid YAML, and the command is never executed."""
     marker = tmp_path / "executed"
-    bad = child(tmp_path, f"""
+    bad = child(
+        tmp_path,
+        f"""
         name: !!python/object/apply:os.system ["touch {marker}"]
-    """)
+    """,
+    )
     err = error_for(bad)
     assert_reported(err, bad, "", "invalid YAML")
     assert not marker.exists(), "the YAML tag was executed: the loader is not safe"
@@ -117,14 +126,16 @@ def test_unknown_top_level_key_is_reported_by_name(tmp_path: Path) -> None:
 
 def test_unknown_nested_key_is_reported_with_its_full_path(tmp_path: Path) -> None:
     """A misspelt nested key is reported at its dotted path."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         jurisdictions:
           eu:
             enforcement:
               audit_rat: 0.1
-    """)
-    assert_reported(error_for(bad), bad, "jurisdictions.eu.enforcement.audit_rat",
-                    "unknown field")
+    """,
+    )
+    assert_reported(error_for(bad), bad, "jurisdictions.eu.enforcement.audit_rat", "unknown field")
 
 
 def test_wrong_type_names_the_expected_type_and_the_value(tmp_path: Path) -> None:
@@ -136,14 +147,18 @@ def test_wrong_type_names_the_expected_type_and_the_value(tmp_path: Path) -> Non
 @pytest.mark.parametrize("value", [1.5, -0.1])
 def test_probability_outside_unit_interval_says_0_to_1(tmp_path: Path, value: float) -> None:
     """A probability outside [0, 1] is reported at its path with the range "[0, 1]"."""
-    bad = child(tmp_path, f"""
+    bad = child(
+        tmp_path,
+        f"""
         jurisdictions:
           eu:
             enforcement:
               audit_rate: {value}
-    """)
-    assert_reported(error_for(bad), bad, "jurisdictions.eu.enforcement.audit_rate",
-                    "[0, 1]", str(value))
+    """,
+    )
+    assert_reported(
+        error_for(bad), bad, "jurisdictions.eu.enforcement.audit_rate", "[0, 1]", str(value)
+    )
 
 
 # ----------------------------------------------------------------- shares summing to 1
@@ -151,35 +166,44 @@ def test_probability_outside_unit_interval_says_0_to_1(tmp_path: Path, value: fl
 
 def test_requester_shares_across_jurisdictions_must_sum_to_one(tmp_path: Path) -> None:
     """Raising one jurisdiction's requester_share breaks the sum over jurisdictions."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         jurisdictions:
           eu:
             requester_share: 0.5
-    """)
-    assert_reported(error_for(bad), bad, "jurisdictions.*.requester_share",
-                    "summing to 1", "1.3")
+    """,
+    )
+    assert_reported(error_for(bad), bad, "jurisdictions.*.requester_share", "summing to 1", "1.3")
 
 
 def test_model_mix_must_sum_to_one(tmp_path: Path) -> None:
     """A jurisdiction's model_mix that sums to 0.85 is reported at that model_mix."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         jurisdictions:
           eu:
             model_mix: {aligned: 0.5, base: 0.1}
-    """)
+    """,
+    )
     assert_reported(error_for(bad), bad, "jurisdictions.eu.model_mix", "summing to 1", "0.85")
 
 
 def test_category_mix_must_sum_to_one(tmp_path: Path) -> None:
     """A requester kind's category_mix that sums to 0.75 is reported at that category_mix."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         requesters:
           kinds:
             benign:
               category_mix: {benign_general: 0.5, benign_borderline: 0.2}
-    """)
-    assert_reported(error_for(bad), bad, "requesters.kinds.benign.category_mix",
-                    "summing to 1", "0.75")
+    """,
+    )
+    assert_reported(
+        error_for(bad), bad, "requesters.kinds.benign.category_mix", "summing to 1", "0.75"
+    )
 
 
 # ----------------------------------------------------------------- cross-references
@@ -187,78 +211,107 @@ def test_category_mix_must_sum_to_one(tmp_path: Path) -> None:
 
 def test_unknown_category_in_prohibited_is_reported(tmp_path: Path) -> None:
     """A misspelt category in a jurisdiction's prohibited list names it and the known ones."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         jurisdictions:
           eu:
             prohibited: [phishing_fraud, malwar]
-    """)
-    assert_reported(error_for(bad), bad, "jurisdictions.eu.prohibited",
-                    "unknown category 'malwar'", "malware")
+    """,
+    )
+    assert_reported(
+        error_for(bad), bad, "jurisdictions.eu.prohibited", "unknown category 'malwar'", "malware"
+    )
 
 
 def test_unknown_category_in_model_refusal_is_reported(tmp_path: Path) -> None:
     """A refusal probability for a category that does not exist is reported at the table."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         models:
           base:
             refusal:
               malwar: 0.1
-    """)
+    """,
+    )
     assert_reported(error_for(bad), bad, "models.base.refusal", "unknown category 'malwar'")
 
 
 def test_unknown_category_in_category_mix_is_reported(tmp_path: Path) -> None:
     """A category_mix entry for an unknown category is reported (even with share 0)."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         requesters:
           kinds:
             benign:
               category_mix: {politics: 0.0}
-    """)
-    assert_reported(error_for(bad), bad, "requesters.kinds.benign.category_mix",
-                    "unknown category 'politics'")
+    """,
+    )
+    assert_reported(
+        error_for(bad), bad, "requesters.kinds.benign.category_mix", "unknown category 'politics'"
+    )
 
 
 def test_unknown_jurisdiction_in_timeline_event_is_reported(tmp_path: Path) -> None:
     """A timeline event naming a jurisdiction that does not exist is reported at the event."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         timeline:
           - step: 5
             kind: policy_change
             jurisdiction: atlantis
             prohibit: [malware]
-    """)
-    assert_reported(error_for(bad), bad, "timeline.0.jurisdiction",
-                    "unknown jurisdiction 'atlantis'", "eu")
+    """,
+    )
+    assert_reported(
+        error_for(bad), bad, "timeline.0.jurisdiction", "unknown jurisdiction 'atlantis'", "eu"
+    )
 
 
 def test_unknown_jurisdiction_in_treaty_is_reported(tmp_path: Path) -> None:
     """A treaty group naming an unknown jurisdiction is reported at that group."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         treaties:
           - [eu, us]
           - [eu, atlantis]
-    """)
+    """,
+    )
     assert_reported(error_for(bad), bad, "treaties.1", "unknown jurisdiction 'atlantis'")
 
 
 def test_unknown_model_kind_in_model_mix_is_reported(tmp_path: Path) -> None:
     """A model_mix entry for a model kind that does not exist is reported by name."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         jurisdictions:
           haven:
             model_mix: {frontier: 0.0}
-    """)
-    assert_reported(error_for(bad), bad, "jurisdictions.haven.model_mix",
-                    "unknown model kind 'frontier'", "aligned")
+    """,
+    )
+    assert_reported(
+        error_for(bad),
+        bad,
+        "jurisdictions.haven.model_mix",
+        "unknown model kind 'frontier'",
+        "aligned",
+    )
 
 
 def test_refusal_table_missing_a_category_is_reported(tmp_path: Path) -> None:
     """Adding a category that the models' refusal tables do not list names the gap."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         categories:
           new_cat: {harmful: false}
-    """)
+    """,
+    )
     err = error_for(bad)
     assert re.fullmatch(r"models\.\w+\.refusal", err.path), str(err)
     assert_reported(err, bad, err.path, "every category", "new_cat")
@@ -266,25 +319,31 @@ def test_refusal_table_missing_a_category_is_reported(tmp_path: Path) -> None:
 
 def test_timeline_event_at_or_after_last_step_is_reported(tmp_path: Path) -> None:
     """An event at step == steps would never fire: reported at its step, naming steps."""
-    bad = child(tmp_path, """
+    bad = child(
+        tmp_path,
+        """
         steps: 10
         timeline:
           - step: 10
             kind: treaty_signed
             jurisdictions: [eu, us]
-    """)
+    """,
+    )
     assert_reported(error_for(bad), bad, "timeline.0.step", "steps=10", "10")
 
 
 def test_timeline_event_at_last_step_is_accepted(tmp_path: Path) -> None:
     """The boundary: an event at step steps - 1 is valid."""
-    good = child(tmp_path, """
+    good = child(
+        tmp_path,
+        """
         steps: 10
         timeline:
           - step: 9
             kind: treaty_signed
             jurisdictions: [eu, us]
-    """)
+    """,
+    )
     assert load_scenario(good).timeline[0].step == 9
 
 
@@ -293,10 +352,13 @@ def test_timeline_event_at_last_step_is_accepted(tmp_path: Path) -> None:
 
 def test_child_of_baseline_changes_only_what_it_sets(tmp_path: Path) -> None:
     """A child that sets nodes.count inherits every other value from the baseline."""
-    good = child(tmp_path, """
+    good = child(
+        tmp_path,
+        """
         nodes:
           count: 50
-    """)
+    """,
+    )
     scenario = load_scenario(good)
     expected = load_scenario("baseline").to_dict()
     expected["nodes"]["count"] = 50
@@ -307,10 +369,14 @@ def test_child_of_baseline_changes_only_what_it_sets(tmp_path: Path) -> None:
 def test_child_can_extend_a_sibling_file_by_relative_path(tmp_path: Path) -> None:
     """A chain grandchild -> parent.yaml -> baseline merges all three levels."""
     write(tmp_path, "parent.yaml", "extends: baseline\nname: parent\nsteps: 30\n")
-    grandchild = write(tmp_path, "grandchild.yaml", """
+    grandchild = write(
+        tmp_path,
+        "grandchild.yaml",
+        """
         extends: parent.yaml
         nodes: {count: 40}
-    """)
+    """,
+    )
     scenario = load_scenario(grandchild)
     assert (scenario.name, scenario.steps, scenario.nodes.count) == ("parent", 30, 40)
     assert scenario.requesters.count == load_scenario("baseline").requesters.count
@@ -318,11 +384,14 @@ def test_child_can_extend_a_sibling_file_by_relative_path(tmp_path: Path) -> Non
 
 def test_null_in_child_removes_a_mapping_entry(tmp_path: Path) -> None:
     """`enforcement: null` drops the inherited block, so the schema defaults apply."""
-    good = child(tmp_path, """
+    good = child(
+        tmp_path,
+        """
         jurisdictions:
           eu:
             enforcement: null
-    """)
+    """,
+    )
     scenario = load_scenario(good)
     baseline = load_scenario("baseline")
     assert scenario.jurisdictions["eu"].enforcement == Enforcement()
@@ -332,11 +401,14 @@ def test_null_in_child_removes_a_mapping_entry(tmp_path: Path) -> None:
 
 def test_null_in_child_removes_a_whole_jurisdiction(tmp_path: Path) -> None:
     """`haven: null` removes the jurisdiction; the others' shares are re-balanced by hand."""
-    good = child(tmp_path, """
+    good = child(
+        tmp_path,
+        """
         jurisdictions:
           haven: null
           row: {requester_share: 0.30, hosting_share: 0.30}
-    """)
+    """,
+    )
     assert set(load_scenario(good).jurisdictions) == {"eu", "us", "cn", "row"}
 
 

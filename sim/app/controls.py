@@ -49,18 +49,26 @@ def read_upload(name: str, content: bytes) -> dict[str, Any]:
         ScenarioError: too large, not UTF-8, or not a YAML mapping.
     """
     if len(content) > MAX_UPLOAD_BYTES:
-        raise ScenarioError(name, "", f"expected a file of at most {MAX_UPLOAD_BYTES:,} bytes, "
-                                      f"got {len(content):,}")
+        raise ScenarioError(
+            name, "", f"expected a file of at most {MAX_UPLOAD_BYTES:,} bytes, got {len(content):,}"
+        )
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(name, "", "expected a UTF-8 text file") from None
     data = parse_yaml(text, source=name)
     parent = data.get("extends")
-    if parent is not None and (not isinstance(parent, str) or preset_path(parent) is None
-                               or parent.endswith((".yaml", ".yml"))):
-        raise ScenarioError(name, "extends", f"expected a preset name ({', '.join(list_presets())})"
-                                             f"; uploads cannot refer to files, got {parent!r}")
+    if parent is not None and (
+        not isinstance(parent, str)
+        or preset_path(parent) is None
+        or parent.endswith((".yaml", ".yml"))
+    ):
+        raise ScenarioError(
+            name,
+            "extends",
+            f"expected a preset name ({', '.join(list_presets())})"
+            f"; uploads cannot refer to files, got {parent!r}",
+        )
     return data
 
 

@@ -21,8 +21,13 @@ def run_cached(spec: Scenario, seed: int) -> Results:
     key = run_key(spec, seed)
     if key not in runs:
         bar = st.progress(0.0, text=f"Simulating {spec.name}…")
-        runs[key] = run(spec, seed=seed, progress=lambda done, total: bar.progress(
-            done / total, text=f"Simulating {spec.name}: day {done} of {total}"))
+        runs[key] = run(
+            spec,
+            seed=seed,
+            progress=lambda done, total: bar.progress(
+                done / total, text=f"Simulating {spec.name}: day {done} of {total}"
+            ),
+        )
         bar.empty()
         while len(runs) > MAX_RUNS:
             runs.pop(next(iter(runs)))

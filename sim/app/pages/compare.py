@@ -11,8 +11,10 @@ from sim.frontier import OUTCOMES, Z95, replication_seeds, run_outcomes
 from sim.scenario import list_presets, load_scenario
 
 st.title("Compare two scenarios")
-st.caption("Both scenarios run on the same seeds (common random numbers), so the difference "
-           "between them is measured more precisely than either alone.")
+st.caption(
+    "Both scenarios run on the same seeds (common random numbers), so the difference "
+    "between them is measured more precisely than either alone."
+)
 presets = list(list_presets())
 left, right = st.columns(2)
 name_a = left.selectbox("Scenario A", presets, index=presets.index("baseline"), key="a")
@@ -26,8 +28,9 @@ specs = [load_scenario(name).model_copy(update={"steps": steps}) for name in (na
 for spec in specs:  # events after the last day cannot fire
     spec.timeline[:] = [e for e in spec.timeline if e.step < steps]
 seeds = replication_seeds(specs[0].seed, replications)
-outcomes = [pd.DataFrame([run_outcomes(run_cached(spec, s).metrics) for s in seeds])
-            for spec in specs]
+outcomes = [
+    pd.DataFrame([run_outcomes(run_cached(spec, s).metrics) for s in seeds]) for spec in specs
+]
 
 
 def interval(values: pd.Series) -> tuple[float, float]:
@@ -42,11 +45,18 @@ for outcome in OUTCOMES:
     mean_a, half_a = interval(a)
     mean_b, half_b = interval(b)
     mean_d, half_d = interval(b - a)  # paired: same seeds
-    rows.append({"measure": outcome, f"A: {name_a}": f"{mean_a:.4g} ± {half_a:.2g}",
-                 f"B: {name_b}": f"{mean_b:.4g} ± {half_b:.2g}",
-                 "B − A": f"{mean_d:+.4g} ± {half_d:.2g}",
-                 "clearly different": "yes" if abs(mean_d) > half_d else "no"})
+    rows.append(
+        {
+            "measure": outcome,
+            f"A: {name_a}": f"{mean_a:.4g} ± {half_a:.2g}",
+            f"B: {name_b}": f"{mean_b:.4g} ± {half_b:.2g}",
+            "B − A": f"{mean_d:+.4g} ± {half_d:.2g}",
+            "clearly different": "yes" if abs(mean_d) > half_d else "no",
+        }
+    )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption("± is the half-width of a 95% confidence interval over seeds; 'clearly different' "
-           "means the interval of B − A excludes zero. Rates are shares (0–1); "
-           "harmful_completed counts requests; enforcement spend is in USD.")
+st.caption(
+    "± is the half-width of a 95% confidence interval over seeds; 'clearly different' "
+    "means the interval of B − A excludes zero. Rates are shares (0–1); "
+    "harmful_completed counts requests; enforcement spend is in USD."
+)

@@ -10,25 +10,25 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 GLOSSARY = {
     "Abliteration": "Removing a model's refusal behaviour by deleting the single direction in "
-                    "its activations that mediates refusal. The model keeps its abilities but "
-                    "stops saying no.",
+    "its activations that mediates refusal. The model keeps its abilities but "
+    "stops saying no.",
     "Over-refusal": "Refusing a request that is actually fine: a chemistry student's question, "
-                    "a security researcher's exploit analysis, or 'how do I kill a Python "
-                    "process'. It is the cost side of strict safety.",
+    "a security researcher's exploit analysis, or 'how do I kill a Python "
+    "process'. It is the cost side of strict safety.",
     "KYC (know your customer)": "Checking a user's identity before serving sensitive "
-                                "requests. Verified researchers pass; criminals need a forged "
-                                "identity; some honest users give up.",
+    "requests. Verified researchers pass; criminals need a forged "
+    "identity; some honest users give up.",
     "Geo-blocking": "A jurisdiction stopping its residents from reaching foreign services. A "
-                    "VPN makes a user appear to be somewhere else and gets around it.",
+    "VPN makes a user appear to be somewhere else and gets around it.",
     "Extraterritorial reach": "A jurisdiction applying its rules to foreign providers that "
-                              "serve its residents, as the EU AI Act does.",
+    "serve its residents, as the EU AI Act does.",
     "Validators": "In a Bittensor-like network, participants with stake who score the miners "
-                  "(nodes). Traffic and rewards follow their consensus; they can test miners "
-                  "with harmful prompts and punish those that answer.",
+    "(nodes). Traffic and rewards follow their consensus; they can test miners "
+    "with harmful prompts and punish those that answer.",
     "Leakage": "Requests that a requester's home jurisdiction prohibits, served anyway, often "
-               "by a node in another jurisdiction.",
+    "by a node in another jurisdiction.",
     "Treaty": "Jurisdictions agreeing to enforce together: they audit nodes serving each "
-              "other's residents and take down violators hosted at home.",
+    "other's residents and take down violators hosted at home.",
 }
 
 st.title("How dirisk works")
@@ -56,12 +56,16 @@ show what each costs legitimate users.
 st.header("Glossary")
 for term, meaning in GLOSSARY.items():
     st.markdown(f"**{term}.** {meaning}")
-for title, name in (("The model description (ODD protocol)", "ODD.md"),
-                    ("Where the numbers come from (calibration)", "CALIBRATION.md")):
+for title, name in (
+    ("The model description (ODD protocol)", "ODD.md"),
+    ("Where the numbers come from (calibration)", "CALIBRATION.md"),
+):
     with st.expander(title):
         path = DOCS / name
         if path.is_file():
             st.markdown(path.read_text(encoding="utf-8"))
         else:
-            st.warning(f"{name} is not installed with this copy of dirisk; see the docs/ folder "
-                       "of the source repository.")
+            st.warning(
+                f"{name} is not installed with this copy of dirisk; see the docs/ folder "
+                "of the source repository."
+            )

@@ -22,8 +22,9 @@ spec = load_scenario(results.meta["scenario"])
 seed = int(results.meta["seed"])
 # The same run with every node's state recorded daily (recording draws no random numbers,
 # so the run is identical).
-spec = spec.model_copy(update={"recording": spec.recording.model_copy(
-    update={"node_snapshot_every": 1})})
+spec = spec.model_copy(
+    update={"recording": spec.recording.model_copy(update={"node_snapshot_every": 1})}
+)
 results = run_cached(spec, seed)
 
 
@@ -37,8 +38,9 @@ graph = node_graph(spec.model_dump_json(), seed)
 last_day = int(results.metrics["step"].max())
 categories = list(spec.categories)
 left, right = st.columns([3, 2])
-chosen = right.multiselect("Request categories in the flow diagram", categories,
-                           default=categories, key="categories")
+chosen = right.multiselect(
+    "Request categories in the flow diagram", categories, default=categories, key="categories"
+)
 day = left.slider("Day", 0, last_day, last_day, key="day")
 play = left.button("Play from this day", key="play")
 flow_slot, network_slot, caption_slot = st.empty(), st.empty(), st.empty()
@@ -46,8 +48,7 @@ flow_slot, network_slot, caption_slot = st.empty(), st.empty(), st.empty()
 
 def show(step: int) -> None:
     """Draw the flow diagram and network of one day."""
-    flows = results.flows[(results.flows["step"] == step)
-                          & results.flows["category"].isin(chosen)]
+    flows = results.flows[(results.flows["step"] == step) & results.flows["category"].isin(chosen)]
     states = results.node_states[results.node_states["step"] == step]
     with flow_slot.container():
         st.subheader(f"Day {step}: requests served, from requester to serving jurisdiction")
@@ -60,7 +61,8 @@ def show(step: int) -> None:
         f"Day {step}: {int(m['requests_served']):,} requests served, "
         f"{m['cross_border_share']:.0%} of them across borders; "
         f"{int(m['harmful_completed']):,} harmful requests completed; "
-        f"{int(m['active_nodes']):,} active nodes, {m['permissive_node_share']:.0%} permissive.")
+        f"{int(m['active_nodes']):,} active nodes, {m['permissive_node_share']:.0%} permissive."
+    )
 
 
 if play:
