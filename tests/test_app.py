@@ -145,6 +145,23 @@ def test_compare_page_reports_paired_differences_with_intervals():
     assert (table["clearly different"] == "no").all()
 
 
+def test_compare_one_scenario_with_a_changed_parameter():
+    at = app().switch_page("sim/app/pages/compare.py").run()
+    at.selectbox(key="a").set_value("classroom_demo")
+    at.radio(key="mode").set_value("A with one parameter changed").run()
+    at.text_input(key="path").set_value("requesters.kinds.malicious.persistence")
+    at.text_input(key="value").set_value("0")
+    at.slider(key="compare_steps").set_value(10)
+    at.slider(key="replications").set_value(2)
+    at.button(key="compare").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("measure")
+    assert table.loc["harm_completion_rate", "B − A"].startswith("-")  # fewer retries, less harm
+    at.text_input(key="path").set_value("nodes.no_such_field").run()
+    at.button(key="compare").click().run()
+    assert not at.exception and "unknown field" in at.error[0].value
+
+
 # ------------------------------------------------------------------ controls
 
 

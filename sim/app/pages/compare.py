@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import streamlit as st
+import yaml
 
+from sim.app.controls import Controls, apply
 from sim.app.session import run_cached
 from sim.frontier import OUTCOMES, Z95, replication_seeds, run_outcomes
-from sim.scenario import list_presets, load_scenario
+from sim.scenario import ScenarioError, list_presets, load_scenario, set_path, validate
 
 st.title("Compare two scenarios")
 st.caption(
@@ -18,15 +22,38 @@ st.caption(
 presets = list(list_presets())
 left, right = st.columns(2)
 name_a = left.selectbox("Scenario A", presets, index=presets.index("baseline"), key="a")
-name_b = right.selectbox("Scenario B", presets, index=presets.index("defence_in_depth"), key="b")
+mode = right.radio("Scenario B is", ["another preset", "A with one parameter changed"], key="mode")
+if mode == "another preset":
+    name_b = right.selectbox(
+        "Scenario B", presets, index=presets.index("defence_in_depth"), key="b"
+    )
+else:
+    path = right.text_input(
+        "Parameter (dotted path, * for every key)",
+        "jurisdictions.*.enforcement.audit_rate",
+        key="path",
+    )
+    value = right.text_input("New value (YAML)", "0.05", key="value")
+    name_b = f"{name_a} with {path} = {value}"
 replications = st.slider("Replications (seeds)", 2, 10, 3, key="replications")
 steps = st.slider("Days per run", 10, 365, 60, key="compare_steps")
 if not st.button("Compare", type="primary", key="compare"):
     st.stop()
 
-specs = [load_scenario(name).model_copy(update={"steps": steps}) for name in (name_a, name_b)]
-for spec in specs:  # events after the last day cannot fire
-    spec.timeline[:] = [e for e in spec.timeline if e.step < steps]
+data_a = load_scenario(name_a).to_dict()
+try:
+    if mode == "another preset":
+        data_b = load_scenario(name_b).to_dict()
+    else:
+        data_b = copy.deepcopy(data_a)
+        set_path(data_b, path, yaml.safe_load(value))
+    specs = [
+        validate(apply(data, Controls(steps=steps)), source=name)
+        for data, name in ((data_a, name_a), (data_b, name_b))
+    ]
+except (ScenarioError, yaml.YAMLError) as exc:
+    st.error(str(exc).splitlines()[0])
+    st.stop()
 seeds = replication_seeds(specs[0].seed, replications)
 outcomes = [
     pd.DataFrame([run_outcomes(run_cached(spec, s).metrics) for s in seeds]) for spec in specs
