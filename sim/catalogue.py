@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
-from sim.frontier import replication_seeds
+from sim.frontier import mean_ci, replication_seeds
 from sim.results import atomic_write_text
 from sim.runner import run, versions
 from sim.scenario import list_presets, load_scenario
@@ -43,12 +43,7 @@ def key_numbers(name: str, seeds: int) -> dict[str, tuple[float, float]]:
         totals["relocations"].append(float(m["relocations"].sum()))
         totals["takedowns"].append(float(m["takedowns"].sum()))
         totals["treaty links"].append(float(m["treaty_links"].iloc[-1]))
-    out = {}
-    for label, series in {**values, **totals}.items():
-        arr = np.asarray(series)
-        half = 1.96 * arr.std(ddof=1) / np.sqrt(arr.size) if arr.size > 1 else 0.0
-        out[label] = (float(arr.mean()), float(half))
-    return out
+    return {label: mean_ci(pd.Series(series)) for label, series in {**values, **totals}.items()}
 
 
 def _cell(value: tuple[float, float], kind: str) -> str:

@@ -97,7 +97,7 @@ def frontier(
         )
         row: dict[str, float] = {"value": value, "replications": len(seed_list)}
         for name in OUTCOMES:
-            mean, half = _mean_ci(runs[name])
+            mean, half = mean_ci(runs[name])
             row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
                 mean,
                 mean - half,
@@ -112,8 +112,9 @@ def frontier(
     return table
 
 
-def _mean_ci(values: pd.Series) -> tuple[float, float]:
-    """Mean and half-width of its 95% confidence interval (0 with one value)."""
+def mean_ci(values: pd.Series) -> tuple[float, float]:
+    """Mean over replications and the half-width of its 95% confidence interval (normal
+    approximation; 0 with one value, NaN with none). NaN replications are left out."""
     clean = values.dropna()
     if clean.empty:
         return float("nan"), float("nan")

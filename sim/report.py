@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from sim.frontier import Z95  # noqa: E402
+from sim.frontier import Z95, mean_ci  # noqa: E402
 from sim.results import Results, atomic_write, atomic_write_text  # noqa: E402
 
 #: Okabe-Ito colours (colour-blind safe) with line styles and markers so lines stay
@@ -226,11 +226,6 @@ FIGURES = (
 )
 
 
-def _half_width(values: pd.Series) -> float:
-    """Half-width of the 95% interval of a mean over runs (0 for one run)."""
-    return float(Z95 * values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
-
-
 def make_report(directories: list[Path], out: Path) -> Path:
     """Write report.html and its figures for runs of one scenario into ``out``.
 
@@ -254,7 +249,7 @@ def make_report(directories: list[Path], out: Path) -> Path:
     summary = pd.concat([r.summary().set_index("metric")["value"] for r in runs], axis=1)
     rows = "\n".join(
         f"<tr><td>{html.escape(metric)}</td><td>{values.mean():,.4g}</td>"
-        f"<td>{_half_width(values):,.2g}</td></tr>"
+        f"<td>{mean_ci(values)[1]:,.2g}</td></tr>"
         for metric, values in summary.iterrows()
     )
     spec = meta["scenario"]

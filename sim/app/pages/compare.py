@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 import yaml
 
 from sim.app.controls import Controls, apply
 from sim.app.session import run_cached
-from sim.frontier import OUTCOMES, Z95, replication_seeds, run_outcomes
+from sim.frontier import OUTCOMES, mean_ci, replication_seeds, run_outcomes
 from sim.scenario import ScenarioError, list_presets, load_scenario, set_path, validate
 
 st.title("Compare two scenarios")
@@ -60,18 +59,12 @@ outcomes = [
 ]
 
 
-def interval(values: pd.Series) -> tuple[float, float]:
-    """Mean and 95% half-width over seeds."""
-    half = Z95 * values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
-    return float(values.mean()), float(half)
-
-
 rows = []
 for outcome in OUTCOMES:
     a, b = outcomes[0][outcome], outcomes[1][outcome]
-    mean_a, half_a = interval(a)
-    mean_b, half_b = interval(b)
-    mean_d, half_d = interval(b - a)  # paired: same seeds
+    mean_a, half_a = mean_ci(a)
+    mean_b, half_b = mean_ci(b)
+    mean_d, half_d = mean_ci(b - a)  # paired: same seeds
     rows.append(
         {
             "measure": outcome,
