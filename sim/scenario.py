@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     ValidationError,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -68,6 +69,19 @@ class _Strict(BaseModel):
     """Base for every schema block: unknown keys are errors, values are re-validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _patch_of(
+    model: type[BaseModel], name: str, doc: str, *, fields: tuple[str, ...] | None = None
+) -> type[BaseModel]:
+    """A model whose fields are ``model``'s (all, or ``fields``), each optional with the
+    same bounds and validators, default None: a patch that changes only what it sets."""
+    spec: dict[str, Any] = {}
+    for field_name in fields or tuple(model.model_fields):
+        info = model.model_fields[field_name]
+        kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        spec[field_name] = (kind | None, None)
+    return create_model(name, __base__=_Strict, __doc__=doc, __module__=__name__, **spec)
 
 
 class Category(_Strict):
@@ -141,61 +155,11 @@ class Enforcement(_Strict):
     )
 
 
-class EnforcementPatch(_Strict):
-    """Fields of :class:`Enforcement` to change; unset fields keep their value."""
-
-    audit_rate: Probability | None = None
-    detection_probability: Probability | None = None
-    fine_share_of_annual_revenue: Probability | None = None
-    fine_min_usd: NonNegative | None = None
-    takedown_probability: Probability | None = None
-    geo_block_foreign: bool | None = None
-    extraterritorial: bool | None = None
-    kyc_mandate: bool | None = None
-    audit_cost_usd: NonNegative | None = None
-    budget_usd_per_day: NonNegative | None = None
-
-
-class RequesterOverride(_Strict):
-    """Fields of a requester profile that differ for one jurisdiction's residents."""
-
-    requests_per_day: NonNegative | None = None
-    category_mix: dict[str, Probability] | None = None
-    persistence: Annotated[int, Field(ge=0, le=50)] | None = None
-    vpn_use: Probability | None = None
-    jailbreak_attempt: Probability | None = None
-    kyc_verified: Probability | None = None
-
-
-class Jurisdiction(_Strict):
-    """An enforcement regime with its share of requesters and hosting."""
-
-    description: str = ""
-    requester_share: Probability = Field(description="Share of all requesters resident here.")
-    hosting_share: Probability = Field(description="Share of all nodes hosted here at start.")
-    hosting_cost_usd_per_day: NonNegative = Field(
-        description="Cost of running one node here for one day, USD."
-    )
-    licence_cost_usd: NonNegative = Field(
-        0.0,
-        description="One-off cost for a node to start operating here (licensing, "
-        "registration), paid on entry or relocation into it, USD.",
-    )
-    prohibited: list[str] = Field(
-        default_factory=list, description="Categories its content policy prohibits."
-    )
-    enforcement: Enforcement = Field(default_factory=Enforcement)
-    model_mix: dict[str, Probability] = Field(
-        description="Shares of the model kinds served by nodes hosted here (sum to 1)."
-    )
-    compliance_share: Probability = Field(
-        0.0, description="Share of nodes hosted here that run its compliance filter and KYC."
-    )
-    requesters: dict[RequesterKind, RequesterOverride] = Field(
-        default_factory=dict,
-        description="How its residents differ from the requester "
-        "profiles (e.g. more VPN use behind a firewall).",
-    )
+EnforcementPatch = _patch_of(
+    Enforcement,
+    "EnforcementPatch",
+    "Fields of :class:`Enforcement` to change; unset fields keep their value.",
+)
 
 
 class RequesterProfile(_Strict):
@@ -234,6 +198,52 @@ class RequesterProfile(_Strict):
         0.0,
         description="Daily probability that a requester without a remembered node "
         "learns one from others of its kind (a shared list).",
+    )
+
+
+RequesterOverride = _patch_of(
+    RequesterProfile,
+    "RequesterOverride",
+    "Fields of a requester profile that differ for one jurisdiction's residents.",
+    fields=(
+        "requests_per_day",
+        "category_mix",
+        "persistence",
+        "vpn_use",
+        "jailbreak_attempt",
+        "kyc_verified",
+    ),
+)
+
+
+class Jurisdiction(_Strict):
+    """An enforcement regime with its share of requesters and hosting."""
+
+    description: str = ""
+    requester_share: Probability = Field(description="Share of all requesters resident here.")
+    hosting_share: Probability = Field(description="Share of all nodes hosted here at start.")
+    hosting_cost_usd_per_day: NonNegative = Field(
+        description="Cost of running one node here for one day, USD."
+    )
+    licence_cost_usd: NonNegative = Field(
+        0.0,
+        description="One-off cost for a node to start operating here (licensing, "
+        "registration), paid on entry or relocation into it, USD.",
+    )
+    prohibited: list[str] = Field(
+        default_factory=list, description="Categories its content policy prohibits."
+    )
+    enforcement: Enforcement = Field(default_factory=Enforcement)
+    model_mix: dict[str, Probability] = Field(
+        description="Shares of the model kinds served by nodes hosted here (sum to 1)."
+    )
+    compliance_share: Probability = Field(
+        0.0, description="Share of nodes hosted here that run its compliance filter and KYC."
+    )
+    requesters: dict[RequesterKind, RequesterOverride] = Field(
+        default_factory=dict,
+        description="How its residents differ from the requester "
+        "profiles (e.g. more VPN use behind a firewall).",
     )
 
 
