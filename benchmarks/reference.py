@@ -567,8 +567,3 @@ def unsupported_features(scenario: Scenario) -> list[str]:
         ):
             found.append(f"timeline.{i}: model diffusion (innovation/imitation/variants)")
     return found
-
-
-def run_reference(scenario: Scenario | str, *, seed: int | None = None, steps: int | None = None):
-    """Build and run the reference model; return its per-step headline table."""
-    return ReferenceModel(scenario, seed=seed).run(steps)

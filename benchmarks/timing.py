@@ -73,10 +73,6 @@ class PhaseTimer:
 
         setattr(obj, attr, timed)
 
-    def reset(self) -> None:
-        """Forget the totals so far."""
-        self.totals.clear()
-
 
 def instrument(model: Any) -> PhaseTimer:
     """A PhaseTimer on the phases of ``DiriskModel.step`` (emit, serve, settle, evidence,

@@ -36,14 +36,20 @@ def permissive_kinds(refusal: np.ndarray, harmful: np.ndarray) -> np.ndarray:
     return refusal[:, harmful].mean(axis=1) < PERMISSIVE_THRESHOLD
 
 
+def refusal_matrix(spec: Scenario) -> np.ndarray:
+    """(M, C) refusal probability of each model kind for each category."""
+    return np.array([[m.refusal[c] for c in spec.categories] for m in spec.models.values()])
+
+
+def harmful_mask(spec: Scenario) -> np.ndarray:
+    """(C,) bool: harmful categories."""
+    return np.array([c.harmful for c in spec.categories.values()])
+
+
 def scenario_permissive(spec: Scenario) -> list[str]:
     """Names of the scenario's permissive model kinds."""
-    categories = list(spec.categories)
-    refusal = np.array([[m.refusal[c] for c in categories] for m in spec.models.values()])
-    harmful = np.array([c.harmful for c in spec.categories.values()])
-    return [
-        name for name, p in zip(spec.models, permissive_kinds(refusal, harmful), strict=True) if p
-    ]
+    flags = permissive_kinds(refusal_matrix(spec), harmful_mask(spec))
+    return [name for name, p in zip(spec.models, flags, strict=True) if p]
 
 
 class DiriskModel(mesa.Model):
@@ -69,11 +75,9 @@ class DiriskModel(mesa.Model):
         self.model_names = list(scenario.models)
         self.jurisdiction_names = list(scenario.jurisdictions)
         self.jurisdiction_index = {n: i for i, n in enumerate(self.jurisdiction_names)}
-        self.harmful = np.array([c.harmful for c in scenario.categories.values()])
+        self.harmful = harmful_mask(scenario)
         self.harmful_categories = [n for n, c in scenario.categories.items() if c.harmful]
-        self.refusal = np.array(
-            [[m.refusal[c] for c in self.category_names] for m in scenario.models.values()]
-        )
+        self.refusal = refusal_matrix(scenario)
         self.susceptibility = np.array(
             [m.jailbreak_susceptibility for m in scenario.models.values()]
         )
@@ -83,9 +87,6 @@ class DiriskModel(mesa.Model):
             np.array([m.quality for m in scenario.models.values()]) ** market.quality_elasticity
         )
         self.permissive = permissive_kinds(self.refusal, self.harmful)
-        self.permissive_models = [
-            m for m, p in zip(self.model_names, self.permissive, strict=True) if p
-        ]
         self.kyc_category = np.isin(self.category_names, scenario.kyc_categories())
         self.resembles = np.array(
             [
