@@ -235,8 +235,17 @@ def list_() -> None:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON schema of scenario files."""
+def schema(
+    experiment: Annotated[
+        bool, typer.Option("--experiment", help="The schema of experiment files instead.")
+    ] = False,
+) -> None:
+    """Print the JSON schema of scenario files (or of experiment files)."""
+    if experiment:
+        from sim.experiment import json_schema as experiment_schema
+
+        sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
+        return
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
@@ -256,6 +265,161 @@ def describe(
     except UnknownTable as exc:
         raise fail(str(exc)) from None
     sys.stdout.write(text)
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[
+        str | None,
+        typer.Argument(help="Experiment file (optional with --resume: the folder's own)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Sweep folder (default: sweeps/<experiment name>).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the sweep in --out (rerunning into it does too).")
+    ] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Also rerun runs that failed.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run an experiment's runs on Dask into a sweep folder, crash-safe and resumable."""
+    from sim.experiment import load_experiment
+    from sim.sweep import SweepError, SweepFolder
+    from sim.sweep import sweep as run_sweep
+
+    if experiment is None and not (resume and out is not None):
+        raise fail("give an EXPERIMENT file, or --resume --out DIR to continue a sweep")
+    try:
+        spec = load_experiment(
+            experiment if experiment is not None else SweepFolder(out).root / "experiment.yaml"
+        )
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    target = out or Path("sweeps") / spec.name
+    show_bar = not quiet and err_console.is_terminal
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not show_bar,
+    ) as bar:
+        task = bar.add_task(spec.name, total=None, failed=0)
+
+        def progress(done: int, failed: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, failed=failed)
+
+        try:
+            counts = run_sweep(
+                spec,
+                target,
+                workers=workers,
+                scheduler=scheduler,
+                retry_failed=retry_failed,
+                progress=progress,
+            )
+        except (ScenarioError, SweepError) as exc:
+            raise fail(str(exc)) from None
+        except OSError as exc:
+            raise fail(f"{target}: cannot write the sweep ({exc.strerror or exc})") from None
+    say = out_console.print
+    say(
+        f"{spec.name}: {counts['ok']} runs ok, {counts['failed_total']} failed, "
+        f"{counts['missing']} missing of {counts['total']} "
+        f"({counts['ran']} run now, {counts['skipped']} already finished) in {target}/",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if counts["failed_total"]:
+        say(
+            f"failed runs keep their error: dirisk query {target} "
+            "\"SELECT point, replication, error FROM runs WHERE status = 'failed'\"",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if counts["missing"]:
+        say("some runs were lost with their workers: rerun the command to finish them")
+    say(f"next: dirisk summarize {target}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def summarize(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder.")],
+    rows: Annotated[int, typer.Option(min=1, help="Most design points to print.")] = 20,
+) -> None:
+    """Mean and 95% CI of each outcome per design point; saves summary.parquet/.csv."""
+    from sim.query import summarize as summarize_sweep
+    from sim.sweep import SweepError
+
+    try:
+        table = summarize_sweep(sweep_dir)
+    except SweepError as exc:
+        raise fail(str(exc)) from None
+    manifest = json.loads((sweep_dir / "manifest.json").read_text(encoding="utf-8"))
+    shown = table.head(rows)
+    view = shown[["point", *manifest["factors"]]].map(_cell)
+    for name in manifest["outcomes"]:
+        half = (shown[f"{name}_ci_high"] - shown[f"{name}_ci_low"]) / 2
+        view[name] = [f"{_cell(m)} ±{_cell(h)}" for m, h in zip(shown[name], half, strict=True)]
+    out_console.print(
+        f"{manifest['experiment_name']}: {len(table)} design points, mean ±95% CI half-width",
+        highlight=False,
+    )
+    sys.stdout.write(view.to_string(index=False) + "\n")
+    if len(table) > rows:
+        out_console.print(f"... {len(table) - rows} more design points", highlight=False)
+    out_console.print(
+        f"summary written to {sweep_dir / 'summary.parquet'} and summary.csv",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _cell(value: object) -> str:
+    """A table cell: numbers to 4 significant digits."""
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+@app.command()
+def query(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder.")],
+    sql: Annotated[
+        str, typer.Argument(help="SQL over the views runs, metrics, design and summary.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Write the result here (.csv or .parquet).")
+    ] = None,
+) -> None:
+    """Run DuckDB SQL over a sweep folder's Parquet parts and print (or save) the result."""
+    from sim.query import QueryError
+    from sim.query import query as run_query
+    from sim.sweep import SweepError, SweepFolder
+
+    try:
+        SweepFolder(sweep_dir).manifest()
+        table = run_query(sweep_dir, sql)
+    except (SweepError, QueryError) as exc:
+        raise fail(str(exc)) from None
+    if out is None:
+        sys.stdout.write(table.to_string(index=False) + "\n")
+        return
+    from sim.results import write_table
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise fail(f"--out: expected a .csv or .parquet file name, got {out.name!r}")
+    write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
+    out_console.print(f"{len(table)} rows written to {out}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

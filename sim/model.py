@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 from mesa.agent import AgentSet
 
+from sim.compat import release_models_after_use
 from sim.dynamics import Diffusion, adapt
 from sim.enforcement import Evidence, gather_evidence
 from sim.events import apply_event
@@ -23,6 +24,8 @@ from sim.routing import RoutingTable, routing_weights
 from sim.scenario import Scenario
 from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
 from sim.validators import ValidatorSet
+
+release_models_after_use()
 
 #: A model kind is permissive when it refuses harmful categories less than half the time.
 PERMISSIVE_THRESHOLD = 0.5

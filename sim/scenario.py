@@ -783,12 +783,12 @@ def validate(data: dict[str, Any], *, source: str = "<dict>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _from_pydantic(exc, source) from None
+        raise from_pydantic(exc, source) from None
     check_references(scenario, source=source)
     return scenario
 
 
-def _from_pydantic(exc: ValidationError, source: str) -> ScenarioError:
+def from_pydantic(exc: ValidationError, source: str) -> ScenarioError:
     """The first pydantic error as a ScenarioError with a dotted path."""
     err = exc.errors(include_url=False)[0]
     loc = [str(p) for p in err["loc"]]
