@@ -432,3 +432,7 @@ def main() -> None:
         err_console.print_exception()
         err_console.print(f"internal error: {exc}", markup=False)
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

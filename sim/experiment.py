@@ -235,8 +235,9 @@ def _base_scenario(experiment: Experiment, *, source: str, folder: Path | None) 
         data["steps"] = experiment.steps
     if isinstance(data.get("steps"), int) and isinstance(data.get("timeline"), list):
         # Events after the last day cannot fire: drop them (as `dirisk run --steps` does).
+        last = data["steps"]
         data["timeline"] = [
-            e for e in data["timeline"] if not isinstance(e, dict) or e.get("step", 0) < data["steps"]
+            e for e in data["timeline"] if not isinstance(e, dict) or e.get("step", 0) < last
         ]
     try:
         return validate(data, source=f"{source} (scenario + overrides)")

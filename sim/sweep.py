@@ -136,6 +136,7 @@ class SweepFolder:
 
     @property
     def manifest_path(self) -> Path:
+        """The manifest file."""
         return self.root / "manifest.json"
 
     def manifest(self) -> dict[str, Any]:

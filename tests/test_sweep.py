@@ -1,0 +1,469 @@
+"""Sweeps: experiment files, designs, seeds, Dask execution, crash safety and summaries.
+
+Properties checked: a run's seed depends only on (experiment seed, point, replication),
+so 1 worker, 2 workers and a separate Dask cluster give identical results; a SIGKILLed
+sweep resumes without losing or redoing finished runs; a failing run is recorded and does
+not stop the others; bad experiment files name the file, field path and expectation.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.design import design_points
+from sim.experiment import Outcome, load_experiment, run_seed, summarise_metrics
+from sim.frontier import Z95
+from sim.query import query, read_parts, summarize
+from sim.runner import build_model, run
+from sim.scenario import ScenarioError
+from sim.sweep import SweepError, SweepFolder, batch_size, plan, sweep
+
+#: A world small enough for runs of a few tens of milliseconds.
+TINY = {"requesters": {"count": 500}, "nodes": {"count": 60}}
+
+
+def experiment(**changes: Any) -> dict[str, Any]:
+    """A small grid experiment on the classroom world: 3 x 2 points, 2 replications."""
+    base = {
+        "name": "tiny_grid",
+        "scenario": "classroom_demo",
+        "steps": 8,
+        "overrides": TINY,
+        "factors": [
+            {"name": "audit_rate", "path": "jurisdictions.*.enforcement.audit_rate",
+             "range": [0.0, 0.2]},
+            {"name": "filter_recall", "path": "nodes.filter_recall", "values": [0.5, 0.9]},
+        ],
+        "design": {"kind": "grid", "levels": 3},
+        "replications": 2,
+        "seed": 11,
+    }  # fmt: skip
+    return {**base, **changes}
+
+
+def outcome_table(root: Path) -> pd.DataFrame:
+    """Every run's outcomes without the timing column, in plan order."""
+    return read_parts(root).drop(columns=["seconds"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def local_two(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny experiment swept on a local cluster of two workers."""
+    root = tmp_path_factory.mktemp("two") / "sweep"
+    sweep(load_experiment(experiment()), root, workers=2)
+    return root
+
+
+# ------------------------------------------------------------------ experiment files
+
+BAD_EXPERIMENTS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "unknown field": (experiment(replicatons=3), "replicatons", "unknown field"),
+    "design kind": (experiment(design={"kind": "sobol"}), "design.kind", "grid"),
+    "empty range": (
+        experiment(factors=[{"name": "a", "path": "nodes.filter_recall", "range": [1, 0]}]),
+        "factors.0",
+        "low < high",
+    ),
+    "range and values": (
+        experiment(
+            factors=[{"name": "a", "path": "nodes.filter_recall", "range": [0, 1], "values": [1]}]
+        ),
+        "factors.0",
+        "exactly one of",
+    ),
+    "missing path": (
+        experiment(factors=[{"name": "a", "path": "nodes.filter_recal", "range": [0, 1]}]),
+        "factors.0.path",
+        "no field 'filter_recal'",
+    ),
+    "bad wildcard leaf": (
+        experiment(
+            factors=[{"name": "a", "path": "jurisdictions.*.enforcement.audit", "range": [0, 1]}]
+        ),
+        "factors.0.path",
+        "no field 'audit'",
+    ),
+    "saltelli not power of 2": (
+        experiment(
+            factors=[{"name": "a", "path": "nodes.filter_recall", "range": [0, 1]}],
+            design={"kind": "saltelli", "samples": 10},
+        ),
+        "design.samples",
+        "power of 2",
+    ),
+    "values with lhs": (experiment(design={"kind": "lhs"}), "design.kind", "need a 'range'"),
+    "unknown metric": (
+        experiment(outcomes=[{"metric": "harm", "stat": "mean"}]),
+        "outcomes.0.metric",
+        "metrics table",
+    ),
+    "bad stat": (
+        experiment(outcomes=[{"metric": "takedowns", "stat": "median"}]),
+        "outcomes.0.stat",
+        "final",
+    ),
+    "duplicate factors": (
+        experiment(
+            factors=[
+                {"name": "a", "path": "nodes.filter_recall", "values": [0.5]},
+                {"name": "a", "path": "nodes.filter_false_positive", "values": [0.1]},
+            ]
+        ),
+        "",
+        "unique",
+    ),
+    "bad scenario": (experiment(scenario="no_such_preset"), "scenario", "no such file"),
+    "bad override": (
+        experiment(overrides={"nodes": {"filter_recall": 2.0}}),
+        "overrides.nodes.filter_recall",
+        "[0, 1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EXPERIMENTS))
+def test_bad_experiment_names_file_field_and_expectation(case: str, tmp_path: Path) -> None:
+    data, field, expected = BAD_EXPERIMENTS[case]
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_experiment(path)
+    assert info.value.source == str(path)
+    assert info.value.path.startswith(field)
+    assert expected in info.value.expected
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and str(path) in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_example_experiments_validate() -> None:
+    """Every experiment shipped in experiments/ is valid and plans at least one run."""
+    for path in sorted(Path("experiments").glob("*.yaml")):
+        exp = load_experiment(path)
+        assert len(plan(exp, design_points(exp))) >= 1, path
+
+
+def test_experiment_is_self_contained_after_loading(tmp_path: Path) -> None:
+    """The loaded experiment carries the merged base scenario, so experiment.yaml alone
+    reproduces the sweep (no reference to the preset or overrides is left)."""
+    exp = load_experiment(experiment())
+    assert exp.overrides == {}
+    assert exp.scenario["requesters"]["count"] == 500
+    assert exp.scenario["steps"] == 8
+    assert all(e["step"] < 8 for e in exp.scenario["timeline"])
+    again = load_experiment(yaml.safe_load(yaml.safe_dump(exp.to_dict())))
+    assert again.content_hash() == exp.content_hash()
+
+
+# ------------------------------------------------------------------ designs and seeds
+
+
+def test_design_sizes_and_bounds() -> None:
+    """Grid: the product of settings; LHS: N points in range; Saltelli: N(D+2);
+    Morris: r(D+1); integer factors are whole numbers; the same experiment gives the
+    same points."""
+    grid = design_points(load_experiment(experiment()))
+    assert len(grid) == 6 and sorted(grid["audit_rate"].unique()) == [0.0, 0.1, 0.2]
+    factors = [
+        {"name": "recall", "path": "nodes.filter_recall", "range": [0.2, 0.9]},
+        {"name": "persistence", "path": "requesters.kinds.malicious.persistence",
+         "range": [0, 6], "integer": True},
+    ]  # fmt: skip
+    for kind, samples, size in (("lhs", 20, 20), ("saltelli", 8, 8 * 4), ("morris", 5, 5 * 3)):
+        design = {"kind": kind, "samples": samples}
+        exp = load_experiment(experiment(factors=factors, design=design))
+        points = design_points(exp)
+        assert len(points) == size, kind
+        assert points["recall"].between(0.2, 0.9).all()
+        assert (points["persistence"] == points["persistence"].round()).all()
+        assert points["persistence"].between(0, 6).all()
+        assert points.equals(design_points(exp))
+    assert list(grid["point"]) == list(range(len(grid)))
+
+
+def test_run_seeds_are_spawn_keys_of_point_and_replication() -> None:
+    """A run's seed is the SeedSequence child (point, replication) of the experiment
+    seed; with common random numbers it is the child (replication,) at every point."""
+    exp = load_experiment(experiment())
+    seeds = [(r.point, r.replication, r.seed) for r in plan(exp, design_points(exp))]
+    assert len({s for *_, s in seeds}) == len(seeds)
+    for point, rep, seed in seeds:
+        expected = np.random.SeedSequence(11, spawn_key=(point, rep)).generate_state(1)[0]
+        assert seed == int(expected) == run_seed(exp, point, rep)
+    crn = load_experiment(experiment(common_random_numbers=True))
+    crn_seeds = {(r.replication, r.seed) for r in plan(crn, design_points(crn))}
+    assert len(crn_seeds) == crn.replications
+
+
+def test_batches_aim_at_half_a_second_and_share_work() -> None:
+    """Fast runs are batched up to ~0.5 s per task, but every worker gets several
+    tasks; slow runs go one per task."""
+    assert batch_size(0.01, pending=10_000, workers=2) == 50
+    assert batch_size(0.01, pending=40, workers=2) == 5
+    assert batch_size(3.0, pending=1000, workers=2) == 1
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+def test_outcome_statistics() -> None:
+    """final, mean, peak and total over every step or the last N steps."""
+    metrics = pd.DataFrame({"takedowns": [1.0, 5.0, 2.0, 4.0]})
+
+    def value(stat: str, last: int | None = None) -> float:
+        outcome = Outcome(metric="takedowns", stat=stat, last=last)
+        return summarise_metrics(metrics, [outcome])[outcome.column]
+
+    assert value("final") == 4 and value("mean") == 3 and value("peak") == 5
+    assert value("total") == 12 and value("mean", last=2) == 3 and value("peak", last=2) == 4
+    assert Outcome(metric="takedowns", stat="mean", last=2).column == "takedowns_mean_last2"
+
+
+def test_sweep_runs_equal_single_runs(local_two: Path) -> None:
+    """Each part's outcomes are those of `sim.run` on the point's scenario and seed."""
+    exp = SweepFolder(local_two).experiment()
+    runs = outcome_table(local_two)
+    row = runs.iloc[3]
+    scenario = copy.deepcopy(exp.scenario)
+    scenario["nodes"] = {**scenario["nodes"], "filter_recall": row["filter_recall"]}
+    for j in scenario["jurisdictions"].values():
+        j["enforcement"]["audit_rate"] = row["audit_rate"]
+    metrics = run(scenario, seed=int(row["seed"])).metrics
+    expected = summarise_metrics(metrics, exp.outcomes)
+    for name, value in expected.items():
+        assert row[name] == pytest.approx(value, nan_ok=True), name
+
+
+# ------------------------------------------------------------------ execution
+
+
+def test_one_and_two_workers_give_identical_results(local_two: Path, tmp_path: Path) -> None:
+    sweep(load_experiment(experiment()), tmp_path / "one", workers=1)
+    one, two = outcome_table(tmp_path / "one"), outcome_table(local_two)
+    assert len(one) == 12 and (one["status"] == "ok").all()
+    pd.testing.assert_frame_equal(one, two)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def test_sweep_on_a_separate_dask_cluster(local_two: Path, tmp_path: Path) -> None:
+    """`dask scheduler` and a `dask worker` as processes on 127.0.0.1; the sweep through
+    --scheduler gives the same results as the local cluster."""
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed in finally
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    worker = None
+    try:
+        _wait_for_port(port, time.monotonic() + 60)
+        worker = subprocess.Popen(
+            [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+        exp = tmp_path / "exp.yaml"
+        exp.write_text(yaml.safe_dump(experiment()), encoding="utf-8")
+        result = CliRunner().invoke(
+            app, ["sweep", str(exp), "--out", str(tmp_path / "remote"), "--scheduler", address]
+        )
+        assert result.exit_code == 0, result.output
+        assert "12 runs ok" in result.stdout
+        pd.testing.assert_frame_equal(outcome_table(tmp_path / "remote"), outcome_table(local_two))
+    finally:
+        for proc in (worker, scheduler):
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        log.close()
+
+
+def test_sigkill_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
+    """Kill the sweep process with SIGKILL part-way; every part left is complete; the
+    resumed sweep runs only the missing runs (finished parts are not rewritten), and in
+    the end every run is present exactly once."""
+    exp_path = tmp_path / "exp.yaml"
+    exp_path.write_text(
+        yaml.safe_dump(experiment(steps=25, replications=6, design={"kind": "grid", "levels": 4})),
+        encoding="utf-8",
+    )
+    out = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(exp_path), "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd + ["--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("outcomes/*/*.parquet"))) < 6:
+            assert proc.poll() is None, "the sweep finished before it could be killed"
+            assert time.monotonic() < deadline, "no parts appeared"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned local cluster
+        except ProcessLookupError:
+            pass
+    folder = SweepFolder(out)
+    parts = [p for p in out.glob("outcomes/*/*") if not p.name.endswith(".tmp")]
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in parts}
+    total = 4 * 2 * 6
+    assert 6 <= len(before) < total
+    for path in before:  # a half-written part is only ever a hidden .tmp file
+        assert path.suffix == ".parquet" and len(pd.read_parquet(path)) == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "sweep", "--resume", "--out", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{total - len(before)} run now, {len(before)} already finished" in result.stdout
+    for path, stamp in before.items():
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == stamp, path
+    runs = read_parts(out)
+    assert len(runs) == total
+    assert not runs.duplicated(["point", "replication"]).any()
+    assert set(zip(runs["point"], runs["replication"], strict=True)) == folder.finished()
+    assert not list(out.glob("**/*.tmp"))
+    assert folder.manifest()["state"] == "complete"
+
+
+def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
+    """A design point outside the valid range fails with the scenario's message; the
+    other runs finish; --retry-failed reruns only the failed ones."""
+    factors = [{"name": "vpn", "path": "requesters.kinds.malicious.vpn_use", "values": [0.2, 1.5]}]
+    counts = sweep(load_experiment(experiment(factors=factors)), tmp_path / "s", workers=1)
+    assert counts == {
+        "total": 4, "skipped": 0, "ran": 4, "failed": 2, "ok": 2, "failed_total": 2, "missing": 0
+    }  # fmt: skip
+    runs = read_parts(tmp_path / "s")
+    bad = runs[runs["status"] == "failed"]
+    assert list(bad["vpn"]) == [1.5, 1.5]
+    assert bad["error"].str.contains("requesters.kinds.malicious.vpn_use").all()
+    assert bad["malicious_success_share_mean"].isna().all()
+    assert (runs.loc[runs["status"] == "ok", "error"] == "").all()
+    again = sweep(
+        load_experiment(experiment(factors=factors)), tmp_path / "s", workers=1, retry_failed=True
+    )
+    assert again["ran"] == 2 and again["skipped"] == 2
+    table = summarize(tmp_path / "s")
+    assert list(table["runs_failed"]) == [0, 2] and list(table["runs_ok"]) == [2, 0]
+
+
+def test_folder_of_another_experiment_is_refused(local_two: Path, tmp_path: Path) -> None:
+    with pytest.raises(SweepError, match="different experiment"):
+        sweep(load_experiment(experiment(seed=12)), local_two, workers=1)
+    (tmp_path / "stuff.txt").write_text("x")
+    with pytest.raises(SweepError, match="not empty"):
+        sweep(load_experiment(experiment()), tmp_path, workers=1)
+
+
+def test_stale_temporary_files_are_removed_on_resume(local_two: Path) -> None:
+    """A temporary file left by an interrupted write is deleted, never read as a run."""
+    stale = local_two / "outcomes" / "point=0" / ".rep-00009.parquet.abc.tmp"
+    stale.write_bytes(b"half a file")
+    counts = sweep(SweepFolder(local_two).experiment(), local_two, workers=1)
+    assert counts["ran"] == 0 and counts["skipped"] == 12
+    assert not stale.exists()
+
+
+# ------------------------------------------------------------------ summaries and SQL
+
+
+def test_summary_is_mean_and_95_ci_over_replications(local_two: Path) -> None:
+    table = summarize(local_two)
+    runs = read_parts(local_two)
+    name = "malicious_success_share_mean"
+    for point, group in runs.groupby("point"):
+        row = table.set_index("point").loc[point]
+        values = group[name]
+        half = Z95 * values.std(ddof=1) / np.sqrt(len(values))
+        assert row[name] == pytest.approx(values.mean())
+        assert row[f"{name}_ci_high"] - row[name] == pytest.approx(half)
+        assert row["runs_ok"] == 2
+    assert (local_two / "summary.parquet").is_file() and (local_two / "summary.csv").is_file()
+    view = query(local_two, "SELECT count(*) AS n FROM summary")
+    assert view["n"].item() == 6
+
+
+def test_query_and_summarize_commands(local_two: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["query", str(local_two), "SELECT point, count(*) AS n FROM runs GROUP BY point"]
+    )
+    assert result.exit_code == 0 and len(result.stdout.strip().splitlines()) == 7
+    out = tmp_path / "q.csv"
+    args = ["query", str(local_two), "SELECT * FROM design", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and len(pd.read_csv(out)) == 6
+    bad = runner.invoke(app, ["query", str(local_two), "SELECT nope FROM runs"])
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "nope" in bad.stderr
+    missing = runner.invoke(app, ["summarize", str(tmp_path)])
+    assert missing.exit_code == 2 and "not a dirisk sweep folder" in missing.stderr
+    result = runner.invoke(app, ["summarize", str(local_two)])
+    assert result.exit_code == 0 and "6 design points" in result.stdout
+    assert "audit_rate" in result.stdout and "±" in result.stdout
+
+
+def test_resume_needs_a_folder() -> None:
+    result = CliRunner().invoke(app, ["sweep", "--resume"])
+    assert result.exit_code == 2 and "--resume --out DIR" in result.stderr
+
+
+# ------------------------------------------------------------------ memory
+
+
+def test_finished_models_are_garbage_collected() -> None:
+    """Mesa 3.3 kept every model alive through Agent._ids (mesa#3179); dirisk's models
+    are freed once unreferenced, so long sweeps keep flat memory per worker."""
+    model = build_model("classroom_demo", steps=2)
+    model.step()
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
