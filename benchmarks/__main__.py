@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import cases
+from benchmarks.sweeps import sweep_case
 from sim.runner import versions
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -57,6 +58,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         reference_scale=dict(
             nodes=2_000, jurisdictions=10, requesters=100_000, requests_per_step=200_000, steps=3
         ),
+        sweeps=dict(runs=1_000, steps=None, speedup_runs=200),
     ),
     "quick": dict(
         reps=1,
@@ -82,6 +84,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         reference_scale=dict(
             nodes=200, jurisdictions=10, requesters=2_000, requests_per_step=4_000, steps=2
         ),
+        sweeps=dict(runs=20, steps=5, speedup_runs=10),
     ),
 }
 
@@ -129,6 +132,8 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
     out["reference_large"] = cases.reference_step_case(
         cases.large_scenario(**big, requests_per_step=requests), engine_steps=engine_steps
     )
+    log(f"sweeps: {config['sweeps']['runs']} classroom runs, then 1 vs 2 workers ...")
+    out["sweeps"] = sweep_case(**config["sweeps"])
     return out
 
 
@@ -159,6 +164,14 @@ def targets(m: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
             "engine / reference speed-up per step (large scenario)",
             m["reference_large"]["speedup"],
             ">=",
+            50.0,
+        ),
+        ("sweep: 1,000 classroom runs on 2 workers, s", m["sweeps"]["long"]["wall_s"], "<", 300.0),
+        ("sweep: speed-up from 1 to 2 workers", m["sweeps"]["speedup_1_to_2"], ">=", 1.7),
+        (
+            "sweep: worst worker memory growth over the sweep, MB",
+            m["sweeps"]["long"]["memory"]["max_growth_mb"],
+            "<",
             50.0,
         ),
     ]
@@ -297,6 +310,21 @@ def report(result: dict[str, Any]) -> str:
     lines.append(
         "  (at small sizes the engine's fixed per-step cost of ~100 numpy calls "
         "dominates, so whole-run ratios there are lower)"
+    )
+    c = m["sweeps"]
+    mem = c["long"]["memory"]
+    lines.append("")
+    lines.append(
+        f"sweep of {c['long']['runs']:,} classroom runs on 2 workers: "
+        f"{_num(c['long']['wall_s'])} s ({_num(c['long']['runs_per_s'])} runs/s); "
+        f"{c['one_worker']['runs']} runs on 1 worker {_num(c['one_worker']['wall_s'])} s, "
+        f"on 2 workers {_num(c['two_workers']['wall_s'])} s -> {c['speedup_1_to_2']:.2f}x"
+    )
+    lines.append(
+        f"  worker memory from run {mem['start_runs']} to {mem['end_runs']}: "
+        f"{', '.join(_num(x) for x in mem['start_rss_mb'])} -> "
+        f"{', '.join(_num(x) for x in mem['end_rss_mb'])} MB "
+        f"(worst growth {_num(mem['max_growth_mb'])} MB)"
     )
     lines.append("")
     lines.append("targets:")

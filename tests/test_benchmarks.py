@@ -52,6 +52,7 @@ CASE_KEYS = {
     "reference_baseline": {"engine_s", "reference_s", "speedup"},
     "reference_scale": {"engine_s", "reference_s", "speedup"},
     "reference_large": {"engine_step_s", "reference_step_s", "speedup", "reference_build_s"},
+    "sweeps": {"long", "one_worker", "two_workers", "speedup_1_to_2"},
 }
 
 
