@@ -148,28 +148,7 @@ class Recorder:
             )
         )
 
-        node_cell = nodes.jurisdiction * n_m + nodes.model
-        active = nodes.status == ACTIVE
-
-        def per_model_kind(weights: np.ndarray) -> np.ndarray:
-            return np.bincount(node_cell, weights=weights, minlength=n_j * n_m)
-
-        self._nodes.append(
-            np.column_stack(
-                [
-                    per_model_kind(active),
-                    per_model_kind(active & nodes.compliant),
-                    per_model_kind(nodes.status == TAKEN_DOWN),
-                    per_model_kind(nodes.status == EXITED),
-                    per_model_kind(nodes.status == RELOCATING),
-                    per_model_kind(np.where(active, nodes.capacity, 0)),
-                    per_model_kind(nodes.served_step),
-                    per_model_kind(nodes.revenue_step),
-                    per_model_kind(nodes.fines_step),
-                    per_model_kind(m.profit),
-                ]
-            )
-        )
+        self._nodes.append(self._node_counts(n_j * n_m))
         self._jurisdictions.append(
             np.column_stack(
                 [m.enforcement_counts, m.prohibited.sum(axis=1), m.partner_matrix().sum(axis=1)]
@@ -191,6 +170,36 @@ class Recorder:
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
+
+    def _node_counts(self, cells: int) -> np.ndarray:
+        """(cells, NODE_COLUMNS) per (host jurisdiction, model kind): nodes by status,
+        active compliant nodes, and capacity, service and money, in three bincounts."""
+        m, nodes = self.model, self.model.node_table
+        cell = nodes.jurisdiction * len(m.model_names) + nodes.model
+        n_status = len(STATUS_NAMES)
+        by_status = np.bincount(cell * n_status + nodes.status, minlength=cells * n_status)
+        by_status = by_status.reshape(cells, n_status)
+        active = nodes.status == ACTIVE
+        compliant = np.bincount(cell[active & nodes.compliant], minlength=cells)
+        amounts = (
+            np.where(active, nodes.capacity, 0),
+            nodes.served_step,
+            nodes.revenue_step,
+            nodes.fines_step,
+            m.profit,
+        )
+        stacked = (cell + cells * np.arange(len(amounts))[:, None]).ravel()
+        sums = np.bincount(stacked, weights=np.concatenate(amounts), minlength=cells * len(amounts))
+        return np.column_stack(
+            [
+                by_status[:, ACTIVE],
+                compliant,
+                by_status[:, TAKEN_DOWN],
+                by_status[:, EXITED],
+                by_status[:, RELOCATING],
+                sums.reshape(len(amounts), cells).T,
+            ]
+        )
 
     def _policy_names(self, prohibited: np.ndarray) -> list[str]:
         """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely
