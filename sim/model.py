@@ -128,8 +128,12 @@ class DiriskModel(mesa.Model):
         self.node_table = NodeTable.create(scenario, self.rng)
         self.nodes = AgentSet([], random=self.random)
         self._add_node_agents(0)
-        self.node_graph = build_graph(self.node_table.size, scenario.node_network, self.rng)
-        self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
+        # The node network is built when first needed (imitation, diffusion, p2p, entry,
+        # the explorer); its seed is drawn now, so the run's stream does not depend on it.
+        self._graph_seed = int(self.rng.integers(2**31 - 1))
+        self._graph_size = self.node_table.size
+        self._node_graph: nx.Graph | None = None
+        self._adjacency: Adjacency | None = None
         self.profit = np.zeros(self.node_table.size)
         self._setup_market()
         self.events_at: dict[int, list] = {}
@@ -183,6 +187,22 @@ class DiriskModel(mesa.Model):
             self.requester_entry = self.rng.integers(0, n_entry, self.requesters.size)
         elif market.protocol == "validators":
             self.validators = ValidatorSet.create(market.validators, n_nodes, self.rng)
+
+    @property
+    def node_graph(self) -> nx.Graph:
+        """The node network (networkx), built on first use."""
+        if self._node_graph is None:
+            self._node_graph = build_graph(
+                self._graph_size, self.scenario.node_network, self._graph_seed
+            )
+        return self._node_graph
+
+    @property
+    def adjacency(self) -> Adjacency:
+        """CSR arrays of the node network over the current nodes."""
+        if self._adjacency is None:
+            self._adjacency = Adjacency.of(self.node_graph, self.node_table.size)
+        return self._adjacency
 
     def neighbourhoods(self) -> np.ndarray:
         """(E, N) bool: nodes each entry point discovers (all nodes outside p2p)."""
@@ -452,7 +472,7 @@ class DiriskModel(mesa.Model):
             self.scenario.node_network,
             self.rng,
         )
-        self.adjacency = Adjacency.of(self.node_graph, self.node_table.size)
+        self._adjacency = None
         self.profit = np.pad(self.profit, (0, new.size))
         if self.validators is not None:
             self.validators.extend(new.size)

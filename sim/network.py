@@ -14,9 +14,9 @@ import numpy as np
 from sim.scenario import NodeNetwork
 
 
-def build_graph(n: int, spec: NodeNetwork, rng: np.random.Generator) -> nx.Graph:
-    """A graph over ``n`` nodes of the configured kind and mean degree."""
-    seed = int(rng.integers(2**31 - 1))
+def build_graph(n: int, spec: NodeNetwork, seed: int) -> nx.Graph:
+    """A graph over ``n`` nodes of the configured kind and mean degree (``seed``: the
+    generator's seed, one draw from the run's generator)."""
     k = min(spec.mean_degree, n - 1)
     k -= k % 2  # Watts-Strogatz rings need an even degree
     if k < 2:
