@@ -53,7 +53,6 @@ field) an integer uncertainty, so EMA samples one seed per experiment.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -61,15 +60,12 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
-import pandas as pd
 
 from sim.dictionary import table
 from sim.experiment import DEFAULT_OUTCOMES, Outcome, summarise_metrics
-from sim.metrics import STEP_COUNTERS, Recorder, headline
 from sim.model import DiriskModel
 from sim.nodes import Node
-from sim.requesters import REQUESTER_KINDS
-from sim.runner import ScenarioLike, run
+from sim.runner import ScenarioLike, run, with_steps
 from sim.scenario import Scenario, load_scenario, set_path, validate
 
 if TYPE_CHECKING:
@@ -109,38 +105,13 @@ def configure(
         for path, value in overrides.items():
             set_path(data, path, _plain(value))
         spec = validate(data, source=f"<{spec.name} with {', '.join(overrides)}>")
-    if steps is not None:
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        timeline = [e for e in spec.timeline if e.step < steps]
-        spec = spec.model_copy(update={"steps": int(steps), "timeline": timeline})
-    return spec
+    return with_steps(spec, steps)
 
 
 def last_day_metrics(model: DiriskModel) -> dict[str, Any]:
     """The headline metrics of the model's last completed day, read from its recorder:
     the same values as that day's row of ``sim.run(...).metrics`` (without ``step``)."""
-    rec, n_j = model.recorder, len(model.jurisdiction_names)
-    n_k, n_c, n_m = len(REQUESTER_KINDS), len(model.category_names), len(model.model_names)
-
-    def last(blocks: list[np.ndarray], *shape: int) -> np.ndarray:
-        return blocks[-1].reshape(1, *shape)
-
-    day = model.step_index
-    today = list(itertools.takewhile(lambda e: e["step"] == day, reversed(model.event_log)))
-    row = headline(
-        last(rec._requests, n_j, n_k, n_c, len(Recorder.REQUEST_COLUMNS)),
-        last(rec._actors, n_j, n_k, len(Recorder.ACTOR_COLUMNS)),
-        last(rec._nodes, n_j, n_m, len(Recorder.NODE_COLUMNS)),
-        last(rec._jurisdictions, n_j, len(Recorder.JURISDICTION_COLUMNS)),
-        last(rec._prohibited, n_j, n_c),
-        pd.DataFrame(rec._global[-1:], columns=list(STEP_COUNTERS)),
-        pd.DataFrame(
-            {"step": np.zeros(len(today), dtype=np.int64), "event": [e["event"] for e in today]}
-        ),
-        harmful=model.harmful,
-        permissive=model.permissive,
-    ).to_dict("records")[0]
+    row = model.recorder.headline(first=-1).to_dict("records")[0]
     del row["step"]
     return row
 

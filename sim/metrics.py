@@ -8,6 +8,7 @@ recomputed by an analyst from the detailed tables.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -259,6 +260,32 @@ class Recorder:
             return np.zeros([0 if s == -1 else s for s in shape])
         return np.stack(blocks).reshape(shape)
 
+    def headline(self, first: int = 0) -> pd.DataFrame:
+        """The headline metrics of the recorded days from day ``first`` on, one row per
+        day (``first = -1``: the last day only, e.g. for a DataCollector)."""
+        m = self.model
+        first = first % len(self._requests) if first < 0 else first
+        days = len(self._requests) - first
+        n_j, n_c = len(m.jurisdiction_names), len(m.category_names)
+        log = m.event_log  # in step order: read the recent days from the end
+        recent = list(itertools.takewhile(lambda e: e["step"] >= first, reversed(log)))
+        events = pd.DataFrame(recent if first else log, columns=["step", "event"])
+        events["step"] -= first
+        prohibited = self._prohibited[first:]
+        out = headline(
+            self._stack(self._requests[first:], (days, n_j, len(REQUESTER_KINDS), n_c, -1)),
+            self._stack(self._actors[first:], (days, n_j, len(REQUESTER_KINDS), -1)),
+            self._stack(self._nodes[first:], (days, n_j, len(m.model_names), -1)),
+            self._stack(self._jurisdictions[first:], (days, n_j, -1)),
+            np.stack(prohibited) if prohibited else np.zeros((0, n_j, n_c), bool),
+            pd.DataFrame(self._global[first:], columns=list(STEP_COUNTERS)),
+            events,
+            harmful=m.harmful,
+            permissive=m.permissive,
+        )
+        out["step"] += first
+        return out
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """All tables of the run (see docs/DATA.md for every column)."""
         m = self.model
@@ -315,18 +342,7 @@ class Recorder:
             if self._snapshots
             else self.node_snapshot().iloc[:0]
         )
-        n_steps, n_m = len(self._requests), len(m.model_names)
-        metrics = headline(
-            self._stack(self._requests, (n_steps, len(jur), len(kinds), len(cats), -1)),
-            self._stack(self._actors, (n_steps, len(jur), len(kinds), -1)),
-            self._stack(self._nodes, (n_steps, len(jur), n_m, -1)),
-            self._stack(self._jurisdictions, (n_steps, len(jur), -1)),
-            prohibited,
-            pd.DataFrame(self._global, columns=list(STEP_COUNTERS)),
-            pd.DataFrame(m.event_log, columns=["step", "event"]),
-            harmful=m.harmful,
-            permissive=m.permissive,
-        )
+        metrics = self.headline()
         return dict(
             metrics=metrics,
             requests=requests,

@@ -35,15 +35,23 @@ def build_model(
     scenario: ScenarioLike, *, seed: int | None = None, steps: int | None = None
 ) -> DiriskModel:
     """A ready-to-step model for a scenario (path, preset name, mapping or Scenario)."""
-    spec = load_scenario(scenario)
-    if steps is not None:
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        # Events after the last step cannot fire: drop them, so the scenario recorded in
-        # run.json is exactly what ran (and validates).
-        timeline = [e for e in spec.timeline if e.step < steps]
-        spec = spec.model_copy(update={"steps": int(steps), "timeline": timeline})
-    return DiriskModel(spec, seed=seed)
+    return DiriskModel(with_steps(load_scenario(scenario), steps), seed=seed)
+
+
+def with_steps(spec: Scenario, steps: int | None) -> Scenario:
+    """The scenario run for ``steps`` days (unchanged for None). Events after the last
+    day cannot fire and are dropped, so the scenario recorded in run.json is exactly what
+    ran (and validates).
+
+    Raises:
+        ValueError: ``steps`` is below 1.
+    """
+    if steps is None:
+        return spec
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    timeline = [e for e in spec.timeline if e.step < steps]
+    return spec.model_copy(update={"steps": int(steps), "timeline": timeline})
 
 
 def run(
