@@ -422,6 +422,99 @@ def query(
     out_console.print(f"{len(table)} rows written to {out}", highlight=False, soft_wrap=True)
 
 
+@app.command()
+def sensitivity(
+    sweep_dir: Annotated[
+        Path, typer.Argument(help="A sweep folder of a saltelli or morris design.")
+    ],
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(help="An outcome column to analyse; repeat for several (default: all)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the figures (default: SWEEP_DIR/sensitivity).")
+    ] = None,
+) -> None:
+    """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
+    from sim.sensitivity import SensitivityError, analyze, plot
+
+    target = out or sweep_dir / "sensitivity"
+    try:
+        table = analyze(sweep_dir, outcome)
+        manifest = json.loads((sweep_dir / "manifest.json").read_text(encoding="utf-8"))
+        files = plot(table, target, manifest["experiment_name"])
+    except SensitivityError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write the results ({exc.strerror or exc}: {exc.filename})") from None
+    kind = "Sobol indices (95% CI half-widths: _conf)"
+    if manifest["design"] == "morris":
+        kind = "Morris elementary effects (outcome units per factor range)"
+    out_console.print(f"{manifest['experiment_name']}: {kind}", highlight=False, soft_wrap=True)
+    sys.stdout.write(table.to_string(index=False, float_format="{:.4g}".format) + "\n")
+    out_console.print(
+        f"table written to {sweep_dir / 'sensitivity.csv'} and sensitivity.parquet; figures "
+        f"{', '.join(f.name for f in files)} in {target}/",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def discover(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder.")],
+    outcome: Annotated[str, typer.Option(help="The outcome column to threshold.")],
+    above: Annotated[
+        float | None, typer.Option(help="Cases of interest: runs with the outcome above this.")
+    ] = None,
+    below: Annotated[
+        float | None, typer.Option(help="Cases of interest: runs with the outcome below this.")
+    ] = None,
+    method: Annotated[str, typer.Option(help="tree or prim (needs dirisk[ema]).")] = "tree",
+    max_depth: Annotated[int, typer.Option(min=1, help="Depth of the tree (tree).")] = 3,
+    min_share: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Smallest box, as a share of the runs.")
+    ] = 0.05,
+) -> None:
+    """Scenario discovery: the factor ranges (boxes) where an outcome crosses a threshold."""
+    from sim.discovery import DiscoveryError
+    from sim.discovery import discover as find_boxes
+
+    try:
+        table = find_boxes(
+            sweep_dir,
+            outcome,
+            above=above,
+            below=below,
+            method=method,
+            max_depth=max_depth,
+            min_share=min_share,
+        )
+    except DiscoveryError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write the results ({exc.strerror or exc}: {exc.filename})") from None
+    info = table.attrs
+    say = out_console.print
+    say(
+        f"{info['cases']} of {info['runs']} runs have {info['condition']} (cases of interest); "
+        f"method {method}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if table.empty:
+        say("no box: no region of the factors where cases of interest are the majority")
+    for row in table.itertuples(index=False):
+        say(
+            f"box {row.box}: {row.rule}\n    coverage {row.coverage:.0%} of the cases of "
+            f"interest, density {row.density:.0%} of its {row.runs} runs",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    say(f"boxes written to {sweep_dir / 'discovery.csv'}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point that turns unexpected errors into exit code 1."""
     try:
