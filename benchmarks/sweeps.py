@@ -55,7 +55,11 @@ def timed_sweep(experiment: Experiment, workers: int, *, sample_memory: bool = F
     samples: list[dict[str, Any]] = []
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster) as client,
         tempfile.TemporaryDirectory() as tmp,

@@ -253,7 +253,11 @@ def schema(
 def describe(
     table: Annotated[
         str | None,
-        typer.Argument(help=f"A table ({', '.join(TABLES)}) or run.json; omit to list the tables."),
+        typer.Argument(
+            help=f"A run table ({', '.join(TABLES)}) or run.json; a sweep table (runs, "
+            "run_metrics, design, summary, sensitivity, discovery) or manifest.json; omit to "
+            "list the tables."
+        ),
     ] = None,
 ) -> None:
     """Describe the output tables and their columns (the data dictionary, docs/DATA.md)."""

@@ -2,9 +2,11 @@
 
 :data:`TABLES_DICTIONARY` describes the tables :meth:`sim.results.Results.save` writes
 (one entry per name in :data:`sim.results.TABLES`), :data:`RUN_JSON` the keys of
-``run.json`` and :data:`SCENARIO_YAML` the saved scenario. ``docs/DATA.md`` is generated
-from it (``python -m sim.dictionary``) and ``dirisk describe [TABLE]`` prints it; the tests
-check it against the columns and dtypes a run actually writes, so it cannot drift.
+``run.json`` and :data:`SCENARIO_YAML` the saved scenario; :data:`SWEEP_TABLES` and
+:data:`MANIFEST_JSON` describe a sweep folder (``dirisk sweep``), whose columns partly
+depend on the experiment (:data:`PLACEHOLDERS`). ``docs/DATA.md`` is generated from it
+(``python -m sim.dictionary``) and ``dirisk describe [TABLE]`` prints it; the tests check
+it against the columns and dtypes a run and a sweep actually write, so it cannot drift.
 
 Column names, types and units are a stable public interface: analysts' code depends on
 them. Rename or retype a column only with a deprecation note in docs/DATA.md.
@@ -13,8 +15,11 @@ them. Rename or retype a column only with a deprecation note in docs/DATA.md.
 from __future__ import annotations
 
 import argparse
+import itertools
+import re
 import sys
 import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +47,23 @@ PHASE_MEANINGS = {
     "events": "timeline events of the step fire (in effect from the next step)",
 }
 
+#: Placeholders in the column names of the sweep tables: a column named ``<factor>`` (or
+#: ``<factor>_low``, ...) stands for one column per factor of the experiment, and so on.
+PLACEHOLDERS: dict[str, str] = {
+    "factor": "each factor's `name`, in experiment order (manifest.json `factors`)",
+    "outcome": "each outcome's column name, in experiment order (manifest.json "
+    "`outcomes`): `<metric>_<stat>`, or `<metric>_<stat>_last<N>` for an outcome over the "
+    "last N steps, unless the outcome sets its own `name`",
+    "metric": "each column of the metrics table but `step`, in its order",
+}
+_PLACEHOLDER = re.compile(r"<(\w+)>")
+
+
+def _placeholder(column: Column) -> str:
+    """The placeholder in a column's name ("" for a plain column)."""
+    match = _PLACEHOLDER.search(column.name)
+    return match[1] if match else ""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -54,21 +76,25 @@ class Column:
         meaning: One precise sentence: what is counted, numerator and denominator of a
             ratio, and when it is NaN.
         phase: The phase(s) of the daily schedule (:data:`PHASES`) that determine the
-            value, comma-separated when several do.
+            value, comma-separated when several do; empty in the sweep tables, whose
+            values summarise or describe whole runs.
     """
 
     name: str
     type: str
     unit: str
     meaning: str
-    phase: str
+    phase: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"column {self.name}: type {self.type!r} is not one of {TYPES}")
         unknown = [p for p in self.phases if p not in PHASES]
-        if unknown or not self.phases:
+        if unknown:
             raise ValueError(f"column {self.name}: phase {self.phase!r} is not made of {PHASES}")
+        bad = [p for p in _PLACEHOLDER.findall(self.name) if p not in PLACEHOLDERS]
+        if bad:
+            raise ValueError(f"column {self.name}: placeholder {bad} is not one of {PLACEHOLDERS}")
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -88,6 +114,8 @@ class Table:
         columns: Every column, in file order.
         notes: Caveats an analyst should know.
         source: The code that builds the table.
+        files: Where the table is stored, as a phrase (default: ``<name>.parquet`` or
+            ``.csv`` in the run folder).
     """
 
     name: str
@@ -97,6 +125,7 @@ class Table:
     columns: tuple[Column, ...]
     notes: tuple[str, ...] = ()
     source: str = ""
+    files: str = ""
 
     def __post_init__(self) -> None:
         names = self.names
@@ -121,6 +150,34 @@ class Table:
             if col.name == name:
                 return col
         raise KeyError(f"table {self.name} has no column {name!r}")
+
+    @property
+    def location(self) -> str:
+        """Where the table is stored, as a phrase."""
+        return self.files or f"File `{self.name}.parquet` (or `.csv`)"
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        """The placeholders in the column names (:data:`PLACEHOLDERS`), in first use order."""
+        return tuple(dict.fromkeys(p for p in map(_placeholder, self.columns) if p))
+
+    def resolve(self, values: Mapping[str, Sequence[str]]) -> dict[str, Column]:
+        """The concrete column names in file order, each with its entry: a placeholder
+        column such as ``<outcome>`` once per name in ``values["outcome"]``; adjacent
+        columns of one placeholder name by name (``x``, ``x_ci_low``, ``y``, ``y_ci_low``).
+
+        Raises:
+            KeyError: ``values`` lacks a placeholder of the table.
+        """
+        out: dict[str, Column] = {}
+        for key, group in itertools.groupby(self.columns, key=_placeholder):
+            cols = list(group)
+            if not key:
+                out.update((c.name, c) for c in cols)
+                continue
+            for value in values[key]:
+                out.update((c.name.replace(f"<{key}>", value), c) for c in cols)
+        return out
 
 
 @dataclass(frozen=True)
@@ -1171,25 +1228,493 @@ _CONVENTIONS = (
 )
 
 
+# --------------------------------------------------------------------------- sweep tables
+
+
+def _point(meaning: str) -> Column:
+    return Column("point", "int64", "design point", meaning)
+
+
+_PART_POINT = _point(
+    "Design point of the run, as in design.parquet (read from the part's folder name `point=P`)."
+)
+_REPLICATION = Column(
+    "replication",
+    "int64",
+    "replication index",
+    "Replication of the design point, 0-based (0 to manifest.json `replications` − 1): "
+    "runs of one point that differ only in their seed.",
+)
+
+
+def _factor(meaning: str) -> Column:
+    return Column(
+        "<factor>",
+        "float64",
+        "as the scenario parameter it sets",
+        f"{meaning}; float64 for a `range` factor, int64 for an `integer` one, and a factor "
+        "given as `values` keeps their type.",
+    )
+
+
+def _outcome(name: str, meaning: str) -> Column:
+    return Column(name, "float64", "as the outcome's metric", meaning)
+
+
+RUNS = Table(
+    name="runs",
+    description="The outcomes of every finished run of a sweep: its design point, seed, "
+    "factor values, outcomes and whether it succeeded.",
+    row="one row per finished run (ok or failed)",
+    key=("point", "replication"),
+    source="sim.sweep.execute",
+    files="Files `outcomes/point=P/rep-R.parquet`, one part per run, read together as the "
+    "view `runs` of `dirisk query` (or `sim.query.read_parts(DIR)`)",
+    columns=(
+        _PART_POINT,
+        _REPLICATION,
+        Column(
+            "seed",
+            "int64",
+            "seed",
+            "Seed of the run: a SeedSequence child of the experiment's `seed` with spawn key "
+            "(point, replication), or (replication) with `common_random_numbers` "
+            "(`sim.experiment.run_seed`); independent of workers and finishing order.",
+        ),
+        _factor("The factor's value at this design point, set at each of the factor's paths"),
+        _outcome(
+            "<outcome>",
+            "The outcome's `stat` of the per-step `metric` over every step, or over the last "
+            "N with `last`: final is the value at the last step, mean the mean and peak the "
+            "maximum over the steps with a value, total their sum; NaN for a failed run and "
+            "when no step considered has a value (for final: when the last step has none).",
+        ),
+        Column(
+            "status",
+            "str",
+            "status",
+            "ok, or failed when building or running the scenario raised (for example at a "
+            "factor value the scenario rejects).",
+        ),
+        Column(
+            "error",
+            "str",
+            "text",
+            "For a failed run the exception and its message (`ScenarioError: ...`); the "
+            "empty string for an ok run.",
+        ),
+        Column(
+            "seconds",
+            "float64",
+            "seconds",
+            "Wall-clock seconds the run took on its worker: building, running and "
+            "summarising the scenario (4 decimals).",
+        ),
+    ),
+    notes=(
+        "Readers put `point`, which comes from the folder name, last; within a part the "
+        "columns are in the order above without it.",
+        "A run lost with its worker has no row until the sweep is rerun (`dirisk sweep "
+        "--resume`); a failed run is rerun only with `--retry-failed`.",
+        "Runs of one design point are replications: average their outcomes (`summary`) "
+        "rather than reading one run.",
+    ),
+)
+
+RUN_METRICS = Table(
+    name="run_metrics",
+    description="The per-step headline metrics of every run of a sweep, saved when the "
+    "experiment sets `save_metrics: true`.",
+    row="one row per finished ok run × step",
+    key=("point", "replication", "step"),
+    source="sim.sweep.SweepFolder.save",
+    files="Files `metrics/point=P/rep-R.parquet`, one part per run, read together as the "
+    'view `metrics` of `dirisk query` (or `sim.query.read_parts(DIR, "metrics")`)',
+    columns=(
+        _PART_POINT,
+        _REPLICATION,
+        Column("step", "int64", "step index", "Day of the run, 0-based, as in `metrics`."),
+        Column(
+            "<metric>",
+            "float64",
+            "as in `metrics`",
+            "The metric at this step, exactly as the metrics table of a single run "
+            "documents it (int64 for its count columns).",
+        ),
+    ),
+    notes=("A failed run has no metrics part.",),
+)
+
+DESIGN = Table(
+    name="design",
+    description="The design points of a sweep: the factor settings at which the "
+    "experiment runs, each `replications` times.",
+    row="one row per design point",
+    key=("point",),
+    source="sim.design.design_points",
+    files="File `design.parquet`, written when the sweep folder is created (view `design`)",
+    columns=(
+        _point("Design point, 0-based, in design order."),
+        _factor("The factor's value at this design point"),
+    ),
+    notes=(
+        "The design is decided by the experiment alone (samplers are seeded with "
+        "`design.seed`, default the experiment's `seed`): the same experiment gives the "
+        "same points.",
+        "Saltelli and Morris points are in the order SALib's analysers expect; keep that "
+        "order (sort by `point`) when analysing them yourself.",
+    ),
+)
+
+SUMMARY = Table(
+    name="summary",
+    description="Per design point, how many runs succeeded and each outcome's mean over "
+    "the successful replications with a 95% confidence interval.",
+    row="one row per design point with at least one finished run",
+    key=("point",),
+    source="sim.query.summarize",
+    files="Files `summary.parquet` and `summary.csv`, written by `dirisk summarize` "
+    "(view `summary`)",
+    columns=(
+        _point("Design point, as in design.parquet."),
+        _factor("The factor's value at this design point"),
+        Column("runs_ok", "int64", "runs", "Finished runs of the point with status ok."),
+        Column("runs_failed", "int64", "runs", "Finished runs of the point with status failed."),
+        _outcome(
+            "<outcome>",
+            "Mean of the outcome over the point's ok runs, NaN outcomes left out; NaN when "
+            "no run has a value.",
+        ),
+        _outcome(
+            "<outcome>_ci_low",
+            "Lower bound of the 95% confidence interval of the mean: mean − 1.96 × "
+            "standard deviation / √runs (normal approximation); equal to the mean with one "
+            "run, NaN with none.",
+        ),
+        _outcome(
+            "<outcome>_ci_high",
+            "Upper bound of the 95% confidence interval of the mean: mean + 1.96 × "
+            "standard deviation / √runs; equal to the mean with one run, NaN with none.",
+        ),
+    ),
+    notes=(
+        "The three columns of each outcome are adjacent: `<outcome>`, `<outcome>_ci_low`, "
+        "`<outcome>_ci_high`, outcome after outcome.",
+        "Rerun `dirisk summarize` after the sweep gains runs: the file is not updated by itself.",
+    ),
+)
+
+SENSITIVITY = Table(
+    name="sensitivity",
+    description="Global sensitivity indices of a Saltelli sweep (Sobol indices) or a "
+    "Morris sweep (elementary effects): how much each factor moves each outcome.",
+    row="one row per outcome × factor",
+    key=("outcome", "factor"),
+    source="sim.sensitivity.analyze",
+    files="Files `sensitivity.parquet` and `sensitivity.csv`, written by `dirisk "
+    "sensitivity` (figures in `sensitivity/`)",
+    columns=(
+        Column("outcome", "str", "outcome name", "The outcome analysed, a `<outcome>` name."),
+        Column("factor", "str", "factor name", "The factor, a `<factor>` name."),
+        Column(
+            "S1",
+            "float64",
+            "share of variance 0–1",
+            "Saltelli designs only: first-order Sobol index, the share of the outcome's "
+            "variance over the design explained by the factor alone (estimates can fall "
+            "slightly outside 0–1).",
+        ),
+        Column(
+            "S1_conf",
+            "float64",
+            "share of variance",
+            "Saltelli designs only: half-width of the 95% bootstrap confidence interval of S1.",
+        ),
+        Column(
+            "ST",
+            "float64",
+            "share of variance 0–1",
+            "Saltelli designs only: total Sobol index, the share of the variance explained "
+            "by the factor with all its interactions (ST − S1 is the interaction part).",
+        ),
+        Column(
+            "ST_conf",
+            "float64",
+            "share of variance",
+            "Saltelli designs only: half-width of the 95% bootstrap confidence interval of ST.",
+        ),
+        Column(
+            "mu",
+            "float64",
+            "outcome units per factor range",
+            "Morris designs only: mean elementary effect, sign kept (the outcome's change "
+            "over one Morris step divided by the step as a share of the factor's range).",
+        ),
+        Column(
+            "mu_star",
+            "float64",
+            "outcome units per factor range",
+            "Morris designs only: mean absolute elementary effect, the factor's overall "
+            "importance.",
+        ),
+        Column(
+            "mu_star_conf",
+            "float64",
+            "outcome units per factor range",
+            "Morris designs only: half-width of the 95% bootstrap confidence interval of mu_star.",
+        ),
+        Column(
+            "sigma",
+            "float64",
+            "outcome units per factor range",
+            "Morris designs only: standard deviation of the elementary effects, large when "
+            "the effect is non-linear or depends on other factors.",
+        ),
+    ),
+    notes=(
+        "A Saltelli sweep writes outcome, factor, S1, S1_conf, ST and ST_conf; a Morris "
+        "sweep outcome, factor, mu, mu_star, mu_star_conf and sigma.",
+        "Each outcome is first averaged over the successful replications of each design "
+        "point; every design point needs one.",
+    ),
+)
+
+DISCOVERY = Table(
+    name="discovery",
+    description="Scenario discovery: boxes (a range per factor) where an outcome is "
+    "mostly above, or below, a threshold; found by a shallow decision tree (one box per "
+    "leaf where such runs are the majority) or by PRIM (one box).",
+    row="one row per box",
+    key=("box",),
+    source="sim.discovery.discover",
+    files="File `discovery.csv`, written by `dirisk discover` (each call replaces it)",
+    columns=(
+        Column(
+            "box",
+            "int64",
+            "box number",
+            "Box number from 1, by coverage then density (the most coverage first).",
+        ),
+        Column(
+            "rule",
+            "str",
+            "text",
+            "The box as a rule over the factors it restricts, such as `audit_rate <= 0.05 "
+            "and 0.4 < malicious_vpn_use <= 0.8` (tree boxes exclude their lower limits, "
+            "PRIM boxes include them); `all runs` when it restricts none.",
+        ),
+        Column(
+            "coverage",
+            "float64",
+            "share 0–1",
+            "Cases of interest (successful runs with the outcome beyond the threshold) in "
+            "the box / all cases of interest: how much of the problem the box explains.",
+        ),
+        Column(
+            "density",
+            "float64",
+            "share 0–1",
+            "Cases of interest in the box / successful runs in the box: how reliably being "
+            "in the box means the problem occurs.",
+        ),
+        Column(
+            "runs",
+            "int64",
+            "runs",
+            "Successful runs in the box (each replication counts).",
+        ),
+        Column(
+            "<factor>_low",
+            "float64",
+            "as the scenario parameter it sets",
+            "Lower limit of the factor in the box; the smallest value among the runs when "
+            "the box does not restrict it from below.",
+        ),
+        Column(
+            "<factor>_high",
+            "float64",
+            "as the scenario parameter it sets",
+            "Upper limit of the factor in the box; the largest value among the runs when "
+            "the box does not restrict it from above.",
+        ),
+    ),
+    notes=(
+        "The file does not record the outcome and threshold: `dirisk discover` prints "
+        "them, and `sim.discovery.discover` returns them in the table's `attrs`.",
+    ),
+)
+
+#: Every table of a sweep folder, by name.
+SWEEP_TABLES: dict[str, Table] = {
+    t.name: t for t in (RUNS, RUN_METRICS, DESIGN, SUMMARY, SENSITIVITY, DISCOVERY)
+}
+
+#: The keys of a sweep's manifest.json, in file order once a sweep has finished.
+MANIFEST_JSON: tuple[MetaKey, ...] = (
+    MetaKey("experiment_name", "string", "The experiment's `name`."),
+    MetaKey(
+        "experiment_hash",
+        "string",
+        "SHA-256 (hex) of the canonical JSON of the resolved experiment (base scenario "
+        "included): the folder accepts only runs of the experiment with this hash.",
+    ),
+    MetaKey("design", "string", "The design kind: grid, lhs, saltelli or morris."),
+    MetaKey("factors", "array", "The factor names, in experiment order: the `<factor>` columns."),
+    MetaKey(
+        "outcomes",
+        "array",
+        "The outcome column names, in experiment order: the `<outcome>` columns.",
+    ),
+    MetaKey("points", "integer", "Number of design points (rows of design.parquet)."),
+    MetaKey("replications", "integer", "Runs per design point, each with its own seed."),
+    MetaKey("runs", "integer", "Runs of the experiment: points × replications."),
+    MetaKey("created_at", "string", "When the folder was created, ISO 8601 in UTC."),
+    MetaKey(
+        "versions",
+        "object",
+        "Versions of python, dirisk, mesa, numpy, pandas, networkx and pydantic of the "
+        "process that created the folder.",
+    ),
+    MetaKey(
+        "started_at",
+        "string",
+        "When the latest sweep into the folder started (each rerun updates it), ISO 8601 in UTC.",
+    ),
+    MetaKey(
+        "state",
+        "string",
+        "running while a sweep runs (or after one was killed); complete when every run has "
+        "an outcomes part; incomplete when some runs are missing (rerun to finish).",
+    ),
+    MetaKey(
+        "finished_at",
+        "string",
+        "When the latest sweep finished, ISO 8601 in UTC; absent until one has.",
+    ),
+    MetaKey("ok", "integer", "Runs with status ok when the latest sweep finished."),
+    MetaKey("failed", "integer", "Runs with status failed when the latest sweep finished."),
+)
+
+#: Sweep folder contents, for the overview.
+_SWEEP_FILES = (
+    (
+        "experiment.yaml",
+        "the resolved experiment, base scenario included: `dirisk sweep DIR/experiment.yaml "
+        "--out DIR2` reruns every run",
+    ),
+    ("manifest.json", "metadata of the sweep: factors, outcomes, run counts, state"),
+    ("design.parquet", "the design points (table `design`)"),
+    ("outcomes/point=P/rep-R.parquet", "one part per finished run (table `runs`)"),
+    (
+        "metrics/point=P/rep-R.parquet",
+        "one part per ok run with `save_metrics: true` (table `run_metrics`)",
+    ),
+    ("summary.parquet, summary.csv", "after `dirisk summarize` (table `summary`)"),
+    (
+        "sensitivity.parquet, sensitivity.csv, sensitivity/",
+        "after `dirisk sensitivity` (table `sensitivity`, and its figures)",
+    ),
+    ("discovery.csv", "after `dirisk discover` (table `discovery`)"),
+)
+
+_SWEEP_CONVENTIONS = (
+    "A column named with a placeholder in angle brackets stands for one column per name "
+    "the experiment gives it: "
+    + "; ".join(f"`<{name}>` is {what}" for name, what in PLACEHOLDERS.items())
+    + ".",
+    "`point` numbers the design points from 0 and `replication` the runs of a point from "
+    "0; together they identify a run, and the part's path names both.",
+    "Every part is written atomically as its run finishes, so a part that exists is "
+    "complete, and a killed sweep resumes where it stopped.",
+    '`dirisk query DIR "SQL"` runs DuckDB SQL over the views `runs`, `metrics` '
+    "(table `run_metrics`), `design` and `summary`.",
+)
+
+
 # --------------------------------------------------------------------------- rendering
 
 
 def table(name: str) -> Table:
-    """The dictionary entry of table ``name``.
+    """The dictionary entry of table ``name`` (of a run or of a sweep folder).
 
     Raises:
         UnknownTable: no table of that name.
     """
-    try:
-        return TABLES_DICTIONARY[name]
-    except KeyError:
+    found = TABLES_DICTIONARY.get(name) or SWEEP_TABLES.get(name)
+    if found is None:
         raise UnknownTable(
-            f"unknown table {name!r}; tables: {', '.join(TABLES_DICTIONARY)}, run.json"
-        ) from None
+            f"unknown table {name!r}; tables: {', '.join(TABLES_DICTIONARY)}, run.json; "
+            f"sweep tables: {', '.join(SWEEP_TABLES)}, manifest.json"
+        )
+    return found
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _row(cells: list[str]) -> str:
+    """One row of a Markdown table."""
+    return "|" + "|".join(f" {_cell(c)} " if c != "---" else c for c in cells) + "|"
+
+
+def _table_markdown(t: Table) -> list[str]:
+    """The section of one table."""
+    phased = any(c.phase for c in t.columns)
+    out = [
+        f"## {t.name}",
+        "",
+        f"{t.description} {t.location}; {t.row}.",
+        "",
+        (
+            f"Key: {', '.join(f'`{k}`' for k in t.key)}."
+            if t.key
+            else "No key: rows are records in the order they were logged."
+        )
+        + (f" Built by `{t.source}`." if t.source else ""),
+        "",
+        _row(["column", "type", "unit", *(["phase"] if phased else []), "meaning"]),
+        _row(["---"] * (5 if phased else 4)),
+        *(
+            _row([f"`{c.name}`", c.type, c.unit, *([c.phase] if phased else []), c.meaning])
+            for c in t.columns
+        ),
+        "",
+    ]
+    if t.notes:
+        out += ["Notes:", "", *(f"* {_cell(n)}" for n in t.notes), ""]
+    return out
+
+
+def _keys_markdown(title: str, intro: str, keys: tuple[MetaKey, ...]) -> list[str]:
+    """The section of a JSON file's keys."""
+    return [
+        f"## {title}",
+        "",
+        intro,
+        "",
+        "| key | JSON type | meaning |",
+        "|---|---|---|",
+        *(f"| `{k.name}` | {k.type} | {_cell(k.meaning)} |" for k in keys),
+        "",
+    ]
+
+
+def _overview_markdown(files: tuple[tuple[str, str], ...], tables: dict[str, Table]) -> list[str]:
+    """The files of a folder and the tables it holds."""
+    return [
+        "| file | what it holds |",
+        "|---|---|",
+        *(f"| `{name}` | {_cell(what)} |" for name, what in files),
+        "",
+        "| table | one row per |",
+        "|---|---|",
+        *(
+            f"| [`{t.name}`](#{t.name}) | {_cell(t.row.removeprefix('one row per '))} |"
+            for t in tables.values()
+        ),
+        "",
+    ]
 
 
 def render_markdown() -> str:
@@ -1210,16 +1735,8 @@ def render_markdown() -> str:
         "",
         "A run (`dirisk run`, or `sim.run(...).save(DIR)`) writes one folder:",
         "",
-        "| file | what it holds |",
-        "|---|---|",
-        *(f"| `{name}` | {_cell(what)} |" for name, what in _FILES),
-        "",
-        "| table | one row per |",
-        "|---|---|",
-        *(
-            f"| [`{t.name}`](#{t.name}) | {_cell(t.row.removeprefix('one row per '))} |"
-            for t in TABLES_DICTIONARY.values()
-        ),
+        *_overview_markdown(_FILES, TABLES_DICTIONARY),
+        "A sweep (`dirisk sweep EXPERIMENT --out DIR`) writes a [sweep folder](#sweep-folders).",
         "",
         "## Conventions",
         "",
@@ -1233,43 +1750,23 @@ def render_markdown() -> str:
         "",
     ]
     for t in TABLES_DICTIONARY.values():
-        out += [
-            f"## {t.name}",
-            "",
-            f"{t.description} File `{t.name}.parquet` (or `.csv`); {t.row}.",
-            "",
-            (
-                f"Key: {', '.join(f'`{k}`' for k in t.key)}."
-                if t.key
-                else "No key: rows are records in the order they were logged."
-            )
-            + (f" Built by `{t.source}`." if t.source else ""),
-            "",
-            "| column | type | unit | phase | meaning |",
-            "|---|---|---|---|---|",
-            *(
-                f"| `{c.name}` | {c.type} | {_cell(c.unit)} | {_cell(c.phase)} | "
-                f"{_cell(c.meaning)} |"
-                for c in t.columns
-            ),
-            "",
-        ]
-        if t.notes:
-            out += ["Notes:", "", *(f"* {_cell(n)}" for n in t.notes), ""]
+        out += _table_markdown(t)
+    out += _keys_markdown("run.json", "Metadata of the run, a JSON object:", RUN_JSON)
+    out += ["## scenario.yaml", "", SCENARIO_YAML, ""]
     out += [
-        "## run.json",
+        "## Sweep folders",
         "",
-        "Metadata of the run, a JSON object:",
+        "A sweep (`dirisk sweep EXPERIMENT --out DIR`, or `sim.sweep.sweep`) runs an "
+        "experiment's runs into one folder; `dirisk summarize`, `dirisk sensitivity` and "
+        "`dirisk discover` add their tables to it:",
         "",
-        "| key | JSON type | meaning |",
-        "|---|---|---|",
-        *(f"| `{k.name}` | {k.type} | {_cell(k.meaning)} |" for k in RUN_JSON),
-        "",
-        "## scenario.yaml",
-        "",
-        SCENARIO_YAML,
+        *_overview_markdown(_SWEEP_FILES, SWEEP_TABLES),
+        *(f"* {c}" for c in _SWEEP_CONVENTIONS),
         "",
     ]
+    for t in SWEEP_TABLES.values():
+        out += _table_markdown(t)
+    out += _keys_markdown("manifest.json", "Metadata of the sweep, a JSON object:", MANIFEST_JSON)
     return _join(out)
 
 
@@ -1282,52 +1779,73 @@ def _wrap(text: str, indent: str, width: int = 88) -> list[str]:
     return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent)
 
 
+def _list_tables(tables: dict[str, Table], extra: tuple[str, str], width: int) -> list[str]:
+    """One line (wrapped) per table, then the metadata file."""
+    lines = []
+    for t in tables.values():
+        lines += textwrap.wrap(
+            f"{t.name.ljust(width)}{t.row}",
+            width=88,
+            initial_indent="  ",
+            subsequent_indent=" " * (width + 2),
+        )
+    return [*lines, "", f"  {extra[0].ljust(width)}{extra[1]}"]
+
+
+def _describe_keys(title: str, keys: tuple[MetaKey, ...]) -> list[str]:
+    lines = [title, ""]
+    for k in keys:
+        lines.append(f"  {k.name}  ({k.type})")
+        lines += _wrap(k.meaning, "      ")
+    return lines
+
+
 def describe(name: str | None = None) -> str:
     """Plain-text description for the terminal.
 
     Args:
-        name: A table name, or ``"run.json"``; None for an overview of every table.
+        name: A table name (of a run or a sweep folder), ``"run.json"`` or
+            ``"manifest.json"``; None for an overview of every table.
 
     Raises:
-        UnknownTable: ``name`` is neither a table nor run.json.
+        UnknownTable: ``name`` is neither a table nor run.json nor manifest.json.
     """
     if name is None:
-        width = max(len(t) for t in TABLES_DICTIONARY) + 2
+        width = max(len(t) for t in (*TABLES_DICTIONARY, *SWEEP_TABLES, "manifest.json")) + 2
         lines = [
             "Tables of a run (each written as <table>.parquet or <table>.csv, with "
             "scenario.yaml and run.json):",
             "",
-        ]
-        for t in TABLES_DICTIONARY.values():
-            lines += textwrap.wrap(
-                f"{t.name.ljust(width)}{t.row}",
-                width=88,
-                initial_indent="  ",
-                subsequent_indent=" " * (width + 2),
-            )
-        lines += [
+            *_list_tables(TABLES_DICTIONARY, ("run.json", "metadata of the run"), width),
             "",
-            f"  {'run.json'.ljust(width)}metadata of the run",
+            "Tables of a sweep folder (dirisk sweep; <factor> and <outcome> columns depend "
+            "on the experiment):",
+            "",
+            *_list_tables(SWEEP_TABLES, ("manifest.json", "metadata of the sweep"), width),
             "",
             "`dirisk describe TABLE` lists a table's columns; docs/DATA.md has all of them.",
         ]
         return "\n".join(lines) + "\n"
     if name in ("run.json", "run"):
-        lines = ["run.json: metadata of the run (a JSON object)", ""]
-        for k in RUN_JSON:
-            lines.append(f"  {k.name}  ({k.type})")
-            lines += _wrap(k.meaning, "      ")
+        lines = _describe_keys("run.json: metadata of the run (a JSON object)", RUN_JSON)
         lines += [""] + _wrap(f"scenario.yaml: {SCENARIO_YAML}", "")
         return "\n".join(lines) + "\n"
+    if name in ("manifest.json", "manifest"):
+        title = "manifest.json: metadata of a sweep folder (a JSON object)"
+        return "\n".join(_describe_keys(title, MANIFEST_JSON)) + "\n"
     t = table(name)
     lines = _wrap(f"{t.name}: {t.description}", "")
-    lines += _wrap(f"{t.row[0].upper()}{t.row[1:]}.", "")
+    lines += _wrap(f"{t.location}; {t.row}.", "")
     if t.key:
         lines.append(f"Key: {', '.join(t.key)}.")
     lines.append("")
     for c in t.columns:
-        lines.append(f"  {c.name}  {c.type}, {c.unit}  [{c.phase}]")
+        lines.append(f"  {c.name}  {c.type}, {c.unit}" + (f"  [{c.phase}]" if c.phase else ""))
         lines += _wrap(c.meaning, "      ")
+    if t.placeholders:
+        lines += [""]
+        for p in t.placeholders:
+            lines += _wrap(f"<{p}> is {PLACEHOLDERS[p]}.", "")
     if t.notes:
         lines += ["", "Notes:"]
         for n in t.notes:

@@ -215,7 +215,7 @@ class SweepFolder:
         finished) last."""
         spec: RunSpec = result["spec"]
         if result["metrics"] is not None:
-            metrics = result["metrics"]
+            metrics = result["metrics"].assign(replication=spec.replication)
             atomic_write(
                 self.root / part_name("metrics", spec.point, spec.replication),
                 lambda p: metrics.to_parquet(p, index=False),
@@ -263,7 +263,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
+            scheduler_kwargs={"dashboard": False},  # and no dashboard
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import sim
-from sim.app.controls import MAX_UPLOAD_BYTES, Controls, apply, read_upload
+from sim.app.controls import (
+    HEATMAP_BINS,
+    MAX_UPLOAD_BYTES,
+    Controls,
+    apply,
+    find_sweeps,
+    heatmap_sql,
+    pick,
+    read_upload,
+)
+from sim.experiment import load_experiment
+from sim.query import query
 from sim.scenario import ScenarioError
+from sim.sweep import SweepError, SweepFolder, sweep
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -162,6 +178,145 @@ def test_compare_one_scenario_with_a_changed_parameter():
     assert not at.exception and "unknown field" in at.error[0].value
 
 
+# ------------------------------------------------------------------ explore sweeps
+
+#: A tiny grid experiment: 3 audit rates × 2 filter recalls, 2 replications of 10 days.
+TINY_EXPERIMENT = {
+    "name": "t",
+    "description": "Audits against filters, in a tiny world.",
+    "scenario": "classroom_demo",
+    "steps": 10,
+    "overrides": {"requesters": {"count": 500}, "nodes": {"count": 60}},
+    "factors": [
+        {"name": "audit_rate", "path": "jurisdictions.*.enforcement.audit_rate", "range": [0, 0.2]},
+        {"name": "filter_recall", "path": "nodes.filter_recall", "values": [0.5, 0.9]},
+    ],
+    "design": {"kind": "grid", "levels": 3},
+    "replications": 2,
+    "seed": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    """The tiny experiment's sweep, in a folder of sweeps of its own."""
+    root = tmp_path_factory.mktemp("sweeps") / "tiny"
+    sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
+    return root
+
+
+def explore(folder: str | Path) -> AppTest:
+    """The Explore sweeps page pointed at ``folder``."""
+    at = app().switch_page("sim/app/pages/explore.py").run()
+    return at.text_input(key="sweeps_dir").set_value(str(folder)).run()
+
+
+def plotly_data(at: AppTest, index: int) -> dict:
+    """The first trace and the layout of the page's ``index``-th plotly chart."""
+    spec = json.loads(at.get("plotly_chart")[index].proto.spec)
+    return {**spec["data"][0], "layout": spec["layout"]}
+
+
+def as_array(value: list | dict) -> np.ndarray:
+    """A plotly JSON array (a list, or typed base64 ``bdata``) as numpy."""
+    if isinstance(value, list):
+        return np.asarray(value, dtype=float)
+    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return flat.reshape([int(n) for n in value.get("shape", str(flat.size)).split(",")])
+
+
+def test_explore_page_loads():
+    at = app().switch_page("sim/app/pages/explore.py").run()
+    assert not at.exception
+    assert at.text_input(key="sweeps_dir").value == "sweeps/"
+
+
+def test_explore_shows_a_sweeps_manifest_heatmap_and_frontier(sweep_dir):
+    at = explore(sweep_dir.parent)
+    assert not at.exception and not at.error
+    assert at.selectbox(key="sweep").options == [str(sweep_dir)]
+    text = " ".join(m.value for m in at.markdown)
+    assert "Audits against filters" in text and "**grid**" in text and "`filter_recall`" in text
+    assert "**complete**" in text and "`harmful_completed_total`" in text
+    assert [(m.label, m.value) for m in at.metric] == [
+        ("Runs ok", "12"),
+        ("Runs failed", "0"),
+        ("Runs missing", "0"),
+    ]
+    assert len(at.get("plotly_chart")) == 2
+    heatmap = plotly_data(at, 0)
+    outcome = at.selectbox(key="heat_outcome").value
+    assert heatmap["type"] == "heatmap" and outcome == "malicious_success_share_mean"
+    assert heatmap["x"] == ["0", "0.1", "0.2"] and heatmap["y"] == ["0.5", "0.9"]
+    assert heatmap["layout"]["xaxis"]["title"]["text"] == "audit_rate"
+    assert heatmap["colorbar"]["title"]["text"] == outcome
+    runs = SweepFolder(sweep_dir).runs()
+    expected = runs.groupby(["filter_recall", "audit_rate"])[outcome].mean().unstack()
+    np.testing.assert_allclose(as_array(heatmap["z"]), expected.to_numpy())
+    assert "across their replications" in at.caption[2].value
+    frontier = plotly_data(at, 1)
+    assert frontier["type"] == "scatter" and len(as_array(frontier["x"])) == 6
+    assert frontier["layout"]["yaxis"]["title"]["text"] == "malicious_success_share_mean"
+    assert at.selectbox(key="refusal").value == "dual_use_over_refusal_mean"
+    assert "saltelli or morris" in at.info[0].value  # a grid has no sensitivity indices
+    at.selectbox(key="heat_x").set_value("filter_recall").run()
+    assert not at.exception and at.selectbox(key="heat_y").value == "audit_rate"
+    assert plotly_data(at, 0)["x"] == ["0.5", "0.9"]
+
+
+def test_explore_answers_sql_and_shows_a_bad_querys_error(sweep_dir):
+    at = explore(sweep_dir)
+    assert len(at.dataframe[0].value) == 12  # the default query: 20 rows at most
+    at.text_area(key="sql").set_value(
+        "SELECT point, count(*) AS n FROM runs GROUP BY point ORDER BY point"
+    ).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["point"].tolist() == list(range(6)) and (table["n"] == 2).all()
+    assert "Download the result (CSV)" in [b.proto.label for b in at.get("download_button")]
+    at.text_area(key="sql").set_value("SELECT nope FROM runs").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("The query failed:") and "nope" in at.error[0].value
+    assert len(at.get("plotly_chart")) == 2  # the rest of the page keeps working
+    at.text_area(key="sql").set_value("SELECT count(*) AS n FROM design").run()
+    assert not at.exception and not at.error and at.dataframe[0].value["n"].tolist() == [6]
+
+
+def test_explore_shows_sensitivity_indices_of_a_morris_sweep(tmp_path):
+    recall = {"name": "filter_recall", "path": "nodes.filter_recall", "range": [0.5, 0.9]}
+    experiment = {
+        **TINY_EXPERIMENT,
+        "factors": [TINY_EXPERIMENT["factors"][0], recall],
+        "design": {"kind": "morris", "samples": 2, "levels": 4},
+        "replications": 1,
+    }
+    sweep(load_experiment(experiment), tmp_path / "morris", workers=1)
+    at = explore(tmp_path / "morris")
+    assert not at.exception and not at.error and not at.warning
+    bars = plotly_data(at, 2)
+    assert bars["type"] == "bar" and bars["name"] == "mu_star"
+    assert bars["y"] == ["audit_rate", "filter_recall"]
+    assert "mu*" in at.caption[-2].value
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p / "absent", "not a readable folder"),
+        (lambda p: p, "no sweep folder here"),
+        (lambda p: (p / "manifest.json").write_text("{}") and p, "not a dirisk sweep"),
+        (lambda p: (p / "manifest.json").write_text("{") and p, "unreadable"),
+    ],
+    ids=["missing", "empty", "foreign-manifest", "broken-manifest"],
+)
+def test_explore_rejects_what_is_not_a_sweep_and_keeps_working(tmp_path, sweep_dir, make, expected):
+    at = explore(make(tmp_path))
+    assert not at.exception
+    assert expected in at.error[0].value and len(at.error[0].value.splitlines()) == 1
+    at.text_input(key="sweeps_dir").set_value(str(sweep_dir)).run()
+    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 2
+
+
 # ------------------------------------------------------------------ controls
 
 
@@ -195,3 +350,46 @@ def test_controls_drop_events_beyond_the_chosen_length_and_scale_audits():
 def test_uploads_are_parsed_safely():
     with pytest.raises(ScenarioError, match="invalid YAML|could not determine"):
         read_upload("evil.yaml", b'!!python/object/apply:os.system ["echo hi"]')
+
+
+def fake_sweep(root: Path, xs: list[float], ys: list[str]) -> Path:
+    """A sweep folder's design and outcomes parts, by hand: outcome = x at every point."""
+    design = (
+        pd.DataFrame([(x, y) for x in xs for y in ys], columns=["speed", "colour"])
+        .rename_axis("point")
+        .reset_index()
+    )
+    root.mkdir()
+    design.to_parquet(root / "design.parquet", index=False)
+    for row in design.itertuples():
+        part = root / "outcomes" / f"point={row.point}" / "rep-00000.parquet"
+        part.parent.mkdir(parents=True)
+        outcome = {"speed": row.speed, "colour": row.colour, "out": row.speed, "status": "ok"}
+        pd.DataFrame([outcome]).to_parquet(part, index=False)
+    return root
+
+
+def test_heatmap_sql_bins_many_valued_factors_into_quantiles(tmp_path):
+    xs = [float(i) for i in range(20)]
+    root = fake_sweep(tmp_path / "s", xs, ["red", "blue"])
+    design = pd.read_parquet(root / "design.parquet")
+    cells = query(root, heatmap_sql("out", "speed", "colour", design))
+    bins = ["0–2", "3–4", "5–7", "8–9", "10–12", "13–14", "15–17", "18–19"]
+    assert len(bins) == HEATMAP_BINS
+    for colour in ("blue", "red"):
+        mine = cells[cells["y"] == colour]
+        assert mine["x"].tolist() == bins and mine["runs"].tolist() == [3, 2] * 4
+        assert mine["value"].tolist() == [1, 3.5, 6, 8.5, 11, 13.5, 16, 18.5]
+
+
+def test_find_sweeps_and_default_choices(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "manifest.json").write_text("{}")
+    assert find_sweeps(tmp_path) == [tmp_path / "b"]
+    with pytest.raises(SweepError, match="no sweep folder"):
+        find_sweeps(tmp_path / "a")
+    options = ["harmful_completed_total", "benign_over_refusal", "malicious_success_share"]
+    assert pick(options, "malicious_success", "harm") == 2
+    assert pick(options, "dual_use_over_refusal", "over_refusal") == 1
+    assert pick(options, "nothing") == 0

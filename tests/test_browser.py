@@ -2,7 +2,8 @@
 
 Starts `streamlit run app.py` on a free local port, then: runs the classroom preset and
 sees its charts, watches the run (Sankey), downloads the metrics CSV and checks it, and
-uploads a broken scenario and sees the error. Screenshots of each page go to
+uploads a broken scenario and sees the error; and opens a tiny sweep on the Explore
+sweeps page and sees its heatmap and frontier. Screenshots of each page go to
 test-artifacts/. Under CI (CI=true) a missing Chromium is a failure, not a skip.
 """
 
@@ -19,6 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_app import TINY_EXPERIMENT
+
+from sim.experiment import load_experiment
+from sim.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -116,7 +121,7 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
     page.get_by_text("Run a scenario").wait_for()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Harm completion rate").first.wait_for()
-    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    page.locator('[data-testid="stVegaLiteChart"]').nth(5).wait_for()  # they draw one by one
     assert page.locator('[data-testid="stVegaLiteChart"]').count() == 6
     shot(page, "run")
 
@@ -153,3 +158,29 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
     shot(page, "bad_upload")
     page.get_by_text("Preset", exact=True).click()
     page.get_by_role("button", name="Run", exact=True).wait_for()  # the app keeps working
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    """A tiny grid sweep (test_app's experiment) for the Explore sweeps page."""
+    root = tmp_path_factory.mktemp("sweeps") / "tiny"
+    sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
+    return root
+
+
+def test_a_researcher_opens_a_sweep_and_sees_its_heatmap_and_frontier(server, sweep_dir, page):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_role("link", name="Explore sweeps").click()
+    folder = page.get_by_label("Folder of sweeps, or one sweep's folder")
+    folder.fill(str(sweep_dir.parent))
+    folder.press("Enter")
+    page.get_by_text("Audits against filters, in a tiny world.").wait_for()
+    page.locator(".js-plotly-plot .heatmaplayer .hm").first.wait_for()
+    page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    assert charts.count() == 2  # the heatmap and the frontier
+    charts.first.scroll_into_view_if_needed()
+    shot(page, "explore")
+    charts.last.scroll_into_view_if_needed()
+    shot(page, "explore_frontier")

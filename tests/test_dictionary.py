@@ -1,33 +1,46 @@
-"""The data dictionary (sim/dictionary.py) cannot drift from what a run writes.
+"""The data dictionary (sim/dictionary.py) cannot drift from what a run or a sweep writes.
 
-Every column a run writes has an entry and every entry a column, the dictionary's types
-are the written Parquet dtypes, docs/DATA.md is exactly the rendered dictionary, and
+Every column a run or a sweep writes has an entry and every entry a column (a sweep's
+factor and outcome columns through the placeholder entries), the dictionary's types are
+the written Parquet dtypes, docs/DATA.md is exactly the rendered dictionary, and
 ``dirisk describe`` prints it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from SALib.sample import morris, sobol
 from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
 from sim.dictionary import (
+    MANIFEST_JSON,
+    METRICS,
     PHASES,
+    PLACEHOLDERS,
     RUN_JSON,
+    SWEEP_TABLES,
     TABLES_DICTIONARY,
     TYPES,
     Column,
+    Table,
     UnknownTable,
     describe,
     main,
     render_markdown,
 )
+from sim.discovery import discover
+from sim.experiment import load_experiment
+from sim.query import query, read_parts, summarize
 from sim.results import TABLES
+from sim.sensitivity import indices
+from sim.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_MD = ROOT / "docs" / "DATA.md"
@@ -139,20 +152,45 @@ def test_key_columns_identify_a_row(name, written):
 
 
 def test_every_entry_is_complete():
-    for table in TABLES_DICTIONARY.values():
+    for table in [*TABLES_DICTIONARY.values(), *SWEEP_TABLES.values()]:
         assert table.description and table.row.startswith("one row per "), table.name
         for col in table.columns:
             assert col.type in TYPES and col.unit and col.meaning.endswith("."), (
                 f"{table.name}.{col.name}: type, unit and a one-sentence meaning are required"
             )
             assert all(p in PHASES for p in col.phases), f"{table.name}.{col.name}"
+            if table.name in TABLES_DICTIONARY:
+                assert col.phases, f"{table.name}.{col.name}: a run table's column needs a phase"
 
 
-def test_column_rejects_unknown_types_and_phases():
+def test_column_rejects_unknown_types_phases_and_placeholders():
     with pytest.raises(ValueError, match="type"):
         Column("x", "int32", "requests", "A count.", "serve")
     with pytest.raises(ValueError, match="phase"):
         Column("x", "int64", "requests", "A count.", "serve, lunch")
+    with pytest.raises(ValueError, match="placeholder"):
+        Column("<lever>", "float64", "share", "A lever.")
+
+
+def resolve_reference(reference: str) -> object:
+    """The object a dotted ``sim.module.name.attribute`` reference names."""
+    parts = reference.split(".")
+    for n in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:n]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[n:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(reference)
+
+
+@pytest.mark.parametrize("name", [*TABLES_DICTIONARY, *SWEEP_TABLES])
+def test_every_table_names_code_that_exists(name):
+    source = (TABLES_DICTIONARY.get(name) or SWEEP_TABLES[name]).source
+    assert source, f"table {name}: no source"
+    resolve_reference(source)
 
 
 def test_run_json_keys_are_documented(saved):
@@ -161,12 +199,188 @@ def test_run_json_keys_are_documented(saved):
     assert written == described, f"run.json keys {written} != dictionary {described}"
 
 
+def test_run_and_sweep_tables_have_distinct_names():
+    assert not set(TABLES_DICTIONARY) & set(SWEEP_TABLES)
+    assert list(SWEEP_TABLES) == [
+        "runs",
+        "run_metrics",
+        "design",
+        "summary",
+        "sensitivity",
+        "discovery",
+    ]
+
+
+def test_resolve_repeats_placeholder_columns_name_by_name():
+    table = Table(
+        "t",
+        "A table.",
+        "one row per thing",
+        ("point",),
+        (
+            Column("point", "int64", "point", "A point."),
+            Column("<factor>", "float64", "unit", "A factor."),
+            Column("<outcome>", "float64", "unit", "A mean."),
+            Column("<outcome>_ci_low", "float64", "unit", "A bound."),
+        ),
+    )
+    assert table.placeholders == ("factor", "outcome")
+    assert list(table.resolve({"factor": ["a"], "outcome": ["x", "y"]})) == [
+        "point",
+        "a",
+        "x",
+        "x_ci_low",
+        "y",
+        "y_ci_low",
+    ]
+    with pytest.raises(KeyError):
+        table.resolve({"factor": ["a"]})
+
+
 def test_an_empty_event_log_keeps_its_types(tmp_path):
     out = sim.run("classroom_demo", steps=2).save(tmp_path / "out")
     events = pd.read_parquet(out / "events.parquet")
     assert len(events) == 0
     table = TABLES_DICTIONARY["events"]
     assert {c: dtype_name(events[c]) for c in events} == {c.name: c.type for c in table.columns}
+
+
+# --------------------------------------------------------------------------- sweep folders
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory) -> Path:
+    """A tiny finished sweep (grid of 2 points × 2 replications, metrics saved),
+    summarised and with a discovery table."""
+    experiment = load_experiment(
+        {
+            "name": "t",
+            "scenario": "classroom_demo",
+            "steps": 8,
+            "overrides": {"requesters": {"count": 500}, "nodes": {"count": 60}},
+            "factors": [
+                {
+                    "name": "audit_rate",
+                    "path": "jurisdictions.*.enforcement.audit_rate",
+                    "range": [0, 0.2],
+                }
+            ],
+            "design": {"kind": "grid", "levels": 2},
+            "replications": 2,
+            "seed": 1,
+            "save_metrics": True,
+        }
+    )
+    root = tmp_path_factory.mktemp("s") / "sweep"
+    counts = sweep(experiment, root, workers=1)
+    assert counts["ok"] == counts["total"] == 4, counts
+    summarize(root)
+    # No audits, no audit spending: the runs without audits are the cases of interest.
+    discover(root, "enforcement_spend_usd_total", below=1e-9)
+    return root
+
+
+@pytest.fixture(scope="module")
+def manifest(sweep_dir) -> dict:
+    return json.loads((sweep_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def sweep_columns(name: str, manifest: dict) -> dict[str, Column]:
+    """The concrete columns of a sweep table, each with its entry (``<metric>`` columns
+    with their metrics table entry, for their types)."""
+    resolved = SWEEP_TABLES[name].resolve(
+        {
+            "factor": manifest["factors"],
+            "outcome": manifest["outcomes"],
+            "metric": list(METRICS.names[1:]),
+        }
+    )
+    return {c: METRICS.column(c) if e.name == "<metric>" else e for c, e in resolved.items()}
+
+
+def assert_documented(name: str, frame: pd.DataFrame, columns: dict[str, Column]) -> None:
+    """Every column of ``frame`` has an entry, every entry a column, of the right type."""
+    actual = list(frame.columns)
+    undocumented = [c for c in actual if c not in columns]
+    stale = [c for c in columns if c not in actual]
+    assert not undocumented and not stale, (
+        f"sweep table {name}: columns written but not in sim/dictionary.py: {undocumented}; "
+        f"entries in sim/dictionary.py with no written column: {stale} "
+        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
+    )
+    wrong = {
+        c: (columns[c].type, dtype_name(frame[c]))
+        for c in actual
+        if family(columns[c].type) != family(dtype_name(frame[c]))
+    }
+    assert not wrong, f"sweep table {name}: dictionary type != written dtype: {wrong}"
+
+
+def test_outcomes_parts_are_documented(sweep_dir, manifest):
+    """The outcomes parts as `dirisk query` reads them (``point`` from the folder name);
+    within a part the columns are in dictionary order."""
+    runs = sweep_columns("runs", manifest)
+    frame = read_parts(sweep_dir)
+    assert_documented("runs", frame, runs)
+    assert not frame.duplicated(subset=list(SWEEP_TABLES["runs"].key)).any()
+    part = pd.read_parquet(sweep_dir / "outcomes" / "point=0" / "rep-00000.parquet")
+    assert list(part.columns) == [c for c in runs if c != "point"]
+
+
+def test_metrics_parts_are_documented(sweep_dir, manifest):
+    """The metrics parts as the `metrics` view of `dirisk query` reads them."""
+    metrics = query(sweep_dir, "SELECT * FROM metrics")
+    assert_documented("run_metrics", metrics, sweep_columns("run_metrics", manifest))
+
+
+@pytest.mark.parametrize("name", ["design", "summary"])
+def test_sweep_tables_are_documented_in_order(name, sweep_dir, manifest):
+    frame = pd.read_parquet(sweep_dir / f"{name}.parquet")
+    columns = sweep_columns(name, manifest)
+    assert_documented(name, frame, columns)
+    assert list(frame.columns) == list(columns), f"sweep table {name}: columns out of order"
+    assert not frame.duplicated(subset=list(SWEEP_TABLES[name].key)).any()
+
+
+def test_discovery_table_is_documented_in_order(sweep_dir, manifest):
+    frame = pd.read_csv(sweep_dir / "discovery.csv")
+    columns = sweep_columns("discovery", manifest)
+    assert len(frame) > 0
+    assert_documented("discovery", frame, columns)
+    assert list(frame.columns) == list(columns)
+
+
+def test_sensitivity_table_is_documented():
+    """Saltelli and Morris indices of a synthetic outcome: each design kind writes its
+    own columns, and together they are the dictionary's."""
+    problem = {"num_vars": 2, "names": ["a", "b"], "bounds": [[0.0, 1.0], [0.0, 1.0]]}
+    samples = {
+        "saltelli": sobol.sample(problem, 8, calc_second_order=False, seed=1),
+        "morris": morris.sample(problem, 4, num_levels=4, seed=1),
+    }
+    entry = SWEEP_TABLES["sensitivity"]
+    seen: set[str] = set()
+    for kind, sample in samples.items():
+        design = pd.DataFrame(sample, columns=problem["names"])
+        table = indices(problem, kind, design, design["a"] + 0.5 * design["b"] ** 2)
+        table.insert(0, "outcome", "y")  # as sim.sensitivity.analyze writes it
+        written = {c: entry.column(c) for c in table.columns if c in entry.names}
+        undocumented = [c for c in table.columns if c not in entry.names]
+        assert not undocumented, f"sensitivity ({kind}): undocumented columns {undocumented}"
+        assert_documented("sensitivity", table, written)
+        assert list(table.columns) == [c for c in entry.names if c in written]
+        seen |= set(table.columns)
+    assert sorted(seen) == sorted(entry.names), "sensitivity: entries no design writes"
+
+
+def test_manifest_keys_are_documented(manifest):
+    assert list(manifest) == [k.name for k in MANIFEST_JSON]
+
+
+def test_placeholders_are_explained_and_used():
+    used = {p for t in SWEEP_TABLES.values() for p in t.placeholders}
+    assert used == set(PLACEHOLDERS)
+    assert all(f"<{p}>" in render_markdown() for p in PLACEHOLDERS)
 
 
 # --------------------------------------------------------------------------- docs/DATA.md
@@ -198,13 +412,20 @@ def test_main_writes_the_file_or_prints_it(tmp_path, capsys):
 
 def test_describe_lists_every_table_and_every_column():
     overview = describe()
-    assert all(name in overview for name in TABLES)
-    for name, table in TABLES_DICTIONARY.items():
+    assert all(name in overview for name in [*TABLES, *SWEEP_TABLES, "manifest.json"])
+    for name, table in [*TABLES_DICTIONARY.items(), *SWEEP_TABLES.items()]:
         text = describe(name)
         assert all(col in text for col in table.names), name
     assert all(k.name in describe("run.json") for k in RUN_JSON)
+    assert all(k.name in describe("manifest.json") for k in MANIFEST_JSON)
     with pytest.raises(UnknownTable):
         describe("nope")
+
+
+def test_cli_describe_a_sweep_table():
+    result = CliRunner().invoke(app, ["describe", "runs"])
+    assert result.exit_code == 0, result.output
+    assert "<outcome>" in result.stdout and "manifest.json" in result.stdout
 
 
 def test_cli_describe_metrics():

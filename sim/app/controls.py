@@ -1,7 +1,8 @@
-"""What the explorer's controls do to a scenario, and how uploads are read.
+"""What the explorer's controls do to a scenario or ask of a sweep, and how uploads are
+read.
 
-Pure functions on scenario mappings: the pages read widgets and call these, so the
-behaviour is testable without Streamlit.
+Pure functions on scenario mappings and sweep folders: the pages read widgets and call
+these, so the behaviour is testable without Streamlit.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from sim.model import scenario_permissive
 from sim.scenario import (
@@ -21,9 +26,23 @@ from sim.scenario import (
     preset_path,
     validate,
 )
+from sim.sweep import SweepError, SweepFolder
 
 #: Largest scenario file the explorer accepts, bytes.
 MAX_UPLOAD_BYTES = 200_000
+#: A numeric factor with more settings than this is cut into this many quantile bins on
+#: a sweep heatmap.
+HEATMAP_BINS = 8
+#: Manifest fields the explorer shows.
+MANIFEST_FIELDS = (
+    "experiment_name",
+    "design",
+    "factors",
+    "outcomes",
+    "points",
+    "replications",
+    "runs",
+)
 
 
 @dataclass(frozen=True)
@@ -125,3 +144,110 @@ def _set_permissive_share(data: dict[str, Any], share: float) -> None:
 def run_key(spec: Scenario, seed: int) -> str:
     """Cache key of a run: the scenario's content hash and the seed."""
     return hashlib.sha256(json.dumps([spec.content_hash(), seed]).encode()).hexdigest()[:16]
+
+
+def find_sweeps(base: str | Path) -> list[Path]:
+    """The sweep folders (holding manifest.json) at ``base`` and one level below it.
+
+    Raises:
+        SweepError: ``base`` is not a readable folder, or holds no sweep.
+    """
+    base = Path(base)
+    try:
+        children = sorted(p for p in base.iterdir() if p.is_dir())
+    except OSError as exc:
+        raise SweepError(f"{base}: not a readable folder ({exc.strerror})") from None
+    found = [p for p in (base, *children) if (p / "manifest.json").is_file()]
+    if not found:
+        raise SweepError(f"{base}: no sweep folder here or one level down (no manifest.json)")
+    return found
+
+
+def sweep_manifest(root: str | Path) -> dict[str, Any]:
+    """A sweep folder's manifest, checked to hold :data:`MANIFEST_FIELDS`.
+
+    Raises:
+        SweepError: no or unreadable manifest.json, or not a dirisk sweep's.
+    """
+    manifest = SweepFolder(root).manifest()
+    if not isinstance(manifest, dict):
+        manifest = {}
+    missing = [name for name in MANIFEST_FIELDS if name not in manifest]
+    if missing:
+        raise SweepError(
+            f"{Path(root) / 'manifest.json'}: no {', '.join(missing)} (not a dirisk sweep's)"
+        )
+    return manifest
+
+
+def experiment_description(root: str | Path) -> str:
+    """The description in a sweep's experiment.yaml (safe YAML; '' if none or unreadable)."""
+    path = Path(root) / "experiment.yaml"
+    try:
+        data = parse_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    except (OSError, UnicodeDecodeError, ScenarioError):
+        return ""
+    return str(data.get("description") or "")
+
+
+def pick(options: list[str], *needles: str) -> int:
+    """Index of the first option containing a needle, trying the needles in turn (0 if
+    none matches): the default of a selectbox."""
+    for needle in needles:
+        for index, option in enumerate(options):
+            if needle in option:
+                return index
+    return 0
+
+
+def is_binned(values: pd.Series) -> bool:
+    """A factor the heatmap cuts into quantile bins: numeric with many settings."""
+    return _is_number(values) and values.nunique() > HEATMAP_BINS
+
+
+def _is_number(values: pd.Series) -> bool:
+    return is_numeric_dtype(values) and not is_bool_dtype(values)
+
+
+def heatmap_sql(outcome: str, x: str, y: str, design: pd.DataFrame) -> str:
+    """DuckDB SQL for a sweep heatmap: the mean of ``outcome`` over the successful runs in
+    each (``x``, ``y``) cell, across replications and the other factors.
+
+    A numeric factor with more than :data:`HEATMAP_BINS` settings in ``design`` is cut
+    into that many quantile bins of the design points (labelled low–high).
+
+    Returns:
+        SQL giving ``x_order``, ``x``, ``y_order``, ``y`` (labels), ``value`` and ``runs``.
+    """
+    axes = [_axis(name, design[name], axis) for name, axis in ((x, "x"), (y, "y"))]
+    value = f"r.{_ident(outcome)}"
+    return f"""
+        WITH cells AS (SELECT point, {axes[0][0]}, {axes[1][0]} FROM design),
+        labelled AS (SELECT *, {axes[0][1]} AS x, {axes[1][1]} AS y FROM cells)
+        SELECT l.x_order, l.x, l.y_order, l.y, avg({value}) AS value, count({value}) AS runs
+        FROM runs AS r JOIN labelled AS l USING (point)
+        WHERE r.status = 'ok'
+        GROUP BY l.x_order, l.x, l.y_order, l.y
+        ORDER BY l.x_order, l.y_order
+    """
+
+
+def _axis(name: str, values: pd.Series, axis: str) -> tuple[str, str]:
+    """SQL for one heatmap axis: its order and value columns over ``design``, and its
+    label over those."""
+    column = _ident(name)
+    if is_binned(values):
+        rank = f"percent_rank() OVER (ORDER BY {column})"
+        order = f"least({HEATMAP_BINS - 1}, floor({HEATMAP_BINS} * {rank}))::INTEGER"
+        window = f"OVER (PARTITION BY {axis}_order)"
+        label = f"printf('%.3g–%.3g', min({axis}_value) {window}, max({axis}_value) {window})"
+    elif _is_number(values):
+        order, label = column, f"printf('%.4g', {axis}_value::DOUBLE)"
+    else:
+        order, label = column, f"CAST({axis}_value AS VARCHAR)"
+    return f"{order} AS {axis}_order, {column} AS {axis}_value", label
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

@@ -1,4 +1,5 @@
-"""Figures for the explorer: the node network and the cross-border flow diagram."""
+"""Figures for the explorer: the node network, the cross-border flow diagram, and a
+sweep's heatmap, harm vs over-refusal frontier and sensitivity indices."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import plotly.express as px  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
 #: Colour-blind-safe palette (Okabe-Ito) for jurisdictions.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 #: Marker per model kind (cycled).
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+#: Margins of the plotly figures, px.
+MARGIN = dict(l=10, r=10, t=10, b=10)
 
 
 def network_figure(
@@ -101,7 +105,102 @@ def sankey_figure(flows: pd.DataFrame, jurisdictions: list[str]) -> go.Figure:
             ),
         )
     )
-    figure.update_layout(margin=dict(l=10, r=10, t=10, b=10), height=420)
+    figure.update_layout(margin=MARGIN, height=420)
+    return figure
+
+
+def heatmap_figure(
+    cells: pd.DataFrame, *, x_title: str, y_title: str, value_title: str
+) -> go.Figure:
+    """A sweep heatmap from ``sim.app.controls.heatmap_sql``'s table (``x``, ``y`` labels
+    in ``x_order``/``y_order``, ``value``, ``runs``); hovering shows a cell's runs."""
+    xs = cells.sort_values("x_order")["x"].unique()
+    ys = cells.sort_values("y_order")["y"].unique()
+    grid = {
+        column: cells.pivot_table(index="y", columns="x", values=column, aggfunc=how)
+        .reindex(index=ys, columns=xs)
+        .to_numpy()
+        for column, how in (("value", "mean"), ("runs", "sum"))
+    }
+    figure = go.Figure(
+        go.Heatmap(
+            x=list(xs),
+            y=list(ys),
+            z=grid["value"],
+            customdata=grid["runs"],
+            colorscale="Viridis",
+            colorbar=dict(title=dict(text=value_title, side="right")),
+            hovertemplate=f"{x_title}: %{{x}}<br>{y_title}: %{{y}}<br>"
+            f"{value_title}: %{{z:.4g}}<br>runs: %{{customdata}}<extra></extra>",
+        )
+    )
+    figure.update_xaxes(title_text=x_title, type="category")
+    figure.update_yaxes(title_text=y_title, type="category")
+    figure.update_layout(margin=MARGIN, height=460)
+    return figure
+
+
+#: Columns of the frontier's interval bars (hidden from its hover labels).
+BAR_COLUMNS = ("x_plus", "x_minus", "y_plus", "y_minus")
+
+
+def frontier_figure(summary: pd.DataFrame, harm: str, refusal: str, colour: str) -> go.Figure:
+    """Harm (up) against over-refusal (right), one dot per design point of a sweep's
+    summary (``sim.query.summarize``), with 95% interval bars, coloured by a factor."""
+    table = summary.assign(
+        x_plus=summary[f"{refusal}_ci_high"] - summary[refusal],
+        x_minus=summary[refusal] - summary[f"{refusal}_ci_low"],
+        y_plus=summary[f"{harm}_ci_high"] - summary[harm],
+        y_minus=summary[harm] - summary[f"{harm}_ci_low"],
+    )
+    figure = px.scatter(
+        table,
+        x=refusal,
+        y=harm,
+        color=colour,
+        error_x="x_plus",
+        error_x_minus="x_minus",
+        error_y="y_plus",
+        error_y_minus="y_minus",
+        hover_data={"point": True, "runs_ok": True, **dict.fromkeys(BAR_COLUMNS, False)},
+        color_continuous_scale="Viridis",
+        color_discrete_sequence=PALETTE,
+    )
+    figure.update_traces(
+        marker=dict(size=10, line=dict(width=0.5, color="black")),
+        error_x=dict(color="grey", thickness=1),
+        error_y=dict(color="grey", thickness=1),
+    )
+    figure.update_layout(margin=MARGIN, height=460)
+    return figure
+
+
+def sensitivity_figure(indices: pd.DataFrame) -> go.Figure:
+    """Bars of one outcome's sensitivity indices per factor (``sim.sensitivity.analyze``):
+    Sobol S1 and ST, or Morris mu*, with 95% interval bars."""
+    sobol = "S1" in indices.columns
+    names = ("S1", "ST") if sobol else ("mu_star",)
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=indices[name],
+                y=indices["factor"],
+                orientation="h",
+                name=name,
+                error_x=dict(type="data", array=indices[f"{name}_conf"]),
+                marker_color=PALETTE[i],
+            )
+            for i, name in enumerate(names)
+        ]
+    )
+    title = (
+        "share of the outcome's variance (0–1)"
+        if sobol
+        else "mu* (mean |effect|, outcome units per factor range)"
+    )
+    figure.update_xaxes(title_text=title)
+    figure.update_yaxes(title_text="factor", autorange="reversed")
+    figure.update_layout(barmode="group", margin=MARGIN, height=120 + 50 * len(indices))
     return figure
 
 
