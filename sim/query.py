@@ -14,10 +14,14 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from sim.frontier import mean_ci
 from sim.results import atomic_write, atomic_write_text
 
+#: A numeric factor with more settings than this is cut into this many quantile bins on
+#: a sweep heatmap.
+HEATMAP_BINS = 8
 #: Columns of every outcomes part besides the factors and outcomes.
 RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "seconds")
 
@@ -35,9 +39,18 @@ def _has_parts(root: Path, kind: str) -> bool:
 
 
 def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the sweep's views (see module docs)."""
-    root = Path(root)
+    """An in-memory DuckDB connection with the sweep's views (see module docs).
+
+    The connection reads only inside the sweep folder: other files cannot be read or
+    written through SQL, and the restriction cannot be lifted from SQL (the explorer
+    passes users' SQL here).
+    """
+    root = Path(root).resolve()
     con = duckdb.connect()
+    allowed = str(root).replace("'", "''")
+    con.execute(f"SET allowed_directories = ['{allowed}/']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
     for kind, view in (("outcomes", "runs"), ("metrics", "metrics")):
         if _has_parts(root, kind):
             pattern = _parts_glob(root, kind).replace("'", "''")
@@ -58,7 +71,10 @@ def query(root: str | Path, sql: str) -> pd.DataFrame:
     """Run one SQL statement over a sweep folder's views and return the result."""
     con = connect(root)
     try:
-        return con.execute(sql).df()
+        result = con.execute(sql)
+        if result is None or result.description is None:
+            raise QueryError("the statement returned no table: write a query such as SELECT")
+        return result.df()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise QueryError(first) from None
@@ -119,3 +135,63 @@ def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
         atomic_write(Path(root) / "summary.parquet", lambda p: table.to_parquet(p, index=False))
         atomic_write_text(Path(root) / "summary.csv", table.to_csv(index=False))
     return table
+
+
+def heatmap(root: str | Path, outcome: str, x: str, y: str) -> pd.DataFrame:
+    """The mean of ``outcome`` over a sweep's successful runs per (``x``, ``y``) cell of
+    two factors, across replications and the other factors (see :func:`heatmap_sql`)."""
+    design = pd.read_parquet(Path(root) / "design.parquet")
+    return query(root, heatmap_sql(outcome, x, y, design))
+
+
+def is_binned(values: pd.Series) -> bool:
+    """A factor the heatmap cuts into quantile bins: numeric with many settings."""
+    return _is_number(values) and values.nunique() > HEATMAP_BINS
+
+
+def _is_number(values: pd.Series) -> bool:
+    return is_numeric_dtype(values) and not is_bool_dtype(values)
+
+
+def heatmap_sql(outcome: str, x: str, y: str, design: pd.DataFrame) -> str:
+    """DuckDB SQL for a sweep heatmap: the mean of ``outcome`` over the successful runs in
+    each (``x``, ``y``) cell, across replications and the other factors.
+
+    A numeric factor with more than :data:`HEATMAP_BINS` settings in ``design`` is cut
+    into that many quantile bins of the design points (labelled low–high).
+
+    Returns:
+        SQL giving ``x_order``, ``x``, ``y_order``, ``y`` (labels), ``value`` and ``runs``.
+    """
+    axes = [_axis(name, design[name], axis) for name, axis in ((x, "x"), (y, "y"))]
+    value = f"r.{_ident(outcome)}"
+    return f"""
+        WITH cells AS (SELECT point, {axes[0][0]}, {axes[1][0]} FROM design),
+        labelled AS (SELECT *, {axes[0][1]} AS x, {axes[1][1]} AS y FROM cells)
+        SELECT l.x_order, l.x, l.y_order, l.y, avg({value}) AS value, count({value}) AS runs
+        FROM runs AS r JOIN labelled AS l USING (point)
+        WHERE r.status = 'ok'
+        GROUP BY l.x_order, l.x, l.y_order, l.y
+        ORDER BY l.x_order, l.y_order
+    """
+
+
+def _axis(name: str, values: pd.Series, axis: str) -> tuple[str, str]:
+    """SQL for one heatmap axis: its order and value columns over ``design``, and its
+    label over those."""
+    column = _ident(name)
+    if is_binned(values):
+        rank = f"percent_rank() OVER (ORDER BY {column})"
+        order = f"least({HEATMAP_BINS - 1}, floor({HEATMAP_BINS} * {rank}))::INTEGER"
+        window = f"OVER (PARTITION BY {axis}_order)"
+        label = f"printf('%.3g–%.3g', min({axis}_value) {window}, max({axis}_value) {window})"
+    elif _is_number(values):
+        order, label = column, f"printf('%.4g', {axis}_value::DOUBLE)"
+    else:
+        order, label = column, f"CAST({axis}_value AS VARCHAR)"
+    return f"{order} AS {axis}_order, {column} AS {axis}_value", label
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,3 +79,31 @@ def tiny_scenario(
 def tiny() -> dict[str, Any]:
     """A fresh copy of the default tiny scenario."""
     return copy.deepcopy(tiny_scenario())
+
+
+#: A tiny grid experiment: 3 audit rates x 2 filter recalls, 2 replications, 10 days.
+TINY_EXPERIMENT = {
+    "name": "t",
+    "description": "Audits against filters, in a tiny world.",
+    "scenario": "classroom_demo",
+    "steps": 10,
+    "overrides": {"requesters": {"count": 500}, "nodes": {"count": 60}},
+    "factors": [
+        {"name": "audit_rate", "path": "jurisdictions.*.enforcement.audit_rate", "range": [0, 0.2]},
+        {"name": "filter_recall", "path": "nodes.filter_recall", "values": [0.5, 0.9]},
+    ],
+    "design": {"kind": "grid", "levels": 3},
+    "replications": 2,
+    "seed": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny experiment's sweep, in a folder of sweeps of its own (read-only)."""
+    from sim.experiment import load_experiment
+    from sim.sweep import sweep
+
+    root = tmp_path_factory.mktemp("sweeps") / "tiny"
+    sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
+    return root

@@ -10,21 +10,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_EXPERIMENT
 from streamlit.testing.v1 import AppTest
 
 import sim
 from sim.app.controls import (
-    HEATMAP_BINS,
     MAX_UPLOAD_BYTES,
     Controls,
     apply,
     find_sweeps,
-    heatmap_sql,
     pick,
     read_upload,
 )
 from sim.experiment import load_experiment
-from sim.query import query
+from sim.query import HEATMAP_BINS, heatmap_sql, query
 from sim.scenario import ScenarioError
 from sim.sweep import SweepError, SweepFolder, sweep
 
@@ -180,31 +179,8 @@ def test_compare_one_scenario_with_a_changed_parameter():
 
 # ------------------------------------------------------------------ explore sweeps
 
+
 #: A tiny grid experiment: 3 audit rates × 2 filter recalls, 2 replications of 10 days.
-TINY_EXPERIMENT = {
-    "name": "t",
-    "description": "Audits against filters, in a tiny world.",
-    "scenario": "classroom_demo",
-    "steps": 10,
-    "overrides": {"requesters": {"count": 500}, "nodes": {"count": 60}},
-    "factors": [
-        {"name": "audit_rate", "path": "jurisdictions.*.enforcement.audit_rate", "range": [0, 0.2]},
-        {"name": "filter_recall", "path": "nodes.filter_recall", "values": [0.5, 0.9]},
-    ],
-    "design": {"kind": "grid", "levels": 3},
-    "replications": 2,
-    "seed": 1,
-}
-
-
-@pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory) -> Path:
-    """The tiny experiment's sweep, in a folder of sweeps of its own."""
-    root = tmp_path_factory.mktemp("sweeps") / "tiny"
-    sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
-    return root
-
-
 def explore(folder: str | Path) -> AppTest:
     """The Explore sweeps page pointed at ``folder``."""
     at = app().switch_page("sim/app/pages/explore.py").run()

@@ -20,10 +20,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_app import TINY_EXPERIMENT
-
-from sim.experiment import load_experiment
-from sim.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -158,14 +154,6 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
     shot(page, "bad_upload")
     page.get_by_text("Preset", exact=True).click()
     page.get_by_role("button", name="Run", exact=True).wait_for()  # the app keeps working
-
-
-@pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory) -> Path:
-    """A tiny grid sweep (test_app's experiment) for the Explore sweeps page."""
-    root = tmp_path_factory.mktemp("sweeps") / "tiny"
-    sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
-    return root
 
 
 def test_a_researcher_opens_a_sweep_and_sees_its_heatmap_and_frontier(server, sweep_dir, page):

@@ -467,3 +467,21 @@ def test_finished_models_are_garbage_collected() -> None:
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_sql_reads_only_inside_the_sweep_folder(local_two: Path) -> None:
+    """User SQL cannot read or write files outside the sweep, nor lift the restriction;
+    a statement without a result table is a clear error."""
+    from sim.query import QueryError
+
+    for sql in (
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "COPY (SELECT 1) TO '/tmp/dirisk_should_not_exist.csv'",
+        "SET enable_external_access = true",
+        "",
+        "-- only a comment",
+    ):
+        with pytest.raises(QueryError):
+            query(local_two, sql)
+    assert not Path("/tmp/dirisk_should_not_exist.csv").exists()
+    assert query(local_two, "SELECT count(*) AS n FROM runs")["n"].item() == 12

@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
 from sim.model import scenario_permissive
 from sim.scenario import (
     Scenario,
@@ -30,9 +27,6 @@ from sim.sweep import SweepError, SweepFolder
 
 #: Largest scenario file the explorer accepts, bytes.
 MAX_UPLOAD_BYTES = 200_000
-#: A numeric factor with more settings than this is cut into this many quantile bins on
-#: a sweep heatmap.
-HEATMAP_BINS = 8
 #: Manifest fields the explorer shows.
 MANIFEST_FIELDS = (
     "experiment_name",
@@ -198,56 +192,3 @@ def pick(options: list[str], *needles: str) -> int:
             if needle in option:
                 return index
     return 0
-
-
-def is_binned(values: pd.Series) -> bool:
-    """A factor the heatmap cuts into quantile bins: numeric with many settings."""
-    return _is_number(values) and values.nunique() > HEATMAP_BINS
-
-
-def _is_number(values: pd.Series) -> bool:
-    return is_numeric_dtype(values) and not is_bool_dtype(values)
-
-
-def heatmap_sql(outcome: str, x: str, y: str, design: pd.DataFrame) -> str:
-    """DuckDB SQL for a sweep heatmap: the mean of ``outcome`` over the successful runs in
-    each (``x``, ``y``) cell, across replications and the other factors.
-
-    A numeric factor with more than :data:`HEATMAP_BINS` settings in ``design`` is cut
-    into that many quantile bins of the design points (labelled low–high).
-
-    Returns:
-        SQL giving ``x_order``, ``x``, ``y_order``, ``y`` (labels), ``value`` and ``runs``.
-    """
-    axes = [_axis(name, design[name], axis) for name, axis in ((x, "x"), (y, "y"))]
-    value = f"r.{_ident(outcome)}"
-    return f"""
-        WITH cells AS (SELECT point, {axes[0][0]}, {axes[1][0]} FROM design),
-        labelled AS (SELECT *, {axes[0][1]} AS x, {axes[1][1]} AS y FROM cells)
-        SELECT l.x_order, l.x, l.y_order, l.y, avg({value}) AS value, count({value}) AS runs
-        FROM runs AS r JOIN labelled AS l USING (point)
-        WHERE r.status = 'ok'
-        GROUP BY l.x_order, l.x, l.y_order, l.y
-        ORDER BY l.x_order, l.y_order
-    """
-
-
-def _axis(name: str, values: pd.Series, axis: str) -> tuple[str, str]:
-    """SQL for one heatmap axis: its order and value columns over ``design``, and its
-    label over those."""
-    column = _ident(name)
-    if is_binned(values):
-        rank = f"percent_rank() OVER (ORDER BY {column})"
-        order = f"least({HEATMAP_BINS - 1}, floor({HEATMAP_BINS} * {rank}))::INTEGER"
-        window = f"OVER (PARTITION BY {axis}_order)"
-        label = f"printf('%.3g–%.3g', min({axis}_value) {window}, max({axis}_value) {window})"
-    elif _is_number(values):
-        order, label = column, f"printf('%.4g', {axis}_value::DOUBLE)"
-    else:
-        order, label = column, f"CAST({axis}_value AS VARCHAR)"
-    return f"{order} AS {axis}_order, {column} AS {axis}_value", label
-
-
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'

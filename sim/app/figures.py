@@ -112,7 +112,7 @@ def sankey_figure(flows: pd.DataFrame, jurisdictions: list[str]) -> go.Figure:
 def heatmap_figure(
     cells: pd.DataFrame, *, x_title: str, y_title: str, value_title: str
 ) -> go.Figure:
-    """A sweep heatmap from ``sim.app.controls.heatmap_sql``'s table (``x``, ``y`` labels
+    """A sweep heatmap from ``sim.query.heatmap_sql``'s table (``x``, ``y`` labels
     in ``x_order``/``y_order``, ``value``, ``runs``); hovering shows a cell's runs."""
     xs = cells.sort_values("x_order")["x"].unique()
     ys = cells.sort_values("y_order")["y"].unique()

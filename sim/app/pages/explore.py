@@ -9,17 +9,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from sim.app.controls import (
-    HEATMAP_BINS,
-    experiment_description,
-    find_sweeps,
-    heatmap_sql,
-    is_binned,
-    pick,
-    sweep_manifest,
-)
+from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
-from sim.query import QueryError, query, summarize
+from sim.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned, query, summarize
 from sim.sensitivity import analyze
 from sim.sweep import SweepError, SweepFolder
 
