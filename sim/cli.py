@@ -188,17 +188,25 @@ def _ci(row: object, name: str) -> str:
 
 @app.command()
 def report(
-    runs: Annotated[list[Path], typer.Argument(help="Run folders of one scenario (one per seed).")],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders of one scenario (one per seed), or one sweep folder."),
+    ],
     out: Annotated[
         Path | None,
-        typer.Option(help="Output folder (default: report/ inside the first run folder)."),
+        typer.Option(help="Output folder (default: report/ inside the first folder)."),
     ] = None,
 ) -> None:
-    """Write an HTML report with figures (PNG and SVG) for runs of one scenario."""
+    """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
     from sim.report import ReportError, make_report
+    from sim.sweep_report import make_sweep_report
 
+    target = out or runs[0] / "report"
     try:
-        path = make_report(runs, out or runs[0] / "report")
+        if len(runs) == 1 and (runs[0] / "manifest.json").is_file():
+            path = make_sweep_report(runs[0], target)
+        else:
+            path = make_report(runs, target)
     except ReportError as exc:
         raise fail(str(exc)) from None
     out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)

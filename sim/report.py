@@ -80,10 +80,10 @@ def band(runs: list[Results], column: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half})
 
 
-def _finish(fig: plt.Figure, title: str, name: str, out: Path) -> str:
+def save_figure(fig: plt.Figure, title: str, name: str, out: Path) -> str:
     """Save a figure as PNG and SVG; return the PNG file name."""
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     for suffix in ("png", "svg"):
         atomic_write(
             out / f"{name}.{suffix}",
@@ -109,7 +109,7 @@ def headline_figure(runs: list[Results], scenario: str, out: Path) -> str:
     for ax in axes[-1]:
         ax.set_xlabel("day")
     n = len(runs)
-    return _finish(
+    return save_figure(
         fig,
         f"{scenario}: headline metrics (mean of {n} run{'s' * (n > 1)}"
         f"{', band: 95% interval' if n > 1 else ''})",
@@ -145,7 +145,7 @@ def leakage_figure(runs: list[Results], scenario: str, out: Path) -> str:
                     color="white" if value < 0.5 else "black",
                 )
     fig.colorbar(image, ax=ax, label="share of the row's served requests")
-    return _finish(
+    return save_figure(
         fig, f"{scenario}: where each jurisdiction's requests are served", "leakage", out
     )
 
@@ -175,7 +175,7 @@ def composition_figure(runs: list[Results], scenario: str, out: Path) -> str:
         ax.set_xlabel("day")
         ax.legend(fontsize=7, loc="lower left")
     axes[0].set_ylabel("nodes")
-    return _finish(
+    return save_figure(
         fig, f"{scenario}: node composition (seed {runs[0].meta['seed']})", "composition", out
     )
 
@@ -199,7 +199,7 @@ def frontier_figure(runs: list[Results], scenario: str, out: Path) -> str:
     ax.set_ylabel("harm completion rate (share)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _finish(fig, f"{scenario}: harm vs over-refusal (each point a day)", "frontier", out)
+    return save_figure(fig, f"{scenario}: harm vs over-refusal (each point a day)", "frontier", out)
 
 
 def event_figure(runs: list[Results], scenario: str, out: Path) -> str:
@@ -214,7 +214,8 @@ def event_figure(runs: list[Results], scenario: str, out: Path) -> str:
     ax.grid(alpha=0.3)
     if len(counts.columns):
         ax.legend(fontsize=7, ncol=4)
-    return _finish(fig, f"{scenario}: event timeline (seed {runs[0].meta['seed']})", "events", out)
+    title = f"{scenario}: event timeline (seed {runs[0].meta['seed']})"
+    return save_figure(fig, title, "events", out)
 
 
 FIGURES = (
@@ -224,6 +225,32 @@ FIGURES = (
     ("Harm against over-refusal", frontier_figure),
     ("Event timeline", event_figure),
 )
+
+
+def figure_section(title: str, png: str, out: Path) -> str:
+    """HTML of one figure: a heading, the PNG embedded (the page stands alone) and links
+    to the PNG and SVG files beside it."""
+    embedded = base64.b64encode((out / png).read_bytes()).decode()
+    return (
+        f'<h2>{html.escape(title)}</h2>\n<img src="data:image/png;base64,{embedded}" '
+        f'alt="{html.escape(title)}" data-file="{png}">\n'
+        f'<p class="files">Files: <a href="{png}">{png}</a>, '
+        f'<a href="{png[:-4]}.svg">{png[:-4]}.svg</a></p>'
+    )
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML report page."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
+img{{max-width:100%}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px}}
+.files{{font-size:0.85em;color:#555}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+{body}
+</body></html>
+"""
 
 
 def make_report(directories: list[Path], out: Path) -> Path:
@@ -236,16 +263,7 @@ def make_report(directories: list[Path], out: Path) -> Path:
     meta = runs[0].meta
     scenario = meta["scenario_name"]
     out.mkdir(parents=True, exist_ok=True)
-    sections = []
-    for title, draw in FIGURES:
-        png = draw(runs, scenario, out)
-        embedded = base64.b64encode((out / png).read_bytes()).decode()
-        sections.append(
-            f'<h2>{html.escape(title)}</h2>\n<img src="data:image/png;base64,{embedded}" '
-            f'alt="{html.escape(title)}" data-file="{png}">\n'
-            f'<p class="files">Files: <a href="{png}">{png}</a>, '
-            f'<a href="{png[:-4]}.svg">{png[:-4]}.svg</a></p>'
-        )
+    sections = [figure_section(title, draw(runs, scenario, out), out) for title, draw in FIGURES]
     summary = pd.concat([r.summary().set_index("metric")["value"] for r in runs], axis=1)
     rows = "\n".join(
         f"<tr><td>{html.escape(metric)}</td><td>{values.mean():,.4g}</td>"
@@ -253,14 +271,7 @@ def make_report(directories: list[Path], out: Path) -> Path:
         for metric, values in summary.iterrows()
     )
     spec = meta["scenario"]
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>dirisk report: {html.escape(scenario)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}
-img{{max-width:100%}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}}
-.files{{font-size:0.85em;color:#555}}</style></head><body>
-<h1>dirisk report: {html.escape(scenario)}</h1>
-<p>{html.escape(spec.get("description", ""))}</p>
+    body = f"""<p>{html.escape(spec.get("description", ""))}</p>
 <p><b>Question.</b> {html.escape(spec.get("question", ""))}</p>
 <p>{len(runs)} run(s), seeds {", ".join(str(r.meta["seed"]) for r in runs)}; {meta["steps"]} days;
 scenario hash <code>{meta["scenario_hash"][:16]}</code>; dirisk {meta["versions"]["dirisk"]},
@@ -268,9 +279,8 @@ mesa {meta["versions"]["mesa"]}, numpy {meta["versions"]["numpy"]}.</p>
 <h2>Summary</h2>
 <table><tr><th>measure</th><th>mean over runs</th><th>95% half-width</th></tr>
 {rows}</table>
-{chr(10).join(sections)}
-</body></html>
-"""
+{chr(10).join(sections)}"""
+    page = html_page(f"dirisk report: {scenario}", body)
     path = out / "report.html"
     atomic_write_text(path, page)
     return path

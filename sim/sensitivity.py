@@ -191,7 +191,7 @@ def plot(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
     Returns:
         The paths of the files written.
     """
-    from sim.report import STYLES, _finish
+    from sim.report import STYLES, save_figure
 
     out = Path(out_dir)
     sobol_kind = "S1" in table.columns
@@ -260,5 +260,5 @@ def plot(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
         if sobol_kind
         else f"{name}: Morris elementary effects (bars: 95% interval)"
     )
-    _finish(fig, title, kind, out)
+    save_figure(fig, title, kind, out)
     return [out / f"{kind}.png", out / f"{kind}.svg"]
