@@ -23,8 +23,6 @@ An experiment is written in YAML::
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,6 +31,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
 from sim.scenario import (
+    Document,
     Scenario,
     ScenarioError,
     _read_yaml,
@@ -139,7 +138,7 @@ DEFAULT_OUTCOMES: tuple[dict[str, Any], ...] = (
 )
 
 
-class Experiment(_Strict):
+class Experiment(Document):
     """A validated experiment."""
 
     name: Annotated[str, Field(min_length=1)]
@@ -179,15 +178,6 @@ class Experiment(_Strict):
         if clash:
             raise ValueError(f"outcome columns must be unique and differ from factors: {clash}")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The experiment as plain data (defaults included)."""
-        return self.model_dump(mode="json")
-
-    def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the experiment (and its resolved scenario)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def load_experiment(ref: str | Path | dict[str, Any], *, source: str | None = None) -> Experiment:

@@ -97,12 +97,7 @@ def frontier(
         )
         row: dict[str, float] = {"value": value, "replications": len(seed_list)}
         for name in OUTCOMES:
-            mean, half = mean_ci(runs[name])
-            row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
-                mean,
-                mean - half,
-                mean + half,
-            )
+            row |= ci_columns(name, runs[name])
         rows.append(row)
     table = pd.DataFrame(rows)
     prevented = table["harmful_completed"].iloc[0] - table["harmful_completed"]
@@ -120,3 +115,10 @@ def mean_ci(values: pd.Series) -> tuple[float, float]:
         return float("nan"), float("nan")
     half = Z95 * clean.std(ddof=1) / np.sqrt(clean.size) if clean.size > 1 else 0.0
     return float(clean.mean()), float(half)
+
+
+def ci_columns(name: str, values: pd.Series) -> dict[str, float]:
+    """``name``, ``name_ci_low`` and ``name_ci_high``: the mean of ``values`` over
+    replications and its 95% confidence interval (see :func:`mean_ci`)."""
+    mean, half = mean_ci(values)
+    return {name: mean, f"{name}_ci_low": mean - half, f"{name}_ci_high": mean + half}

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from sim.frontier import mean_ci
+from sim.frontier import ci_columns
 from sim.results import atomic_write, atomic_write_text
 
 #: A numeric factor with more settings than this is cut into this many quantile bins on
@@ -119,12 +119,7 @@ def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
         ok = group[group["status"] == "ok"]
         row = {"point": int(point), "runs_ok": len(ok), "runs_failed": len(group) - len(ok)}
         for name in outcomes:
-            mean, half = mean_ci(ok[name])
-            row[name], row[f"{name}_ci_low"], row[f"{name}_ci_high"] = (
-                mean,
-                mean - half,
-                mean + half,
-            )
+            row |= ci_columns(name, ok[name])
         rows.append(row)
     columns = ["point", "runs_ok", "runs_failed"] + [
         f"{name}{suffix}" for name in outcomes for suffix in ("", "_ci_low", "_ci_high")

@@ -574,7 +574,20 @@ Event = Annotated[
 ]
 
 
-class Scenario(_Strict):
+class Document(_Strict):
+    """A whole input file (scenario or experiment): plain data and a content hash."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document as plain data (JSON-compatible), defaults included."""
+        return self.model_dump(mode="json")
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the document: matches results to inputs."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Scenario(Document):
     """A complete, validated scenario."""
 
     name: str
@@ -605,15 +618,6 @@ class Scenario(_Strict):
             if not getattr(self, field):
                 raise ValueError(f"{field} must not be empty")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as plain data (JSON-compatible), defaults included."""
-        return self.model_dump(mode="json")
-
-    def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the scenario: matches results to inputs."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
 
     def profile(self, jurisdiction: str, kind: str) -> RequesterProfile:
         """The requester profile of ``kind`` for residents of ``jurisdiction`` (the
