@@ -31,9 +31,9 @@ import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
 from sim.scenario import (
-    Document,
     Scenario,
     ScenarioError,
+    _Document,
     _read_yaml,
     _Strict,
     deep_merge,
@@ -138,7 +138,7 @@ DEFAULT_OUTCOMES: tuple[dict[str, Any], ...] = (
 )
 
 
-class Experiment(Document):
+class Experiment(_Document):
     """A validated experiment."""
 
     name: Annotated[str, Field(min_length=1)]

@@ -574,7 +574,7 @@ Event = Annotated[
 ]
 
 
-class Document(_Strict):
+class _Document(_Strict):
     """A whole input file (scenario or experiment): plain data and a content hash."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -587,7 +587,7 @@ class Document(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class Scenario(Document):
+class Scenario(_Document):
     """A complete, validated scenario."""
 
     name: str
