@@ -115,9 +115,9 @@ class Recorder:
         served = outcome.status == SERVED  # a mask: most requests are served, so
         # compressing is cheaper than gathering by index
         node_code = (nodes.jurisdiction * 2 + m.permissive[nodes.model]).astype(np.int32)
-        key = (
-            demand.block[served] * (n_j * 2) + node_code[outcome.node[served]]
-        ) * n_c + demand.category[served]
+        # Unserved requests have node -1 (any code): the key is kept only where served.
+        host_code = np.take(node_code, outcome.node)
+        key = ((demand.block * (n_j * 2) + host_code) * n_c + demand.category)[served]
         cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(n_j, n_k, n_j, 2, n_c)
         by_host = cube.sum(axis=3)  # (residence, kind, host, category)
         home = np.eye(n_j, dtype=bool)[:, None, :, None]
@@ -138,7 +138,7 @@ class Recorder:
         self._prohibited.append(m.prohibited.copy())
         self._flows.append(by_host.sum(axis=1).ravel())  # (origin, destination, category)
 
-        harmful = m.harmful[demand.category]
+        harmful = np.take(m.harmful, demand.category)
         self._actors.append(
             np.column_stack(
                 [

@@ -126,7 +126,8 @@ class Requesters:
         if flags.shape[1] == 0:  # nobody at all
             return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int64)
         starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
-        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int64).T
+        # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
+        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T.astype(np.int64)
         return np.where(self.block_sizes[:, None] > 0, sums, 0)
 
     def emit(self, rng: np.random.Generator) -> Demand:
