@@ -116,7 +116,7 @@ class Recorder:
         # compressing is cheaper than gathering by index
         node_code = (nodes.jurisdiction * 2 + m.permissive[nodes.model]).astype(np.int32)
         # Unserved requests have node -1 (any code): the key is kept only where served.
-        host_code = np.take(node_code, outcome.node)
+        host_code = np.take(node_code, outcome.node) if node_code.size else outcome.node
         key = ((demand.block * (n_j * 2) + host_code) * n_c + demand.category)[served]
         cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(n_j, n_k, n_j, 2, n_c)
         by_host = cube.sum(axis=3)  # (residence, kind, host, category)
