@@ -15,8 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -278,44 +281,84 @@ def _wait_for_port(port: int, deadline: float) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def test_sweep_on_a_separate_dask_cluster(local_two: Path, tmp_path: Path) -> None:
-    """`dask scheduler` and a `dask worker` as processes on 127.0.0.1; the sweep through
-    --scheduler gives the same results as the local cluster."""
+@contextmanager
+def dask_cluster(folder: Path, workers: int) -> Iterator[tuple[str, list[subprocess.Popen]]]:
+    """`dask scheduler` and ``workers`` `dask worker` processes (each in its own session,
+    so a test can kill one with its worker process) on 127.0.0.1; stopped afterwards."""
     dask = str(Path(sys.executable).parent / "dask")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    log = open(tmp_path / "cluster.log", "w")  # noqa: SIM115 - closed in finally
-    scheduler = subprocess.Popen(
-        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    worker = None
-    try:
-        _wait_for_port(port, time.monotonic() + 60)
-        worker = subprocess.Popen(
-            [dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+    log = open(folder / "cluster.log", "w")  # noqa: SIM115 - closed in finally
+    procs = [
+        subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+            start_new_session=True,
         )
+    ]
+    try:
+        _wait_for_port(port, time.monotonic() + 60)
+        for _ in range(workers):
+            procs.append(
+                subprocess.Popen(
+                    [dask, "worker", address, "--nthreads", "1", "--no-dashboard",
+                     "--host", "127.0.0.1"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                    start_new_session=True,
+                )
+            )  # fmt: skip
+        yield address, procs[1:]
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_sweep_on_a_separate_dask_cluster(local_two: Path, tmp_path: Path) -> None:
+    """`dask scheduler` and a `dask worker` as processes on 127.0.0.1; the sweep through
+    --scheduler gives the same results as the local cluster."""
+    with dask_cluster(tmp_path, workers=1) as (address, _):
         exp = tmp_path / "exp.yaml"
         exp.write_text(yaml.safe_dump(experiment()), encoding="utf-8")
         result = CliRunner().invoke(
             app, ["sweep", str(exp), "--out", str(tmp_path / "remote"), "--scheduler", address]
         )
-        assert result.exit_code == 0, result.output
-        assert "12 runs ok" in result.stdout
-        pd.testing.assert_frame_equal(outcome_table(tmp_path / "remote"), outcome_table(local_two))
-    finally:
-        for proc in (worker, scheduler):
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        log.close()
+    assert result.exit_code == 0, result.output
+    assert "12 runs ok" in result.stdout
+    pd.testing.assert_frame_equal(outcome_table(tmp_path / "remote"), outcome_table(local_two))
+
+
+def test_a_lost_worker_costs_no_run(tmp_path: Path) -> None:
+    """Killing one of two workers (and its nanny) mid-sweep: its tasks are run again on
+    the other worker, and every run finishes exactly once."""
+    exp = load_experiment(
+        experiment(steps=25, replications=5, design={"kind": "grid", "levels": 4})
+    )
+    out = tmp_path / "sweep"
+    with dask_cluster(tmp_path, workers=2) as (address, workers):
+        counts: dict[str, int] = {}
+        thread = threading.Thread(
+            target=lambda: counts.update(sweep(exp, out, scheduler=address)), daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("outcomes/*/*.parquet"))) < 4:
+            assert thread.is_alive() and time.monotonic() < deadline, "no parts appeared"
+            time.sleep(0.05)
+        os.killpg(workers[0].pid, signal.SIGKILL)
+        thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert counts["missing"] == 0 and counts["ok"] == counts["total"] == 40
+    runs = read_parts(out)
+    assert len(runs) == 40 and not runs.duplicated(["point", "replication"]).any()
 
 
 def test_sigkill_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
