@@ -8,6 +8,7 @@ recomputed by an analyst from the detailed tables.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -120,7 +121,7 @@ class Recorder:
         key = ((demand.block * (n_j * 2) + host_code) * n_c + demand.category)[served]
         cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(n_j, n_k, n_j, 2, n_c)
         by_host = cube.sum(axis=3)  # (residence, kind, host, category)
-        home = np.eye(n_j, dtype=bool)[:, None, :, None]
+        home = self._home(n_j)
         self._requests.append(
             np.column_stack(
                 [
@@ -144,7 +145,7 @@ class Recorder:
                 [
                     req.block_sizes,
                     req.block_counts(who, who[served], who[harmful], who[harmful & served]),
-                    req.block_sums((req.known >= 0)[None, :]),
+                    req.knowing_counts(),
                 ]
             )
         )
@@ -164,13 +165,19 @@ class Recorder:
                 "kyc_blocked": outcome.kyc_blocked,
                 "probes": validators.probes if validators is not None else 0,
                 "probes_caught": validators.probes_caught if validators is not None else 0,
-                "treaty_links": m.treaties.number_of_edges(),
+                "treaty_links": int(m.partner_matrix().sum()) // 2,
             }
         )
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
+
+    @staticmethod
+    @functools.cache
+    def _home(n_j: int) -> np.ndarray:
+        """(J, 1, J, 1) bool: residence equals host (for broadcasting over the cube)."""
+        return np.eye(n_j, dtype=bool)[:, None, :, None]
 
     def _node_counts(self, cells: int) -> np.ndarray:
         """(cells, NODE_COLUMNS) per (host jurisdiction, model kind): nodes by status,

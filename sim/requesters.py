@@ -120,6 +120,13 @@ class Requesters:
             seen[row, who] = 1
         return self.block_sums(seen)
 
+    def knowing_counts(self) -> np.ndarray:
+        """(B, 1): per block, requesters who know a node (none without memory or word of
+        mouth, the only ways to learn one)."""
+        if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
+            return np.zeros((self.block_sizes.size, 1), dtype=np.int64)
+        return self.block_sums((self.known >= 0)[None, :])
+
     def block_sums(self, flags: np.ndarray) -> np.ndarray:
         """(B, F): per block, the sum of each row of ``flags`` (F, R or R+1) over its
         requesters."""
