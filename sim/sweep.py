@@ -358,9 +358,10 @@ def _run_on_dask(
     with dask_client(workers, scheduler) as client:
         n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         size = batch_size(seconds_per_run, len(runs), n_workers)
-        [shared] = client.scatter([experiment], broadcast=True, hash=False)
+        # The experiment travels with each task (a few kB): scattered data would be lost
+        # with the worker holding it, and the tasks depending on it with it.
         futures = [
-            client.submit(execute, shared, batch, pure=False, retries=TASK_RETRIES)
+            client.submit(execute, experiment, batch, pure=False, retries=TASK_RETRIES)
             for batch in batches(runs, size)
         ]
         for future in as_completed(futures):
