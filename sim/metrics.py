@@ -245,8 +245,10 @@ class Recorder:
         blocks: list[np.ndarray],
         levels: list[tuple[str, list[str]]],
         columns: tuple[str, ...],
+        counts: tuple[str, ...] = (),
     ) -> pd.DataFrame:
-        """Stack per-step (cells, columns) blocks into a tidy table with index columns."""
+        """Stack per-step (cells, columns) blocks into a tidy table with index columns;
+        the ``counts`` columns become int64, the others keep the blocks' type."""
         n_steps = len(blocks)
         sizes = [len(names) for _, names in levels]
         cells = int(np.prod(sizes))
@@ -255,10 +257,9 @@ class Recorder:
         codes = np.indices(sizes).reshape(len(sizes), -1)
         for (name, names), code in zip(levels, codes, strict=True):
             out[name] = pd.Categorical.from_codes(np.tile(code, n_steps), names)
-        frame = pd.DataFrame(out)
         for i, col in enumerate(columns):
-            frame[col] = data[:, i]
-        return frame
+            out[col] = data[:, i].astype(np.int64) if col in counts else data[:, i]
+        return pd.DataFrame(out)
 
     @staticmethod
     def _stack(blocks: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
@@ -301,10 +302,8 @@ class Recorder:
             self._requests,
             [("jurisdiction", jur), ("requester_kind", kinds), ("category", cats)],
             self.REQUEST_COLUMNS,
+            counts=tuple(c for c in self.REQUEST_COLUMNS if c != "attempts"),
         )
-        for col in self.REQUEST_COLUMNS:
-            if col != "attempts":
-                requests[col] = requests[col].astype(np.int64)
         prohibited = (
             np.stack(self._prohibited)
             if self._prohibited
@@ -314,34 +313,37 @@ class Recorder:
             prohibited[:, :, None, :], (prohibited.shape[0], len(jur), len(kinds), len(cats))
         ).ravel()
         actors = self._cube(
-            self._actors, [("jurisdiction", jur), ("requester_kind", kinds)], self.ACTOR_COLUMNS
-        ).astype({c: np.int64 for c in self.ACTOR_COLUMNS})
+            self._actors,
+            [("jurisdiction", jur), ("requester_kind", kinds)],
+            self.ACTOR_COLUMNS,
+            counts=self.ACTOR_COLUMNS,
+        )
         flows = self._cube(
             [f[:, None] for f in self._flows],
             [("origin", jur), ("destination", jur), ("category", cats)],
             ("served",),
+            counts=("served",),
         )
-        flows = flows[flows["served"] > 0].reset_index(drop=True).astype({"served": np.int64})
+        flows = flows[flows["served"] > 0].reset_index(drop=True)
         nodes = self._cube(
-            self._nodes, [("jurisdiction", jur), ("model", m.model_names)], self.NODE_COLUMNS
+            self._nodes,
+            [("jurisdiction", jur), ("model", m.model_names)],
+            self.NODE_COLUMNS,
+            counts=self.NODE_COLUMNS[:7],
         )
-        nodes = nodes.astype({c: np.int64 for c in self.NODE_COLUMNS[:7]})
         served_in_step = nodes.groupby("step")["served"].transform("sum")
         nodes["market_share"] = nodes["served"] / served_in_step.where(served_in_step > 0)
         jurisdictions = self._cube(
-            self._jurisdictions, [("jurisdiction", jur)], self.JURISDICTION_COLUMNS
-        )
-        jurisdictions = jurisdictions.astype(
-            {
-                c: np.int64
-                for c in (
-                    "audits",
-                    "violations_detected",
-                    "takedowns",
-                    "prohibited_categories",
-                    "treaty_partners",
-                )
-            }
+            self._jurisdictions,
+            [("jurisdiction", jur)],
+            self.JURISDICTION_COLUMNS,
+            counts=(
+                "audits",
+                "violations_detected",
+                "takedowns",
+                "prohibited_categories",
+                "treaty_partners",
+            ),
         )
         jurisdictions["policy"] = np.concatenate(self._policies) if self._policies else []
         node_states = (

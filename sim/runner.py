@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from collections.abc import Callable
@@ -20,15 +21,22 @@ ScenarioLike = Scenario | str | Path | dict[str, Any]
 Progress = Callable[[int, int], None]
 
 
-def versions() -> dict[str, str]:
-    """Versions of dirisk and the libraries that decide its numbers."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """Versions of dirisk and the libraries that decide its numbers (looked up once per
+    process: package metadata is slow to read)."""
     out = {"python": platform.python_version()}
     for dist in ("dirisk", "mesa", "numpy", "pandas", "networkx", "pydantic"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "unknown"
-    return out
+    return tuple(out.items())
+
+
+def versions() -> dict[str, str]:
+    """Versions of python, dirisk and the libraries that decide its numbers."""
+    return dict(_versions())
 
 
 def build_model(
