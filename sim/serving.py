@@ -227,6 +227,7 @@ def serve(
     check_kyc = rules.kyc
     reached_cells = []
     idx, last = np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    remembering = bool((demand.preferred >= 0).any())
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
             break
@@ -259,8 +260,9 @@ def serve(
             )
         node = routing.route(reach, rng)
         if round_ == 0:  # go to the remembered node where possible
-            preferred = demand.preferred[idx]
-            node = np.where(routing.reaches(reach, preferred), preferred, node)
+            if remembering:
+                preferred = demand.preferred[idx]
+                node = np.where(routing.reaches(reach, preferred), preferred, node)
             first_node[idx] = node
         else:
             same = (node == last) & (node >= 0)
@@ -285,7 +287,8 @@ def serve(
         if rules.extraterritorial:
             which = rules.abroad[apparent]
             sub = np.flatnonzero(which >= 0)
-            passing[sub] = rules.passing_abroad[which[sub], jailed[sub].astype(np.int64), cell[sub]]
+            flat = (which[sub] * 2 + jailed[sub]) * rules.passing.size + cell[sub]
+            passing[sub] = np.take(rules.passing_abroad.ravel(), flat)
         refused = rng.random(idx.size) >= passing
         quit_ = np.zeros(idx.size, dtype=bool)
         if check_kyc:
