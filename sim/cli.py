@@ -199,11 +199,12 @@ def report(
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
     from sim.report import ReportError, make_report
+    from sim.sweep import SweepFolder
     from sim.sweep_report import make_sweep_report
 
     target = out or runs[0] / "report"
     try:
-        if len(runs) == 1 and (runs[0] / "manifest.json").is_file():
+        if len(runs) == 1 and SweepFolder(runs[0]).manifest_path.is_file():
             path = make_sweep_report(runs[0], target)
         else:
             path = make_report(runs, target)
@@ -370,13 +371,13 @@ def summarize(
 ) -> None:
     """Mean and 95% CI of each outcome per design point; saves summary.parquet/.csv."""
     from sim.query import summarize as summarize_sweep
-    from sim.sweep import SweepError
+    from sim.sweep import SweepError, SweepFolder
 
     try:
         table = summarize_sweep(sweep_dir)
+        manifest = SweepFolder(sweep_dir).manifest()
     except SweepError as exc:
         raise fail(str(exc)) from None
-    manifest = json.loads((sweep_dir / "manifest.json").read_text(encoding="utf-8"))
     shown = table.head(rows)
     view = shown[["point", *manifest["factors"]]].map(_cell)
     for name in manifest["outcomes"]:
@@ -449,11 +450,12 @@ def sensitivity(
 ) -> None:
     """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
     from sim.sensitivity import SensitivityError, analyze, plot
+    from sim.sweep import SweepFolder
 
     target = out or sweep_dir / "sensitivity"
     try:
         table = analyze(sweep_dir, outcome)
-        manifest = json.loads((sweep_dir / "manifest.json").read_text(encoding="utf-8"))
+        manifest = SweepFolder(sweep_dir).manifest()
         files = plot(table, target, manifest["experiment_name"])
     except SensitivityError as exc:
         raise fail(str(exc)) from None

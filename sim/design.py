@@ -40,7 +40,7 @@ def design_points(experiment: Experiment) -> pd.DataFrame:
     the order their SALib analysers expect.
     """
     design, factors = experiment.design, experiment.factors
-    seed = experiment.seed if design.seed is None else design.seed
+    seed = experiment.design_seed
     names = [f.name for f in factors]
     if design.kind == "grid":
         rows = list(itertools.product(*(grid_values(f, design.levels) for f in factors)))

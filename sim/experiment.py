@@ -167,6 +167,11 @@ class Experiment(_Document):
         False, description="Also save every run's per-step metrics table (metrics/ parts)."
     )
 
+    @property
+    def design_seed(self) -> int:
+        """Seed of the design's sampling: ``design.seed``, default the experiment's."""
+        return self.seed if self.design.seed is None else self.design.seed
+
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:
         names = [f.name for f in self.factors]
@@ -294,13 +299,14 @@ def _check_outcomes(experiment: Experiment, source: str) -> None:
             )
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value a scenario validates (anything else as is)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _cast(factor: Factor, value: Any) -> Any:
     """A sampled value as the scenario expects it (whole numbers for integer factors)."""
-    if factor.integer:
-        return int(round(float(value)))
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return int(round(float(value))) if factor.integer else plain(value)
 
 
 def apply_factors(

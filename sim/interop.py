@@ -62,7 +62,7 @@ import mesa
 import numpy as np
 
 from sim.dictionary import table
-from sim.experiment import DEFAULT_OUTCOMES, Outcome, summarise_metrics
+from sim.experiment import DEFAULT_OUTCOMES, Outcome, plain, summarise_metrics
 from sim.model import DiriskModel
 from sim.nodes import Node
 from sim.runner import ScenarioLike, run, with_steps
@@ -84,11 +84,6 @@ NODE_REPORTERS = {
 }
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value a scenario validates."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def configure(
     scenario: ScenarioLike, overrides: Mapping[str, Any], *, steps: int | None = None
 ) -> Scenario:
@@ -103,7 +98,7 @@ def configure(
     if overrides:
         data = spec.to_dict()
         for path, value in overrides.items():
-            set_path(data, path, _plain(value))
+            set_path(data, path, plain(value))
         spec = validate(data, source=f"<{spec.name} with {', '.join(overrides)}>")
     return with_steps(spec, steps)
 

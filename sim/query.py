@@ -135,8 +135,19 @@ def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
 def heatmap(root: str | Path, outcome: str, x: str, y: str) -> pd.DataFrame:
     """The mean of ``outcome`` over a sweep's successful runs per (``x``, ``y``) cell of
     two factors, across replications and the other factors (see :func:`heatmap_sql`)."""
-    design = pd.read_parquet(Path(root) / "design.parquet")
-    return query(root, heatmap_sql(outcome, x, y, design))
+    from sim.sweep import SweepFolder
+
+    return query(root, heatmap_sql(outcome, x, y, SweepFolder(root).design()))
+
+
+def first_match(options: list[str], *needles: str) -> str | None:
+    """The first option containing a needle, trying the needles in turn (None if none
+    does): e.g. the harm outcome among a sweep's outcome columns."""
+    for needle in needles:
+        for option in options:
+            if needle in option:
+                return option
+    return None
 
 
 def is_binned(values: pd.Series) -> bool:

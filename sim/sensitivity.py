@@ -151,7 +151,7 @@ def analyze(
             f"--retry-failed --out {root})"
         )
     problem = salib_problem(experiment.factors)
-    seed = experiment.seed if experiment.design.seed is None else experiment.design.seed
+    seed = experiment.design_seed
     parts = []
     for name in chosen:
         try:

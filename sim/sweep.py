@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.design import design_points
@@ -36,6 +35,7 @@ from sim.experiment import (
     apply_factors,
     experiment_to_yaml,
     load_experiment,
+    plain,
     run_seed,
     summarise_metrics,
 )
@@ -79,16 +79,11 @@ def plan(experiment: Experiment, design: pd.DataFrame) -> list[RunSpec]:
     factors = [f.name for f in experiment.factors]
     runs = []
     for row in design.to_dict("records"):
-        values = {name: _plain(row[name]) for name in factors}
+        values = {name: plain(row[name]) for name in factors}
         for rep in range(experiment.replications):
             point = int(row["point"])
             runs.append(RunSpec(point, rep, run_seed(experiment, point, rep), values))
     return runs
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value a scenario expects."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]:
@@ -102,7 +97,6 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
     results = []
     for spec in runs:
         t0 = time.perf_counter()
-        metrics = None
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
             scenario = validate(data, source=f"design point {spec.point}")

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.query import heatmap, read_parts, summarize
+from sim.query import first_match, heatmap, read_parts, summarize
 from sim.report import STYLES, ReportError, figure_section, html_page, save_figure
 from sim.results import atomic_write_text
 from sim.sweep import SweepError, SweepFolder
@@ -131,15 +131,6 @@ def frontier_figure(
     )
 
 
-def _first(options: list[str], *needles: str) -> str | None:
-    """The first option containing a needle, trying needles in turn."""
-    for needle in needles:
-        for option in options:
-            if needle in option:
-                return option
-    return None
-
-
 def make_sweep_report(root: Path, out: Path) -> Path:
     """Write report.html and its figures for the sweep folder ``root`` into ``out``.
 
@@ -165,8 +156,8 @@ def make_sweep_report(root: Path, out: Path) -> Path:
         sections.append(figure_section("Heatmaps", png, out))
     png = main_effects_figure(summary, name, outcomes, factors, out)
     sections.append(figure_section("Main effects", png, out))
-    harm = _first(outcomes, "malicious_success", "harm")
-    refusal = _first(outcomes, "dual_use_over_refusal", "over_refusal")
+    harm = first_match(outcomes, "malicious_success", "harm")
+    refusal = first_match(outcomes, "dual_use_over_refusal", "over_refusal")
     if harm and refusal:
         png = frontier_figure(summary, name, harm, refusal, factors[0], out)
         sections.append(figure_section("Harm against over-refusal", png, out))

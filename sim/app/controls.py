@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.model import scenario_permissive
+from sim.query import first_match
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -187,8 +188,5 @@ def experiment_description(root: str | Path) -> str:
 def pick(options: list[str], *needles: str) -> int:
     """Index of the first option containing a needle, trying the needles in turn (0 if
     none matches): the default of a selectbox."""
-    for needle in needles:
-        for index, option in enumerate(options):
-            if needle in option:
-                return index
-    return 0
+    match = first_match(options, *needles)
+    return 0 if match is None else options.index(match)
