@@ -46,6 +46,9 @@ from sim.scenario import (
 DesignKind = Literal["grid", "lhs", "saltelli", "morris"]
 Stat = Literal["final", "mean", "peak", "total"]
 
+#: Columns of every run's outcomes row besides its factors and outcomes.
+RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "seconds")
+
 #: Summary statistics of a metric over a run's steps (or its last N steps).
 STATS: dict[str, str] = {
     "final": "value at the last step",
@@ -182,6 +185,9 @@ class Experiment(_Document):
         clash = sorted({c for c in columns if columns.count(c) > 1 or c in names})
         if clash:
             raise ValueError(f"outcome columns must be unique and differ from factors: {clash}")
+        taken = sorted(set(names + columns) & set(RUN_COLUMNS))
+        if taken:
+            raise ValueError(f"{taken} name columns every run has; rename the factor or outcome")
         return self
 
 

@@ -16,14 +16,13 @@ import duckdb
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from sim.experiment import RUN_COLUMNS
 from sim.frontier import ci_columns
 from sim.results import atomic_write, atomic_write_text
 
 #: A numeric factor with more settings than this is cut into this many quantile bins on
 #: a sweep heatmap.
 HEATMAP_BINS = 8
-#: Columns of every outcomes part besides the factors and outcomes.
-RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "seconds")
 
 
 class QueryError(ValueError):

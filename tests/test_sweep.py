@@ -132,6 +132,11 @@ BAD_EXPERIMENTS: dict[str, tuple[dict[str, Any], str, str]] = {
         "",
         "unique",
     ),
+    "reserved factor name": (
+        experiment(factors=[{"name": "seed", "path": "nodes.filter_recall", "values": [0.5]}]),
+        "",
+        "every run has",
+    ),
     "bad scenario": (experiment(scenario="no_such_preset"), "scenario", "no such file"),
     "bad override": (
         experiment(overrides={"nodes": {"filter_recall": 2.0}}),
