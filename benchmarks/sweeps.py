@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiment import Experiment, load_experiment
-from sim.sweep import sweep
+from sim.sweep import local_cluster, sweep
 
 
 def classroom_experiment(runs: int, steps: int | None, seed: int = 1) -> Experiment:
@@ -47,20 +47,14 @@ def _worker_rss(client: Any) -> dict[str, float]:
 
 
 def timed_sweep(experiment: Experiment, workers: int, *, sample_memory: bool = False) -> dict:
-    """Sweep ``experiment`` on a fresh local cluster of ``workers`` processes (started
-    here, outside the timed part, and reached through ``scheduler=``) into a temporary
-    folder. Optionally sample each worker's RSS about once a second."""
-    from distributed import Client, LocalCluster
+    """Sweep ``experiment`` on a fresh :func:`sim.sweep.local_cluster` of ``workers``
+    processes (started here, outside the timed part, and reached through ``scheduler=``)
+    into a temporary folder. Optionally sample each worker's RSS about once a second."""
+    from distributed import Client
 
     samples: list[dict[str, Any]] = []
     with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            scheduler_kwargs={"dashboard": False},
-        ) as cluster,
+        local_cluster(workers) as cluster,
         Client(cluster) as client,
         tempfile.TemporaryDirectory() as tmp,
     ):

@@ -241,28 +241,32 @@ def batch_size(seconds_per_run: float, pending: int, workers: int) -> int:
     return int(min(by_time, by_balance, MAX_BATCH))
 
 
+def local_cluster(workers: int | None = None) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes
+    (default: one per core), without a dashboard; use it as a context manager."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
+        scheduler_kwargs={"dashboard": False},  # and no dashboard
+        silence_logs=logging.ERROR,
+    )
+
+
 @contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client: on an existing cluster at ``scheduler``, or on a fresh
-    ``LocalCluster`` with ``workers`` single-threaded processes (default: one per core)."""
-    from distributed import Client, LocalCluster
+    :func:`local_cluster` of ``workers`` processes."""
+    from distributed import Client
 
     if scheduler is not None:
         with Client(scheduler, timeout="30s") as client:
             yield client
         return
-    n = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
-            scheduler_kwargs={"dashboard": False},  # and no dashboard
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         yield client
 
 
