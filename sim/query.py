@@ -151,10 +151,11 @@ def first_match(options: list[str], *needles: str) -> str | None:
 
 def is_binned(values: pd.Series) -> bool:
     """A factor the heatmap cuts into quantile bins: numeric with many settings."""
-    return _is_number(values) and values.nunique() > HEATMAP_BINS
+    return is_number(values) and values.nunique() > HEATMAP_BINS
 
 
-def _is_number(values: pd.Series) -> bool:
+def is_number(values: pd.Series) -> bool:
+    """A factor with numeric settings (booleans are categories, not numbers)."""
     return is_numeric_dtype(values) and not is_bool_dtype(values)
 
 
@@ -190,7 +191,7 @@ def _axis(name: str, values: pd.Series, axis: str) -> tuple[str, str]:
         order = f"least({HEATMAP_BINS - 1}, floor({HEATMAP_BINS} * {rank}))::INTEGER"
         window = f"OVER (PARTITION BY {axis}_order)"
         label = f"printf('%.3g–%.3g', min({axis}_value) {window}, max({axis}_value) {window})"
-    elif _is_number(values):
+    elif is_number(values):
         order, label = column, f"printf('%.4g', {axis}_value::DOUBLE)"
     else:
         order, label = column, f"CAST({axis}_value AS VARCHAR)"

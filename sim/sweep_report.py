@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.query import first_match, heatmap, read_parts, summarize
+from sim.query import first_match, heatmap, is_number, read_parts, summarize
 from sim.report import STYLES, ReportError, figure_section, html_page, save_figure
 from sim.results import atomic_write_text
 from sim.sweep import SweepError, SweepFolder
@@ -70,9 +70,7 @@ def main_effects_figure(
     for row, outcome in zip(axes, outcomes, strict=True):
         for ax, factor, style in zip(row, factors, STYLES * len(factors), strict=False):
             values = summary[factor]
-            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
-                values
-            )
+            numeric = is_number(values)
             many = numeric and values.nunique() > 10
             key = pd.qcut(values, 10, duplicates="drop") if many else values
             groups = summary.groupby(key, observed=True, sort=True)
