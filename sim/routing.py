@@ -19,6 +19,10 @@ import numpy as np
 #: Upper bound on a uniform draw, so that ``group + u`` never rounds up to ``group + 1``.
 _U_MAX = 1.0 - 1e-9
 
+#: Guide-table entries per node and group: at 4, about one draw in ten needs a step of
+#: the walk after the guide lookup (one in three at 1).
+GUIDE_RESOLUTION = 4
+
 
 def routing_weights(
     capacity: np.ndarray,
@@ -53,12 +57,12 @@ class RoutingTable:
     domestic nodes of a geo-blocking jurisdiction, a neighbourhood on the node network,
     ...); the market protocol decides the groups (:mod:`sim.market`). ``table`` stacks
     each group's normalised cumulative weights shifted by the group index (so the whole
-    array is non-decreasing); ``guide[g * N + k]`` is the first index of ``table`` above
-    ``g + k / N``.
+    array is non-decreasing); with ``R = GUIDE_RESOLUTION``, ``guide[g * R * N + k]`` is the
+    first index of ``table`` above ``g + k / (R * N)``.
     """
 
     table: np.ndarray  #: (G*N,) shifted cumulative distributions
-    guide: np.ndarray  #: (G*N,) guide table into ``table``
+    guide: np.ndarray  #: (G*R*N,) guide table into ``table``
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
 
@@ -73,7 +77,8 @@ class RoutingTable:
         offsets = np.arange(n_groups, dtype=np.float64)[:, None]
         shifted = np.where(has_node[:, None], cum / np.where(has_node, totals, 1.0)[:, None], 1.0)
         table = (shifted + offsets).ravel()
-        needles = (offsets + np.arange(n_nodes) / max(n_nodes, 1)).ravel()
+        cells = GUIDE_RESOLUTION * n_nodes
+        needles = (offsets + np.arange(cells) / max(cells, 1)).ravel()
         guide = np.searchsorted(table, needles, side="right")
         return cls(table=table, guide=guide, has_node=has_node, reachable=reachable & (weights > 0))
 
@@ -98,14 +103,16 @@ class RoutingTable:
         n_nodes = self.n_nodes
         if n_nodes == 0:
             return np.full(group.size, -1, dtype=np.int64)
+        cells = GUIDE_RESOLUTION * n_nodes
         u = rng.random(group.size)
         if self.has_node.size == 1:  # one group: no offsets, u < 1 needs no clipping
             x, base = u, 0
+            flat = self.guide[(u * cells).astype(np.int64)]
         else:
             np.minimum(u, _U_MAX, out=u)
             base = group * n_nodes
             x = group + u
-        flat = self.guide[base + (u * n_nodes).astype(np.int64)]
+            flat = self.guide[group * cells + (u * cells).astype(np.int64)]
         behind = np.flatnonzero(self.table[flat] <= x)
         while behind.size:
             flat[behind] += 1

@@ -107,17 +107,17 @@ class ServingRules:
             )
         return np.array(tables, dtype=np.float64).reshape(len(tables), 2, node.size)
 
-    @property
+    @cached_property
     def gateway(self) -> bool:
         """Whether a central gateway stands in front of the nodes."""
         return bool(self.gateway_refusal.any() or self.gateway_kyc.any())
 
-    @property
+    @cached_property
     def extraterritorial(self) -> bool:
         """Whether any jurisdiction imposes a filter abroad."""
         return bool(self.ext_filter.any())
 
-    @property
+    @cached_property
     def kyc(self) -> bool:
         """Whether a node-level KYC gate can stop anything."""
         return bool((self.kyc_node.any() or self.kyc_ext.any()) and self.kyc_category.any())
