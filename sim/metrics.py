@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 HHI_SCALE = 10_000.0
 
 
-def hhi(volume: np.ndarray) -> float:
-    """Herfindahl-Hirschman index of market shares, on the 0-10,000 scale (0 if empty)."""
-    total = volume.sum()
-    if total <= 0:
-        return 0.0
-    share = volume / total
-    return float(HHI_SCALE * np.dot(share, share))
+def hhi(volume: np.ndarray) -> np.ndarray:
+    """Herfindahl-Hirschman index of the market shares along the last axis of ``volume``,
+    on the 0-10,000 scale (0 where the total is 0)."""
+    volume = np.asarray(volume, dtype=np.float64)
+    total = volume.sum(axis=-1, keepdims=True)
+    share = np.divide(volume, total, out=np.zeros_like(volume), where=total > 0)
+    return HHI_SCALE * np.einsum("...i,...i->...", share, share)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -53,9 +53,10 @@ class Recorder:
     _nodes: list[np.ndarray] = field(default_factory=list)
     _jurisdictions: list[np.ndarray] = field(default_factory=list)
     _policies: list[list[str]] = field(default_factory=list)
-    _global: list[dict[str, float]] = field(default_factory=list)
+    _global: list[tuple[float, int, int, int]] = field(default_factory=list)
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
+    _fate_cache: tuple | None = None
 
     REQUEST_COLUMNS = (
         "emitted",
@@ -101,83 +102,92 @@ class Recorder:
         """Add one step's counts."""
         m = self.model
         req, nodes = m.requesters, m.node_table
-        n_j, n_k, n_c = len(m.jurisdiction_names), len(REQUESTER_KINDS), len(m.category_names)
-        n_m = len(m.model_names)
-        who = demand.requester
-        cell = demand.block * n_c + demand.category  # (residence, kind, category)
-        size = n_j * n_k * n_c
-        # Status and attempts by cell in one pass: key = (cell, attempts, status).
-        top = int(outcome.attempts.max(initial=0)) + 1
-        key = (cell * top + outcome.attempts) * 4 + outcome.status
-        counts = np.bincount(key, minlength=size * top * 4).reshape(size, top, 4)
-        tries = np.arange(top)
-        by_status = counts.sum(axis=1)
-        # Served requests by (block, host, permissive model, category) in one pass.
-        served = outcome.status == SERVED  # a mask: most requests are served, so
-        # compressing is cheaper than gathering by index
-        node_code = (nodes.jurisdiction * 2 + m.permissive[nodes.model]).astype(np.int32)
-        # Unserved requests have node -1 (any code): the key is kept only where served.
-        host_code = np.take(node_code, outcome.node) if node_code.size else outcome.node
-        key = ((demand.block * (n_j * 2) + host_code) * n_c + demand.category)[served]
-        cube = np.bincount(key, minlength=n_j * n_k * n_j * 2 * n_c).reshape(n_j, n_k, n_j, 2, n_c)
-        by_host = cube.sum(axis=3)  # (residence, kind, host, category)
-        home = self._home(n_j)
+        n_j, n_m = len(m.jurisdiction_names), len(m.model_names)
+        n_c = len(m.category_names)
+        size = req.block_sizes.size * n_c  # (residence, kind, category) cells
+        # One key per request: its cell and its fate (served by a node in host jurisdiction
+        # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
+        fate = self._fate_keys(size)
+        key = np.take(fate, outcome.node) + np.take(self._status_keys(size), outcome.status)
+        key += demand.block * n_c + demand.category
+        n_fates = 2 * n_j + 2
+        counts = np.bincount(key, minlength=n_fates * size).reshape(n_fates, size)
+        tries = np.bincount(key, weights=outcome.attempts, minlength=n_fates * size)
+        tries = tries.reshape(n_fates, size)
+        by_host = counts[: 2 * n_j].reshape(n_j, 2, size)  # served, (host, permissive, cell)
+        served = by_host.sum(axis=(0, 1))
+        hosted = by_host.sum(axis=1)  # (host, cell)
+        at_home = np.einsum("jjx->jx", hosted.reshape(n_j, n_j, -1)).ravel()
         self._requests.append(
             np.column_stack(
                 [
-                    by_status.sum(axis=1),
-                    by_status[:, SERVED],
-                    by_status[:, REFUSED],
-                    by_status[:, DROPPED],
-                    counts.sum(axis=2) @ tries,
-                    counts[:, :, SERVED] @ tries,
-                    np.where(home, 0, by_host).sum(axis=2).ravel(),
-                    cube[:, :, :, 1, :].sum(axis=2).ravel(),
+                    counts.sum(axis=0),
+                    served,
+                    counts[2 * n_j],
+                    counts[2 * n_j + 1],
+                    tries.sum(axis=0),
+                    tries[: 2 * n_j].sum(axis=0),
+                    served - at_home,
+                    by_host[:, 1].sum(axis=0),
                 ]
             )
         )
         self._prohibited.append(m.prohibited.copy())
-        self._flows.append(by_host.sum(axis=1).ravel())  # (origin, destination, category)
+        self._flows.append(hosted.reshape(n_j, n_j, -1, n_c).sum(axis=2))  # (host, origin, C)
 
-        harmful = np.take(m.harmful, demand.category)
+        ok = outcome.status == SERVED
+        who = demand.requester
+        harmful = np.flatnonzero(np.take(m.harmful, demand.category))
         self._actors.append(
             np.column_stack(
                 [
                     req.block_sizes,
-                    req.block_counts(who, who[served], who[harmful], who[harmful & served]),
+                    req.block_counts(who, who[ok], who[harmful], who[harmful[ok[harmful]]]),
                     req.knowing_counts(),
                 ]
             )
         )
 
         self._nodes.append(self._node_counts(n_j * n_m))
+        partners = m.partner_matrix()
         self._jurisdictions.append(
-            np.column_stack(
-                [m.enforcement_counts, m.prohibited.sum(axis=1), m.partner_matrix().sum(axis=1)]
-            )
+            np.column_stack([m.enforcement_counts, m.prohibited.sum(axis=1), partners.sum(axis=1)])
         )
         self._policies.append(self._policy_names(m.prohibited))
         validators = m.validators
         self._global.append(
-            {
-                "hhi_nodes": hhi(nodes.served_step),
-                "hhi_jurisdictions": hhi(by_host.sum(axis=(0, 1, 3)).astype(float)),
-                "kyc_blocked": outcome.kyc_blocked,
-                "probes": validators.probes if validators is not None else 0,
-                "probes_caught": validators.probes_caught if validators is not None else 0,
-                "treaty_links": int(m.partner_matrix().sum()) // 2,
-            }
+            (
+                float(hhi(nodes.served_step)),
+                outcome.kyc_blocked,
+                validators.probes if validators is not None else 0,
+                validators.probes_caught if validators is not None else 0,
+            )
         )
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
 
+    def _fate_keys(self, cells: int) -> np.ndarray:
+        """(N+1,) fate code x cells of a request served by each node (last entry: not
+        served, looked up with node -1), rebuilt when nodes move or switch models."""
+        m, nodes = self.model, self.model.node_table
+        state = (nodes.jurisdiction.tobytes(), nodes.model.tobytes(), cells)
+        if self._fate_cache is None or self._fate_cache[0] != state:
+            code = nodes.jurisdiction * 2 + m.permissive[nodes.model]
+            refused = 2 * len(m.jurisdiction_names)
+            keys = np.append(code, refused).astype(np.int64) * cells
+            self._fate_cache = (state, keys)
+        return self._fate_cache[1]
+
     @staticmethod
     @functools.cache
-    def _home(n_j: int) -> np.ndarray:
-        """(J, 1, J, 1) bool: residence equals host (for broadcasting over the cube)."""
-        return np.eye(n_j, dtype=bool)[:, None, :, None]
+    def _status_keys(cells: int) -> np.ndarray:
+        """(4,) key added by final status: one block of ``cells`` further for dropped
+        requests (whose node, -1, gives the refused key)."""
+        out = np.zeros(4, dtype=np.int64)
+        out[DROPPED] = cells
+        return out
 
     def _node_counts(self, cells: int) -> np.ndarray:
         """(cells, NODE_COLUMNS) per (host jurisdiction, model kind): nodes by status,
@@ -286,6 +296,7 @@ class Recorder:
             self._stack(self._nodes[first:], (days, n_j, len(m.model_names), -1)),
             self._stack(self._jurisdictions[first:], (days, n_j, -1)),
             np.stack(prohibited) if prohibited else np.zeros((0, n_j, n_c), bool),
+            self._stack(self._flows[first:], (days, n_j, n_j, n_c)),
             pd.DataFrame(self._global[first:], columns=list(STEP_COUNTERS)),
             events,
             harmful=m.harmful,
@@ -302,7 +313,7 @@ class Recorder:
             self._requests,
             [("jurisdiction", jur), ("requester_kind", kinds), ("category", cats)],
             self.REQUEST_COLUMNS,
-            counts=tuple(c for c in self.REQUEST_COLUMNS if c != "attempts"),
+            counts=self.REQUEST_COLUMNS,
         )
         prohibited = (
             np.stack(self._prohibited)
@@ -319,7 +330,7 @@ class Recorder:
             counts=self.ACTOR_COLUMNS,
         )
         flows = self._cube(
-            [f[:, None] for f in self._flows],
+            [f.transpose(1, 0, 2).reshape(-1, 1) for f in self._flows],
             [("origin", jur), ("destination", jur), ("category", cats)],
             ("served",),
             counts=("served",),
@@ -364,7 +375,11 @@ class Recorder:
 
 
 #: Per-step counters recorded directly (not derivable from the detailed tables).
-STEP_COUNTERS = (
+STEP_COUNTERS = ("hhi_nodes", "kyc_blocked", "probes", "probes_caught")
+
+#: Headline counters in column order: those above and two derived from the tables
+#: (``hhi_jurisdictions`` from flows, ``treaty_links`` from jurisdictions).
+HEADLINE_COUNTERS = (
     "hhi_nodes",
     "hhi_jurisdictions",
     "kyc_blocked",
@@ -397,6 +412,7 @@ def headline(
     nodes: np.ndarray,
     jurisdictions: np.ndarray,
     prohibited: np.ndarray,
+    flows: np.ndarray,
     per_step: pd.DataFrame,
     events: pd.DataFrame,
     *,
@@ -414,6 +430,7 @@ def headline(
         nodes: (T, J, M, columns) as :attr:`Recorder.NODE_COLUMNS`.
         jurisdictions: (T, J, columns) as :attr:`Recorder.JURISDICTION_COLUMNS`.
         prohibited: (T, J, C) bool, rules in force.
+        flows: (T, J, J, C) served requests by host, residence and category.
         per_step: one row per step of :data:`STEP_COUNTERS`.
         events: the event log (``step`` and ``event`` columns).
         harmful: (C,) bool, harmful categories.
@@ -469,8 +486,15 @@ def headline(
     for col in ("audits", "violations_detected", "takedowns", "fines_usd", "enforcement_spend_usd"):
         summed = total(jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index(col)])
         out[col] = summed if col.endswith("usd") else summed.astype(np.int64)
-    for col in STEP_COUNTERS:
-        values = per_step[col].to_numpy()
+    derived = {
+        "hhi_jurisdictions": hhi(flows.sum(axis=(2, 3))),
+        "treaty_links": total(
+            jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index("treaty_partners")]
+        ).astype(np.int64)
+        // 2,
+    }
+    for col in HEADLINE_COUNTERS:
+        values = derived[col] if col in derived else per_step[col].to_numpy()
         out[col] = values if col.startswith("hhi") else values.astype(np.int64)
     out["probe_catch_rate"] = _ratio(out["probes_caught"], out["probes"])
     steps, kinds = events["step"].to_numpy(dtype=np.int64), events["event"].to_numpy()

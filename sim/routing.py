@@ -63,6 +63,7 @@ class RoutingTable:
 
     table: np.ndarray  #: (G*N,) shifted cumulative distributions
     guide: np.ndarray  #: (G*R*N,) guide table into ``table``
+    node: np.ndarray  #: (G*N,) node at each index of ``table`` (-1 in groups without one)
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
 
@@ -80,7 +81,14 @@ class RoutingTable:
         cells = GUIDE_RESOLUTION * n_nodes
         needles = (offsets + np.arange(cells) / max(cells, 1)).ravel()
         guide = np.searchsorted(table, needles, side="right")
-        return cls(table=table, guide=guide, has_node=has_node, reachable=reachable & (weights > 0))
+        node = np.where(has_node[:, None], np.arange(n_nodes), -1).ravel()
+        return cls(
+            table=table,
+            guide=guide,
+            node=node,
+            has_node=has_node,
+            reachable=reachable & (weights > 0),
+        )
 
     @property
     def n_nodes(self) -> int:
@@ -97,30 +105,21 @@ class RoutingTable:
     def route(self, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(m,) node reached by each attempt from its reach group (-1: none).
 
-        Draws one uniform per attempt; the node is the first whose cumulative weight in
-        the attempt's group exceeds it.
+        Draws one uniform ``u`` per attempt; the node is the first whose cumulative weight
+        in the attempt's group exceeds it, found from the guide entry below ``group + u``.
         """
-        n_nodes = self.n_nodes
-        if n_nodes == 0:
+        if self.n_nodes == 0:
             return np.full(group.size, -1, dtype=np.int64)
-        cells = GUIDE_RESOLUTION * n_nodes
-        u = rng.random(group.size)
-        if self.has_node.size == 1:  # one group: no offsets, u < 1 needs no clipping
-            x, base = u, 0
-            flat = self.guide[(u * cells).astype(np.int64)]
-        else:
-            np.minimum(u, _U_MAX, out=u)
-            base = group * n_nodes
-            x = group + u
-            flat = self.guide[group * cells + (u * cells).astype(np.int64)]
+        x = rng.random(group.size)
+        if self.has_node.size > 1:  # shift into the group's stretch of the table
+            np.minimum(x, _U_MAX, out=x)
+            x += group
+        flat = self.guide[(x * (GUIDE_RESOLUTION * self.n_nodes)).astype(np.int64)]
         behind = np.flatnonzero(self.table[flat] <= x)
         while behind.size:
             flat[behind] += 1
             behind = behind[self.table[flat[behind]] <= x[behind]]
-        node = flat - base
-        if not self.has_node.all():
-            node[~self.has_node[group]] = -1
-        return node
+        return self.node[flat]
 
 
 def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -144,8 +143,10 @@ def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> 
         crowded = np.flatnonzero(over[node])
         # Sort by node, in random order within a node: the key node + u, u in [0, 1).
         crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
-        nodes_sorted = node[crowded]
-        rank = np.arange(crowded.size) - np.searchsorted(nodes_sorted, nodes_sorted, side="left")
-        admitted[crowded] = rank < remaining[nodes_sorted]
+        # Each crowded node's run in that order admits its first remaining[node] attempts:
+        # those before position (start of the run + remaining).
+        load_over = load[over]
+        limit = np.cumsum(load_over) - load_over + remaining[over]
+        admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_over)
     remaining -= np.minimum(load, remaining)
     return admitted

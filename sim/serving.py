@@ -108,6 +108,14 @@ class ServingRules:
         return np.array(tables, dtype=np.float64).reshape(len(tables), 2, node.size)
 
     @cached_property
+    def kyc_gate(self) -> np.ndarray:
+        """(J*N,) bool, indexed ``apparent * N + node``: an attempt meets a KYC gate at the
+        node (the node gates its KYC categories for everyone, or the apparent jurisdiction
+        imposes KYC abroad and the node complies)."""
+        gate = self.kyc_node[None, :] | (self.kyc_ext[:, None] & self.compliant[None, :])
+        return gate.ravel()
+
+    @cached_property
     def gateway(self) -> bool:
         """Whether a central gateway stands in front of the nodes."""
         return bool(self.gateway_refusal.any() or self.gateway_kyc.any())
@@ -159,19 +167,6 @@ def refusal_probability(
     return 1.0 - (1.0 - r_model) * (1.0 - r_filter)
 
 
-def kyc_blocks(
-    node: np.ndarray,
-    category: np.ndarray,
-    apparent: np.ndarray,
-    verified: np.ndarray,
-    rules: ServingRules,
-) -> np.ndarray:
-    """True where a node's KYC gate stops an attempt: a gated node or jurisdiction, a
-    gated category, and no verified identity."""
-    gated = rules.kyc_node[node] | (rules.kyc_ext[apparent] & rules.compliant[node])
-    return gated & rules.kyc_category[category] & ~verified
-
-
 def gateway_stops(
     category: np.ndarray,
     verified: np.ndarray,
@@ -221,42 +216,36 @@ def serve(
     n, n_cat = demand.size, rules.n_categories
     status = np.zeros(n, dtype=np.int8)
     served_by = np.full(n, -1, dtype=np.int64)
-    attempts = np.zeros(n, dtype=np.int16)
+    attempts = np.ones(n, dtype=np.int16)
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
     reached_cells = []
     idx, last = np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
     remembering = bool((demand.preferred >= 0).any())
+    if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
+        exposed = rules.kyc_category[demand.category] & ~demand.verified
+    n_nodes = routing.n_nodes
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
             break
-        attempts[idx] = round_ + 1
+        if round_:
+            attempts[idx] = round_ + 1
         pick = slice(None) if round_ == 0 else idx  # the pending requests' attributes
         cat, apparent, reach = demand.category[pick], demand.apparent[pick], group[pick]
-        persistence, jailbreak = demand.persistence[pick], demand.jailbreak[pick]
-        verified, give_up = demand.verified[pick], demand.kyc_give_up[pick]
+        jailbreak = demand.jailbreak[pick]
         carry = idx[:0]  # stopped at the gateway, trying again next round
         if rules.gateway:
-            stop, quit_, stopped_for_kyc = gateway_stops(cat, verified, give_up, rules, rng)
+            stop, quit_, stopped_for_kyc = gateway_stops(
+                cat, demand.verified[pick], demand.kyc_give_up[pick], rules, rng
+            )
             kyc_blocked += stopped_for_kyc
-            final = stop & ((round_ + 1 > persistence) | quit_)
+            final = stop & ((round_ + 1 > demand.persistence[pick]) | quit_)
             status[idx[final]] = REFUSED
             carry = idx[stop & ~final]
             through = ~stop
-            idx, last, cat, apparent, reach, persistence, jailbreak, verified, give_up = (
-                a[through]
-                for a in (
-                    idx,
-                    last,
-                    cat,
-                    apparent,
-                    reach,
-                    persistence,
-                    jailbreak,
-                    verified,
-                    give_up,
-                )
+            idx, last, cat, apparent, reach, jailbreak = (
+                a[through] for a in (idx, last, cat, apparent, reach, jailbreak)
             )
         node = routing.route(reach, rng)
         if round_ == 0:  # go to the remembered node where possible
@@ -271,9 +260,8 @@ def serve(
         reached = node >= 0
         if not reached.all():  # nowhere to go: retrying cannot help
             status[idx[~reached]] = DROPPED
-            idx, node, cat, apparent, persistence, jailbreak, verified, give_up = (
-                a[reached]
-                for a in (idx, node, cat, apparent, persistence, jailbreak, verified, give_up)
+            idx, node, cat, apparent, jailbreak = (
+                a[reached] for a in (idx, node, cat, apparent, jailbreak)
             )
         admitted = admit(node, remaining, rng)
         cell = node * n_cat + cat
@@ -282,29 +270,38 @@ def serve(
         jailed = np.zeros(idx.size, dtype=bool)
         trying = np.flatnonzero(jailbreak > 0)
         if trying.size:
-            jailed[trying] = rng.random(trying.size) < jailbreak[trying]
-            passing[jailed] = rules.passing_jailbroken[cell[jailed]]
+            hit = trying[rng.random(trying.size) < jailbreak[trying]]
+            jailed[hit] = True
+            passing[hit] = rules.passing_jailbroken[cell[hit]]
         if rules.extraterritorial:
             which = rules.abroad[apparent]
             sub = np.flatnonzero(which >= 0)
             flat = (which[sub] * 2 + jailed[sub]) * rules.passing.size + cell[sub]
             passing[sub] = np.take(rules.passing_abroad.ravel(), flat)
         refused = rng.random(idx.size) >= passing
-        quit_ = np.zeros(idx.size, dtype=bool)
+        quitting = idx[:0]
         if check_kyc:
-            sub = np.flatnonzero(rules.kyc_category[cat] & admitted)
-            sub = sub[kyc_blocks(node[sub], cat[sub], apparent[sub], verified[sub], rules)]
+            sub = np.flatnonzero(exposed[idx] & admitted)
+            sub = sub[rules.kyc_gate[apparent[sub] * n_nodes + node[sub]]]
             refused[sub] = True
             kyc_blocked += int(sub.size)
-            quit_[sub] = rng.random(sub.size) < give_up[sub]
+            quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
         ok = admitted & ~refused
-        status[idx[ok]] = SERVED
-        served_by[idx[ok]] = node[ok]
-        final = ~ok & ((round_ + 1 > persistence) | quit_)
-        status[idx[final]] = np.where(admitted[final], REFUSED, DROPPED)
-        retry = ~ok & ~final
-        idx = np.concatenate([carry, idx[retry]])
-        last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), node[retry]])
+        done = idx[ok]
+        status[done] = SERVED
+        served_by[done] = node[ok]
+        # Failed attempts (a minority): give up, or retry next round.
+        failed = np.flatnonzero(~ok)
+        pending = idx[failed]
+        final = round_ + 1 > demand.persistence[pending]
+        if quitting.size:
+            final |= np.isin(failed, quitting, assume_unique=True)
+        status[pending[final]] = np.where(admitted[failed[final]], REFUSED, DROPPED)
+        retry = ~final
+        idx, last = pending[retry], node[failed[retry]]
+        if carry.size:  # stopped at the gateway: no node to avoid
+            idx = np.concatenate([carry, idx])
+            last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), last])
     cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
     arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
     return Outcome(
