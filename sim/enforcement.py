@@ -56,6 +56,39 @@ def gather_evidence(
     return Evidence(host_violations=host_viol, foreign_violations=foreign_viol, foreign_reach=reach)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which nodes each jurisdiction can audit this step, and which of them broke its
+    rules (before the step's takedowns: auditors skip nodes no longer active)."""
+
+    in_reach: np.ndarray  #: (J, N) bool, hosted by j, or foreign and within j's reach
+    violated: np.ndarray  #: (J, N) bool, served something j's applicable rules prohibit
+
+
+def audit_scope(
+    evidence: Evidence, *, host: np.ndarray, extraterritorial: np.ndarray, partners: np.ndarray
+) -> Scope:
+    """Every jurisdiction's audit scope at once.
+
+    Jurisdiction j reaches the nodes it hosts and the foreign nodes that served its
+    apparent residents: all of them if it is extraterritorial, otherwise those hosted by a
+    treaty partner (joint audits). A domestic node violated if it served requests its host
+    prohibits; a foreign one if it served j's apparent residents requests j prohibits.
+
+    Args:
+        evidence: the step's violations.
+        host: (N,) host jurisdiction of each node.
+        extraterritorial: (J,) bool, jurisdiction's own extraterritorial reach.
+        partners: (J, J) bool treaty links.
+    """
+    domestic = host[None, :] == np.arange(partners.shape[0])[:, None]
+    abroad = evidence.foreign_reach & (extraterritorial[:, None] | partners[:, host])
+    violated = np.where(
+        domestic, evidence.host_violations[None, :] > 0, evidence.foreign_violations > 0
+    )
+    return Scope(in_reach=domestic | abroad, violated=violated)
+
+
 def audit(
     candidates: np.ndarray,
     violated: np.ndarray,

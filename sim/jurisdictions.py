@@ -7,7 +7,7 @@ import math
 import mesa
 import numpy as np
 
-from sim.enforcement import Evidence, audit, fine_amounts
+from sim.enforcement import Scope, audit, fine_amounts
 from sim.nodes import ACTIVE, TAKEN_DOWN
 from sim.policy import PolicySignals
 from sim.scenario import Enforcement
@@ -63,14 +63,10 @@ class Jurisdiction(mesa.Agent):
             return math.inf
         return math.floor(e.budget_usd_per_day / e.audit_cost_usd)
 
-    def enforce(self, evidence: Evidence) -> None:
-        """Audit nodes in reach, fine detected violators, take down what it can.
-
-        In reach: active nodes hosted here, and foreign nodes that served its apparent
-        residents this step: any of them with extraterritorial reach, those hosted by
-        treaty partners otherwise (joint audits). Domestic violators are taken down with
-        the takedown probability; foreign ones only by a treaty partner that hosts them.
-        """
+    def enforce(self, scope: Scope) -> None:
+        """Audit the active nodes in reach (:func:`sim.enforcement.audit_scope`), fine
+        detected violators, take down what it can: domestic violators with the takedown
+        probability, foreign ones only by a treaty partner that hosts them."""
         model = self.model
         nodes = model.node_table
         e = self.enforcement
@@ -78,22 +74,9 @@ class Jurisdiction(mesa.Agent):
         counters[:] = 0.0
         if e.audit_rate == 0 or self.max_audits == 0:  # nobody is audited: nothing to do
             return
-        domestic = nodes.jurisdiction == self.index
-        in_reach = domestic.copy()
-        if e.extraterritorial:
-            in_reach |= evidence.foreign_reach[self.index]
-        else:  # joint audits: nodes in treaty partners that served its residents
-            partners = model.partner_matrix()[self.index]
-            in_reach |= evidence.foreign_reach[self.index] & partners[nodes.jurisdiction]
-        candidates = np.flatnonzero(in_reach & (nodes.status == ACTIVE))
-        violated = (
-            np.where(
-                domestic[candidates],
-                evidence.host_violations[candidates],
-                evidence.foreign_violations[self.index, candidates],
-            )
-            > 0
-        )
+        candidates = np.flatnonzero(scope.in_reach[self.index])
+        candidates = candidates[nodes.status[candidates] == ACTIVE]
+        violated = scope.violated[self.index, candidates]
         audited, detected = audit(
             candidates,
             violated,

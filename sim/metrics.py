@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.nodes import ACTIVE, EXITED, RELOCATING, STATUS_NAMES, TAKEN_DOWN
 from sim.scenario import REQUESTER_KINDS
-from sim.serving import DROPPED, REFUSED, SERVED, Demand, Outcome
+from sim.serving import DROPPED, Demand, Outcome
 
 if TYPE_CHECKING:
     from sim.model import DiriskModel
@@ -30,15 +30,54 @@ def hhi(volume: np.ndarray) -> np.ndarray:
     """Herfindahl-Hirschman index of the market shares along the last axis of ``volume``,
     on the 0-10,000 scale (0 where the total is 0)."""
     volume = np.asarray(volume, dtype=np.float64)
-    total = volume.sum(axis=-1, keepdims=True)
-    share = np.divide(volume, total, out=np.zeros_like(volume), where=total > 0)
-    return HHI_SCALE * np.einsum("...i,...i->...", share, share)
+    return concentration(np.einsum("...i,...i->...", volume, volume), volume.sum(axis=-1))
+
+
+def concentration(squares: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """HHI (0-10,000) from the sum of squared volumes and the total volume: the sum of
+    squared shares, ``squares / total**2`` (0 where the total is 0)."""
+    squares, total = np.asarray(squares, dtype=np.float64), np.asarray(total, dtype=np.float64)
+    return HHI_SCALE * np.divide(squares, total**2, out=np.zeros_like(squares), where=total > 0)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num / den, NaN where den is 0 (undefined, not zero)."""
     num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
     return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+N_STATUS = len(STATUS_NAMES)
+
+#: Node amounts summed per (host jurisdiction, model kind) cell, as in NODE_COLUMNS.
+NODE_AMOUNTS = ("capacity", "served", "revenue_usd", "fines_usd", "profit_usd")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Each node's keys into the recorded cubes, for one arrangement of the nodes."""
+
+    cells: int  #: (host jurisdiction, model kind) cells
+    cell: np.ndarray  #: (N,) the node's cell
+    status_key: np.ndarray  #: (N,) ``cell * N_STATUS`` (add the status)
+    amount_key: np.ndarray  #: (A*N,) ``amount * cells + cell`` for each of NODE_AMOUNTS
+    fate_key: np.ndarray  #: (N+1,) request key offset of a request served by the node
+    #: (fate ``2 * host + permissive``, times the request cells); last: not served
+
+    @classmethod
+    def of(cls, model: DiriskModel, blocks: int) -> _Layout:
+        """The layout of ``model``'s nodes; ``blocks`` requester blocks."""
+        nodes = model.node_table
+        cells = len(model.jurisdiction_names) * len(model.model_names)
+        cell = nodes.jurisdiction * len(model.model_names) + nodes.model
+        refused = 2 * len(model.jurisdiction_names)
+        fate = np.append(nodes.jurisdiction * 2 + model.permissive[nodes.model], refused)
+        return cls(
+            cells=cells,
+            cell=cell,
+            status_key=cell * N_STATUS,
+            amount_key=(cell + cells * np.arange(len(NODE_AMOUNTS))[:, None]).ravel(),
+            fate_key=fate.astype(np.int64) * (blocks * len(model.category_names)),
+        )
 
 
 @dataclass
@@ -56,7 +95,7 @@ class Recorder:
     _global: list[tuple[float, int, int, int]] = field(default_factory=list)
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
-    _fate_cache: tuple | None = None
+    _layout_cache: tuple | None = None
 
     REQUEST_COLUMNS = (
         "emitted",
@@ -102,12 +141,12 @@ class Recorder:
         """Add one step's counts."""
         m = self.model
         req, nodes = m.requesters, m.node_table
-        n_j, n_m = len(m.jurisdiction_names), len(m.model_names)
+        n_j = len(m.jurisdiction_names)
         n_c = len(m.category_names)
         size = req.block_sizes.size * n_c  # (residence, kind, category) cells
         # One key per request: its cell and its fate (served by a node in host jurisdiction
         # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
-        fate = self._fate_keys(size)
+        fate = self._layout().fate_key
         key = np.take(fate, outcome.node) + np.take(self._status_keys(size), outcome.status)
         key += demand.block * n_c + demand.category
         n_fates = 2 * n_j + 2
@@ -135,7 +174,7 @@ class Recorder:
         self._prohibited.append(m.prohibited.copy())
         self._flows.append(hosted.reshape(n_j, n_j, -1, n_c).sum(axis=2))  # (host, origin, C)
 
-        ok = outcome.status == SERVED
+        ok = outcome.served
         who = demand.requester
         harmful = np.flatnonzero(np.take(m.harmful, demand.category))
         self._actors.append(
@@ -148,7 +187,7 @@ class Recorder:
             )
         )
 
-        self._nodes.append(self._node_counts(n_j * n_m))
+        self._nodes.append(self._node_counts())
         partners = m.partner_matrix()
         self._jurisdictions.append(
             np.column_stack([m.enforcement_counts, m.prohibited.sum(axis=1), partners.sum(axis=1)])
@@ -157,7 +196,7 @@ class Recorder:
         validators = m.validators
         self._global.append(
             (
-                float(hhi(nodes.served_step)),
+                int(nodes.served_step @ nodes.served_step),
                 outcome.kyc_blocked,
                 validators.probes if validators is not None else 0,
                 validators.probes_caught if validators is not None else 0,
@@ -168,18 +207,6 @@ class Recorder:
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
 
-    def _fate_keys(self, cells: int) -> np.ndarray:
-        """(N+1,) fate code x cells of a request served by each node (last entry: not
-        served, looked up with node -1), rebuilt when nodes move or switch models."""
-        m, nodes = self.model, self.model.node_table
-        state = (nodes.jurisdiction.tobytes(), nodes.model.tobytes(), cells)
-        if self._fate_cache is None or self._fate_cache[0] != state:
-            code = nodes.jurisdiction * 2 + m.permissive[nodes.model]
-            refused = 2 * len(m.jurisdiction_names)
-            keys = np.append(code, refused).astype(np.int64) * cells
-            self._fate_cache = (state, keys)
-        return self._fate_cache[1]
-
     @staticmethod
     @functools.cache
     def _status_keys(cells: int) -> np.ndarray:
@@ -189,35 +216,56 @@ class Recorder:
         out[DROPPED] = cells
         return out
 
-    def _node_counts(self, cells: int) -> np.ndarray:
-        """(cells, NODE_COLUMNS) per (host jurisdiction, model kind): nodes by status,
-        active compliant nodes, and capacity, service and money, in three bincounts."""
+    def _node_counts(self) -> np.ndarray:
+        """This step's node aggregates per (host jurisdiction, model kind) cell, flat: node
+        counts by status (cells x statuses), active compliant nodes (cells), and the
+        summed amounts of :data:`NODE_AMOUNTS` (amounts x cells); see :meth:`_node_columns`."""
         m, nodes = self.model, self.model.node_table
-        cell = nodes.jurisdiction * len(m.model_names) + nodes.model
-        n_status = len(STATUS_NAMES)
-        by_status = np.bincount(cell * n_status + nodes.status, minlength=cells * n_status)
-        by_status = by_status.reshape(cells, n_status)
+        layout = self._layout()
         active = nodes.status == ACTIVE
-        compliant = np.bincount(cell[active & nodes.compliant], minlength=cells)
-        amounts = (
-            np.where(active, nodes.capacity, 0),
-            nodes.served_step,
-            nodes.revenue_step,
-            nodes.fines_step,
-            m.profit,
-        )
-        stacked = (cell + cells * np.arange(len(amounts))[:, None]).ravel()
-        sums = np.bincount(stacked, weights=np.concatenate(amounts), minlength=cells * len(amounts))
-        return np.column_stack(
+        amounts = np.concatenate(
             [
-                by_status[:, ACTIVE],
-                compliant,
-                by_status[:, TAKEN_DOWN],
-                by_status[:, EXITED],
-                by_status[:, RELOCATING],
-                sums.reshape(len(amounts), cells).T,
+                np.where(active, nodes.capacity, 0),
+                nodes.served_step,
+                nodes.revenue_step,
+                nodes.fines_step,
+                m.profit,
             ]
         )
+        return np.concatenate(
+            [
+                np.bincount(layout.status_key + nodes.status, minlength=layout.cells * N_STATUS),
+                np.bincount(layout.cell[active & nodes.compliant], minlength=layout.cells),
+                np.bincount(
+                    layout.amount_key, weights=amounts, minlength=layout.cells * len(NODE_AMOUNTS)
+                ),
+            ]
+        )
+
+    def _node_columns(self, raw: np.ndarray) -> np.ndarray:
+        """(T, cells, NODE_COLUMNS) from stacked :meth:`_node_counts` rows (T, width)."""
+        cells = len(self.model.jurisdiction_names) * len(self.model.model_names)
+        by_status = raw[:, : cells * N_STATUS].reshape(-1, cells, N_STATUS)
+        compliant = raw[:, cells * N_STATUS : cells * (N_STATUS + 1)]
+        sums = raw[:, cells * (N_STATUS + 1) :].reshape(-1, len(NODE_AMOUNTS), cells)
+        return np.concatenate(
+            [
+                by_status[:, :, [ACTIVE]],
+                compliant[:, :, None],
+                by_status[:, :, [TAKEN_DOWN, EXITED, RELOCATING]],
+                sums.transpose(0, 2, 1),
+            ],
+            axis=2,
+        )
+
+    def _layout(self) -> _Layout:
+        """The nodes' keys into the recorded cubes (rebuilt when nodes move, switch model
+        kind or enter)."""
+        m, nodes = self.model, self.model.node_table
+        state = (nodes.jurisdiction.tobytes(), nodes.model.tobytes())
+        if self._layout_cache is None or self._layout_cache[0] != state:
+            self._layout_cache = (state, _Layout.of(m, len(m.requesters.block_sizes)))
+        return self._layout_cache[1]
 
     def _policy_names(self, prohibited: np.ndarray) -> list[str]:
         """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely
@@ -250,19 +298,19 @@ class Recorder:
 
     # ------------------------------------------------------------------ tables
 
+    @staticmethod
     def _cube(
-        self,
-        blocks: list[np.ndarray],
+        data: np.ndarray,
         levels: list[tuple[str, list[str]]],
         columns: tuple[str, ...],
         counts: tuple[str, ...] = (),
     ) -> pd.DataFrame:
-        """Stack per-step (cells, columns) blocks into a tidy table with index columns;
-        the ``counts`` columns become int64, the others keep the blocks' type."""
-        n_steps = len(blocks)
+        """A tidy table with index columns from ``data`` (T, *levels, columns); the
+        ``counts`` columns become int64, the others keep the data's type."""
+        n_steps = data.shape[0]
         sizes = [len(names) for _, names in levels]
         cells = int(np.prod(sizes))
-        data = np.concatenate(blocks) if blocks else np.zeros((0, len(columns)))
+        data = data.reshape(n_steps * cells, len(columns))
         out = {"step": np.repeat(np.arange(n_steps, dtype=np.int64), cells)}
         codes = np.indices(sizes).reshape(len(sizes), -1)
         for (name, names), code in zip(levels, codes, strict=True):
@@ -271,34 +319,44 @@ class Recorder:
             out[col] = data[:, i].astype(np.int64) if col in counts else data[:, i]
         return pd.DataFrame(out)
 
-    @staticmethod
-    def _stack(blocks: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-        """Per-step (cells, columns) blocks as one array of ``shape``."""
-        if not blocks:
-            return np.zeros([0 if s == -1 else s for s in shape])
-        return np.stack(blocks).reshape(shape)
+    def _arrays(self, first: int = 0) -> dict[str, np.ndarray]:
+        """The recorded days from day ``first`` on, as arrays with the day first:
+        ``requests`` (T, J, K, C, REQUEST_COLUMNS), ``actors`` (T, J, K, ACTOR_COLUMNS),
+        ``nodes`` (T, J, M, NODE_COLUMNS), ``jurisdictions`` (T, J, JURISDICTION_COLUMNS),
+        ``prohibited`` (T, J, C) and ``flows`` (T, host J, origin J, C)."""
+        m = self.model
+        n_j, n_k, n_c = len(m.jurisdiction_names), len(REQUESTER_KINDS), len(m.category_names)
+        n_m = len(m.model_names)
+
+        def stack(blocks: list[np.ndarray], *shape: int) -> np.ndarray:
+            blocks = blocks[first:]
+            return np.stack(blocks).reshape(-1, *shape) if blocks else np.zeros((0, *shape))
+
+        width = n_j * n_m * (N_STATUS + 1 + len(NODE_AMOUNTS))
+        return dict(
+            requests=stack(self._requests, n_j, n_k, n_c, len(self.REQUEST_COLUMNS)),
+            actors=stack(self._actors, n_j, n_k, len(self.ACTOR_COLUMNS)),
+            nodes=self._node_columns(stack(self._nodes, width)).reshape(
+                -1, n_j, n_m, len(self.NODE_COLUMNS)
+            ),
+            jurisdictions=stack(self._jurisdictions, n_j, len(self.JURISDICTION_COLUMNS)),
+            prohibited=stack(self._prohibited, n_j, n_c).astype(bool),
+            flows=stack(self._flows, n_j, n_j, n_c),
+        )
 
     def headline(self, first: int = 0) -> pd.DataFrame:
         """The headline metrics of the recorded days from day ``first`` on, one row per
         day (``first = -1``: the last day only, e.g. for a DataCollector)."""
         m = self.model
         first = first % len(self._requests) if first < 0 else first
-        days = len(self._requests) - first
-        n_j, n_c = len(m.jurisdiction_names), len(m.category_names)
         log = m.event_log  # in step order: read the recent days from the end
         recent = list(itertools.takewhile(lambda e: e["step"] >= first, reversed(log)))
         events = pd.DataFrame(recent if first else log, columns=["step", "event"])
         events["step"] -= first
-        prohibited = self._prohibited[first:]
         out = headline(
-            self._stack(self._requests[first:], (days, n_j, len(REQUESTER_KINDS), n_c, -1)),
-            self._stack(self._actors[first:], (days, n_j, len(REQUESTER_KINDS), -1)),
-            self._stack(self._nodes[first:], (days, n_j, len(m.model_names), -1)),
-            self._stack(self._jurisdictions[first:], (days, n_j, -1)),
-            np.stack(prohibited) if prohibited else np.zeros((0, n_j, n_c), bool),
-            self._stack(self._flows[first:], (days, n_j, n_j, n_c)),
-            pd.DataFrame(self._global[first:], columns=list(STEP_COUNTERS)),
-            events,
+            **self._arrays(first),
+            per_step=pd.DataFrame(self._global[first:], columns=list(STEP_COUNTERS)),
+            events=events,
             harmful=m.harmful,
             permissive=m.permissive,
         )
@@ -309,35 +367,32 @@ class Recorder:
         """All tables of the run (see docs/DATA.md for every column)."""
         m = self.model
         jur, kinds, cats = m.jurisdiction_names, list(REQUESTER_KINDS), m.category_names
+        arrays = self._arrays()
         requests = self._cube(
-            self._requests,
+            arrays["requests"],
             [("jurisdiction", jur), ("requester_kind", kinds), ("category", cats)],
             self.REQUEST_COLUMNS,
             counts=self.REQUEST_COLUMNS,
         )
-        prohibited = (
-            np.stack(self._prohibited)
-            if self._prohibited
-            else np.zeros((0, len(jur), len(cats)), bool)
-        )
+        prohibited = arrays["prohibited"]
         requests["prohibited_at_residence"] = np.broadcast_to(
             prohibited[:, :, None, :], (prohibited.shape[0], len(jur), len(kinds), len(cats))
         ).ravel()
         actors = self._cube(
-            self._actors,
+            arrays["actors"],
             [("jurisdiction", jur), ("requester_kind", kinds)],
             self.ACTOR_COLUMNS,
             counts=self.ACTOR_COLUMNS,
         )
         flows = self._cube(
-            [f.transpose(1, 0, 2).reshape(-1, 1) for f in self._flows],
+            arrays["flows"].transpose(0, 2, 1, 3)[..., None],
             [("origin", jur), ("destination", jur), ("category", cats)],
             ("served",),
             counts=("served",),
         )
         flows = flows[flows["served"] > 0].reset_index(drop=True)
         nodes = self._cube(
-            self._nodes,
+            arrays["nodes"],
             [("jurisdiction", jur), ("model", m.model_names)],
             self.NODE_COLUMNS,
             counts=self.NODE_COLUMNS[:7],
@@ -345,7 +400,7 @@ class Recorder:
         served_in_step = nodes.groupby("step")["served"].transform("sum")
         nodes["market_share"] = nodes["served"] / served_in_step.where(served_in_step > 0)
         jurisdictions = self._cube(
-            self._jurisdictions,
+            arrays["jurisdictions"],
             [("jurisdiction", jur)],
             self.JURISDICTION_COLUMNS,
             counts=(
@@ -374,11 +429,13 @@ class Recorder:
         )
 
 
-#: Per-step counters recorded directly (not derivable from the detailed tables).
-STEP_COUNTERS = ("hhi_nodes", "kyc_blocked", "probes", "probes_caught")
+#: Per-step counters recorded directly (not derivable from the detailed tables);
+#: ``served_squares`` is the sum over nodes of (requests served)^2, for ``hhi_nodes``.
+STEP_COUNTERS = ("served_squares", "kyc_blocked", "probes", "probes_caught")
 
-#: Headline counters in column order: those above and two derived from the tables
-#: (``hhi_jurisdictions`` from flows, ``treaty_links`` from jurisdictions).
+#: Headline counters in column order: those above and three derived from the tables
+#: (``hhi_nodes`` with nodes, ``hhi_jurisdictions`` from flows, ``treaty_links`` from
+#: jurisdictions).
 HEADLINE_COUNTERS = (
     "hhi_nodes",
     "hhi_jurisdictions",
@@ -413,9 +470,9 @@ def headline(
     jurisdictions: np.ndarray,
     prohibited: np.ndarray,
     flows: np.ndarray,
+    *,
     per_step: pd.DataFrame,
     events: pd.DataFrame,
-    *,
     harmful: np.ndarray,
     permissive: np.ndarray,
 ) -> pd.DataFrame:
@@ -487,6 +544,10 @@ def headline(
         summed = total(jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index(col)])
         out[col] = summed if col.endswith("usd") else summed.astype(np.int64)
     derived = {
+        "hhi_nodes": concentration(
+            per_step["served_squares"].to_numpy(),
+            total(nodes[..., Recorder.NODE_COLUMNS.index("served")]),
+        ),
         "hhi_jurisdictions": hhi(flows.sum(axis=(2, 3))),
         "treaty_links": total(
             jurisdictions[..., Recorder.JURISDICTION_COLUMNS.index("treaty_partners")]

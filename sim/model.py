@@ -11,7 +11,7 @@ from mesa.agent import AgentSet
 
 from sim.compat import release_models_after_use
 from sim.dynamics import Diffusion, adapt
-from sim.enforcement import Evidence, gather_evidence
+from sim.enforcement import Evidence, audit_scope, gather_evidence
 from sim.events import apply_event
 from sim.jurisdictions import Jurisdiction
 from sim.market import gateway_rules, neighbourhoods, reach_groups
@@ -22,7 +22,7 @@ from sim.policy import PolicyMemory, grow_treaties, signals
 from sim.requesters import MALICIOUS, Requesters
 from sim.routing import RoutingTable, routing_weights
 from sim.scenario import Scenario
-from sim.serving import SERVED, Demand, Outcome, ServingRules, serve
+from sim.serving import Demand, Outcome, ServingRules, serve
 from sim.validators import ValidatorSet
 
 release_models_after_use()
@@ -266,8 +266,7 @@ class DiriskModel(mesa.Model):
     def settle(self, outcome: Outcome) -> None:
         """Book each node's served requests and revenue; update the market signals."""
         nodes = self.node_table
-        ok = outcome.status == SERVED
-        nodes.book(np.bincount(outcome.node[ok], minlength=nodes.size), self.step_index)
+        nodes.book(np.bincount(outcome.served_node, minlength=nodes.size), self.step_index)
         if self.scenario.adaptation.enabled:
             self._observe_arrivals(outcome.arrivals)
 
@@ -289,13 +288,10 @@ class DiriskModel(mesa.Model):
 
     def evidence(self, demand: Demand, outcome: Outcome) -> Evidence:
         """Policy violations among the step's served requests."""
-        ok = outcome.status == SERVED
-        extraterritorial = np.array(
-            [a.enforcement.extraterritorial for a in self.jurisdiction_agents]
-        )
-        reaching = extraterritorial | self.partner_matrix().any(axis=1)
+        ok = outcome.served
+        reaching = self._extraterritorial() | self.partner_matrix().any(axis=1)
         return gather_evidence(
-            outcome.node[ok],
+            outcome.served_node,
             demand.category[ok],
             demand.apparent[ok],
             host=self.node_table.jurisdiction,
@@ -306,7 +302,13 @@ class DiriskModel(mesa.Model):
     def enforce(self, evidence: Evidence) -> None:
         """Every jurisdiction audits, fines and takes down, in scenario order; validators
         score and probe miners, and emissions are paid."""
-        self.jurisdiction_agents.do("enforce", evidence)
+        scope = audit_scope(
+            evidence,
+            host=self.node_table.jurisdiction,
+            extraterritorial=self._extraterritorial(),
+            partners=self.partner_matrix(),
+        )
+        self.jurisdiction_agents.do("enforce", scope)
         if self.validators is not None:
             nodes = self.node_table
             benign = ~self.harmful
@@ -384,6 +386,10 @@ class DiriskModel(mesa.Model):
             dtype=bool,
         ).reshape(len(self.jurisdiction_names), len(self.category_names))
 
+    def _extraterritorial(self) -> np.ndarray:
+        """(J,) bool: jurisdictions with extraterritorial reach."""
+        return np.array([a.enforcement.extraterritorial for a in self.jurisdiction_agents])
+
     def filter_matrix(self) -> np.ndarray:
         """(J, C) probability that jurisdiction j's compliance filter catches category c:
         the filter's recall on prohibited categories, its false-positive rate on
@@ -400,9 +406,8 @@ class DiriskModel(mesa.Model):
         """Flat lookups for the serving kernel, from the current node and policy state
         (rebuilt only when that state changes)."""
         nodes = self.node_table
-        enf = [a.enforcement for a in self.jurisdiction_agents]
-        extraterritorial = np.array([e.extraterritorial for e in enf])
-        kyc = np.array([e.kyc_mandate for e in enf])
+        extraterritorial = self._extraterritorial()
+        kyc = np.array([a.enforcement.kyc_mandate for a in self.jurisdiction_agents])
         key = (
             nodes.model.tobytes(),
             nodes.compliant.tobytes(),

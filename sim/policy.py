@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.nodes import ACTIVE
-from sim.serving import SERVED, Demand, Outcome
+from sim.serving import Demand, Outcome
 
 if TYPE_CHECKING:
     from sim.model import DiriskModel
@@ -41,9 +41,9 @@ class PolicyMemory:
     def observe(self, model: DiriskModel, demand: Demand, outcome: Outcome) -> None:
         """Add one step's served flows and harm to the moving averages."""
         n_jur = self.harm.size
-        served = outcome.status == SERVED
+        served = outcome.served
         residence = model.requesters.jurisdiction[demand.requester]
-        host = model.node_table.jurisdiction[outcome.node[served]]
+        host = model.node_table.jurisdiction[outcome.served_node]
         flows = np.bincount(residence[served] * n_jur + host, minlength=n_jur * n_jur)
         malicious = model.requesters.kind[demand.requester] == model.malicious_kind
         harm_done = served & malicious & model.harmful[demand.category]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.scenario import REQUESTER_KINDS, Scenario
-from sim.serving import SERVED, Demand, Outcome
+from sim.serving import Demand, Outcome
 
 #: Index of the malicious requester kind.
 MALICIOUS = REQUESTER_KINDS.index("malicious")
@@ -107,10 +108,15 @@ class Requesters:
             block_jailbreak=np.array([p.jailbreak_attempt for p in blocks]),
         )
 
-    @property
+    @functools.cached_property
     def block_sizes(self) -> np.ndarray:
         """(B,) requesters per block (block = jurisdiction x kind)."""
         return np.diff(self.block_start)
+
+    @functools.cached_property
+    def block_kind(self) -> np.ndarray:
+        """(B,) requester kind of each block."""
+        return np.arange(self.block_sizes.size) % len(REQUESTER_KINDS)
 
     def block_counts(self, *groups: np.ndarray) -> np.ndarray:
         """(B, len(groups)): per block, the number of *distinct* requesters among each
@@ -135,7 +141,9 @@ class Requesters:
         starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
         # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
         sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T.astype(np.int64)
-        return np.where(self.block_sizes[:, None] > 0, sums, 0)
+        if self.block_sizes.all():
+            return sums
+        return np.where(self.block_sizes[:, None] > 0, sums, 0)  # reduceat gives no zeros
 
     def emit(self, rng: np.random.Generator) -> Demand:
         """One day's requests: each requester emits Poisson(rate x mix) requests per
@@ -149,25 +157,24 @@ class Requesters:
         n_cat = self.block_mix.shape[1]
         counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
         cell = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
-        block = cell // n_cat
+        block, category = np.divmod(cell, n_cat)
         size = sizes[block]
         offset = np.minimum((rng.random(block.size) * size).astype(np.int32), size - 1)
         who = self.block_start.astype(np.int32)[block] + offset
-        kind = block % len(REQUESTER_KINDS)
         if self.kind_loyalty.any():
-            loyal = rng.random(who.size) < self.kind_loyalty[kind]
+            loyal = rng.random(who.size) < self.kind_loyalty[self.block_kind][block]
             preferred = np.where(loyal, self.known[who], -1)
         else:
             preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
             block=block,
-            category=cell - block * n_cat,
+            category=category,
             apparent=self.apparent[who],
             persistence=self.block_persistence[block],
             jailbreak=self.block_jailbreak[block],
             verified=self.verified[who],
-            kyc_give_up=self.kind_give_up[kind],
+            kyc_give_up=self.kind_give_up[self.block_kind][block],
             preferred=preferred,
         )
 
@@ -183,7 +190,7 @@ class Requesters:
         if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
             return
         who = demand.requester
-        served = outcome.status == SERVED
+        served = outcome.served
         tried_known = (demand.preferred >= 0) & (outcome.first_node == demand.preferred)
         self.known[who[tried_known & (outcome.node != demand.preferred)]] = -1
         remember = served & (rng.random(who.size) < self.kind_memory[self.kind[who]])

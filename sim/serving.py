@@ -142,6 +142,16 @@ class Outcome:
     kyc_blocked: int  #: attempts refused by a KYC gate
     arrivals: np.ndarray  #: (N*C,) attempts that reached each node, by category
 
+    @cached_property
+    def served(self) -> np.ndarray:
+        """(n,) bool: the request was served."""
+        return self.status == SERVED
+
+    @cached_property
+    def served_node(self) -> np.ndarray:
+        """(s,) serving node of each served request, in request order."""
+        return self.node[self.served]
+
 
 def refusal_probability(
     node: np.ndarray,
