@@ -85,6 +85,9 @@ class Jurisdiction(mesa.Agent):
             max_audits=self.max_audits,
             rng=model.rng,
         )
+        counters[[0, 4]] = audited.size, audited.size * e.audit_cost_usd  # audits, spend
+        if detected.size == 0:  # no fines, no takedowns (and no draws for them)
+            return
         fines = fine_amounts(
             nodes.annual_revenue(model.step_index, detected),
             share=e.fine_share_of_annual_revenue,
@@ -106,13 +109,7 @@ class Jurisdiction(mesa.Agent):
                 node_id=node,
                 detail=f"hosted in {model.jurisdiction_names[nodes.jurisdiction[node]]}",
             )
-        counters[:] = (
-            audited.size,
-            detected.size,
-            fines.sum(),
-            taken.size,
-            audited.size * e.audit_cost_usd,
-        )
+        counters[1:4] = detected.size, fines.sum(), taken.size  # detected, fines, takedowns
 
     def revise_policy(self, signals: PolicySignals) -> None:
         """Adopt, tighten or relax rules, by the rules the scenario switches on.

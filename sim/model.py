@@ -75,6 +75,7 @@ class DiriskModel(mesa.Model):
         super().__init__(rng=self.seed)
         self.scenario = scenario
         self.category_names = list(scenario.categories)
+        self.category_index = {n: i for i, n in enumerate(self.category_names)}
         self.model_names = list(scenario.models)
         self.jurisdiction_names = list(scenario.jurisdictions)
         self.jurisdiction_index = {n: i for i, n in enumerate(self.jurisdiction_names)}
@@ -236,7 +237,10 @@ class DiriskModel(mesa.Model):
         """Route every request and let nodes serve or refuse it, with retries."""
         nodes = self.node_table
         routing, lookup = self.routing()
-        group = lookup[self.requester_entry[demand.requester], demand.apparent]
+        if lookup.shape[0] == 1:  # one entry point (all but p2p markets)
+            group = lookup[0][demand.apparent]
+        else:
+            group = lookup[self.requester_entry[demand.requester], demand.apparent]
         remaining = np.where(nodes.active, nodes.capacity, 0)
         return serve(demand, group, self.serving_rules(), routing, remaining, self.rng)
 
@@ -381,10 +385,11 @@ class DiriskModel(mesa.Model):
 
     def _policy_matrix(self) -> np.ndarray:
         """(J, C) bool: category prohibited by jurisdiction, as in force now."""
-        return np.array(
-            [np.isin(self.category_names, sorted(a.prohibited)) for a in self.jurisdiction_agents],
-            dtype=bool,
-        ).reshape(len(self.jurisdiction_names), len(self.category_names))
+        out = np.zeros((len(self.jurisdiction_names), len(self.category_names)), dtype=bool)
+        column = self.category_index
+        for row, agent in zip(out, self.jurisdiction_agents, strict=True):
+            row[[column[c] for c in agent.prohibited if c in column]] = True
+        return out
 
     def _extraterritorial(self) -> np.ndarray:
         """(J,) bool: jurisdictions with extraterritorial reach."""

@@ -80,7 +80,10 @@ class RoutingTable:
         table = (shifted + offsets).ravel()
         cells = GUIDE_RESOLUTION * n_nodes
         needles = (offsets + np.arange(cells) / max(cells, 1)).ravel()
-        guide = np.searchsorted(table, needles, side="right")
+        # guide[k] = #(table <= needles[k]): entry i counts from the first needle >= it on,
+        # the same as searchsorted(table, needles, "right") at O(1) per needle.
+        first = np.searchsorted(needles, table, side="left")
+        guide = np.cumsum(np.bincount(first, minlength=needles.size + 1)[:-1])
         node = np.where(has_node[:, None], np.arange(n_nodes), -1).ravel()
         return cls(
             table=table,

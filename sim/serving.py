@@ -65,38 +65,18 @@ class ServingRules:
     gateway_kyc: np.ndarray  #: (C,) bool, gateway serves only verified users
 
     @cached_property
-    def passing(self) -> np.ndarray:
-        """(N*C,) probability that a node serves an attempt without a jailbreak
-        (``1 - refusal_probability`` where no filter applies abroad)."""
-        return (1 - self.refusal) * (1 - self.node_filter)
-
-    @cached_property
-    def passing_jailbroken(self) -> np.ndarray:
-        """(N*C,) the same for a jailbroken attempt."""
-        model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
-        return (1 - model) * (1 - self.node_filter)
-
-    @cached_property
-    def abroad(self) -> np.ndarray:
-        """(J,) index into :attr:`passing_abroad` of each jurisdiction that filters
-        abroad (-1 for the others)."""
-        filtering = self.ext_filter.reshape(-1, self.n_categories).any(axis=1)
-        out = np.full(filtering.size, -1, dtype=np.int64)
-        out[filtering] = np.arange(filtering.sum())
-        return out
-
-    @cached_property
-    def passing_abroad(self) -> np.ndarray:
-        """(E, 2, N*C) pass probability for requests appearing in each of the E
-        jurisdictions that filter abroad, without and with a jailbreak
-        (``1 - refusal_probability``)."""
+    def pass_table(self) -> np.ndarray:
+        """(F+1, 2, N*C) probability that an attempt passes (``1 - refusal_probability``):
+        by the filter abroad it meets (row 0: none; row 1+f: that of the f-th jurisdiction
+        filtering abroad), not jailbroken or jailbroken, node and category."""
         n_nodes = self.susceptibility.size
+        model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
+        rows = [[(1 - self.refusal) * (1 - self.node_filter), (1 - model) * (1 - self.node_filter)]]
         node = np.repeat(np.arange(n_nodes), self.n_categories)
         category = np.tile(np.arange(self.n_categories), n_nodes)
-        tables = []
-        for j in np.flatnonzero(self.abroad >= 0):
+        for j in np.flatnonzero(self.pass_offset):
             apparent = np.full(node.size, j)
-            tables.append(
+            rows.append(
                 [
                     1.0
                     - refusal_probability(
@@ -105,7 +85,16 @@ class ServingRules:
                     for jailbroken in (False, True)
                 ]
             )
-        return np.array(tables, dtype=np.float64).reshape(len(tables), 2, node.size)
+        return np.array(rows, dtype=np.float64).reshape(len(rows), 2, node.size)
+
+    @cached_property
+    def pass_offset(self) -> np.ndarray:
+        """(J,) offset into the flat :attr:`pass_table` of the row of requests appearing in
+        each jurisdiction (0 unless it filters abroad); add ``N*C`` if jailbroken."""
+        filtering = self.ext_filter.reshape(-1, self.n_categories).any(axis=1)
+        row = np.zeros(filtering.size, dtype=np.int64)
+        row[filtering] = 1 + np.arange(filtering.sum())
+        return row * 2 * self.susceptibility.size * self.n_categories
 
     @cached_property
     def kyc_gate(self) -> np.ndarray:
@@ -236,6 +225,7 @@ def serve(
     if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
         exposed = rules.kyc_category[demand.category] & ~demand.verified
     n_nodes = routing.n_nodes
+    cell_count = rules.susceptibility.size * n_cat
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
             break
@@ -276,19 +266,12 @@ def serve(
         admitted = admit(node, remaining, rng)
         cell = node * n_cat + cat
         reached_cells.append(cell)
-        passing = rules.passing[cell]
-        jailed = np.zeros(idx.size, dtype=bool)
+        key = cell + rules.pass_offset[apparent]  # into the flat pass table
         trying = np.flatnonzero(jailbreak > 0)
         if trying.size:
             hit = trying[rng.random(trying.size) < jailbreak[trying]]
-            jailed[hit] = True
-            passing[hit] = rules.passing_jailbroken[cell[hit]]
-        if rules.extraterritorial:
-            which = rules.abroad[apparent]
-            sub = np.flatnonzero(which >= 0)
-            flat = (which[sub] * 2 + jailed[sub]) * rules.passing.size + cell[sub]
-            passing[sub] = np.take(rules.passing_abroad.ravel(), flat)
-        refused = rng.random(idx.size) >= passing
+            key[hit] += cell_count  # the jailbroken half of the row
+        refused = rng.random(idx.size) >= np.take(rules.pass_table, key)
         quitting = idx[:0]
         if check_kyc:
             sub = np.flatnonzero(exposed[idx] & admitted)

@@ -70,19 +70,26 @@ def random_rules(rng: np.random.Generator, n_nodes: int, n_cat: int, n_jur: int)
     )
 
 
-def test_precomputed_passing_tables_equal_the_refusal_formula():
-    """The serving loop's fast lookups give exactly 1 - refusal_probability where no
-    filter applies abroad (and the loop uses the full formula where one does)."""
+def test_pass_table_equals_one_minus_the_refusal_formula_everywhere():
+    """The serving loop's one lookup (pass_offset of the apparent jurisdiction, plus N*C
+    if jailbroken, plus node * C + category) gives 1 - refusal_probability, for requests
+    appearing in jurisdictions that filter abroad and in those that do not."""
     rng = np.random.default_rng(0)
-    rules = random_rules(rng, 20, 5, 3)
-    node = np.repeat(np.arange(20), 5)
-    category = np.tile(np.arange(5), 20)
-    quiet = ServingRules(**{**rules.__dict__, "ext_filter": np.zeros(15)})
-    for jailbroken, table in ((False, quiet.passing), (True, quiet.passing_jailbroken)):
-        p = refusal_probability(
-            node, category, np.zeros(100, dtype=np.int64), np.full(100, jailbroken), quiet
+    n_nodes, n_cat, n_jur = 20, 5, 3
+    rules = random_rules(rng, n_nodes, n_cat, n_jur)
+    ext = rng.random((n_jur, n_cat))
+    ext[1] = 0.0  # jurisdiction 1 imposes no filter abroad
+    rules = ServingRules(**{**rules.__dict__, "ext_filter": ext.ravel()})
+    node, category, apparent, jailbroken = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(n_nodes), np.arange(n_cat), np.arange(n_jur), [False, True], indexing="ij"
         )
-        assert 1 - p == pytest.approx(table[node * 5 + category])
+    )
+    key = node * n_cat + category + rules.pass_offset[apparent] + jailbroken * n_nodes * n_cat
+    p = refusal_probability(node, category, apparent, jailbroken, rules)
+    assert rules.pass_offset[1] == 0
+    assert np.take(rules.pass_table, key) == pytest.approx(1 - p, abs=1e-15)
 
 
 def test_refusal_probability_is_a_probability():
