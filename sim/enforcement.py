@@ -82,7 +82,7 @@ def audit_scope(
         partners: (J, J) bool treaty links.
     """
     domestic = host[None, :] == np.arange(partners.shape[0])[:, None]
-    abroad = evidence.foreign_reach & (extraterritorial[:, None] | partners[:, host])
+    abroad = evidence.foreign_reach & (extraterritorial[:, None] | partners)[:, host]
     violated = np.where(
         domestic, evidence.host_violations[None, :] > 0, evidence.foreign_violations > 0
     )

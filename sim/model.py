@@ -20,7 +20,7 @@ from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
 from sim.policy import PolicyMemory, grow_treaties, signals
 from sim.requesters import MALICIOUS, Requesters
-from sim.routing import RoutingTable, routing_weights
+from sim.routing import RoutingTable, price_weight
 from sim.scenario import Scenario
 from sim.serving import Demand, Outcome, ServingRules, serve
 from sim.validators import ValidatorSet
@@ -120,6 +120,7 @@ class DiriskModel(mesa.Model):
         self.enforcement_counts = np.zeros((len(self.jurisdiction_names), 5))
         self._partners: np.ndarray | None = None
         self._routing_cache: tuple | None = None
+        self._price_weight = np.zeros(0)
         self._rules_cache: tuple | None = None
         self.treaties = nx.Graph()
         self.treaties.add_nodes_from(self.jurisdiction_names)
@@ -221,17 +222,17 @@ class DiriskModel(mesa.Model):
     def routing_weights(self) -> np.ndarray:
         """(N,) routing weight of every node under the market protocol."""
         nodes = self.node_table
-        weights = routing_weights(
-            nodes.capacity,
-            nodes.price,
-            nodes.active,
-            price_elasticity=self.scenario.market.price_elasticity,
-            quality_factor=self.quality_factor[nodes.model],
-        )
         if self.validators is not None:
             relative = self.validators.relative_incentive(nodes.active)
-            weights = np.where(nodes.active, nodes.capacity * relative, 0.0)
-        return weights
+            return np.where(nodes.active, nodes.capacity * relative, 0.0)
+        # A node's capacity and price never change: their part is computed once per node
+        # (as in sim.routing.routing_weights).
+        if self._price_weight.size != nodes.size:
+            self._price_weight = price_weight(
+                nodes.capacity, nodes.price, self.scenario.market.price_elasticity
+            )
+        weights = self._price_weight * self.quality_factor[nodes.model]
+        return np.where(nodes.active, weights, 0.0)
 
     def serve(self, demand: Demand) -> Outcome:
         """Route every request and let nodes serve or refuse it, with retries."""

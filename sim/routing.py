@@ -12,6 +12,7 @@ draw instead of O(log N).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,8 +46,14 @@ def routing_weights(
     Returns:
         (N,) float64 weights >= 0.
     """
-    weights = capacity * np.power(price, -price_elasticity) * quality_factor
+    weights = price_weight(capacity, price, price_elasticity) * quality_factor
     return np.where(active, weights, 0.0)
+
+
+def price_weight(capacity: np.ndarray, price: np.ndarray, price_elasticity: float) -> np.ndarray:
+    """(N,) the part of the routing weight fixed for a node's life: capacity x
+    price^-elasticity."""
+    return capacity * np.power(price, -price_elasticity)
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,10 @@ class RoutingTable:
         offsets = np.arange(n_groups, dtype=np.float64)[:, None]
         shifted = np.where(has_node[:, None], cum / np.where(has_node, totals, 1.0)[:, None], 1.0)
         table = (shifted + offsets).ravel()
-        cells = GUIDE_RESOLUTION * n_nodes
-        needles = (offsets + np.arange(cells) / max(cells, 1)).ravel()
-        # guide[k] = #(table <= needles[k]): entry i counts from the first needle >= it on,
-        # the same as searchsorted(table, needles, "right") at O(1) per needle.
-        first = np.searchsorted(needles, table, side="left")
+        # guide[k] = #(table <= needle k): entry i counts from the first needle not below
+        # it on (the same as searchsorted(table, needles, "right"), at O(1) per entry).
+        needles = _needles(n_groups, GUIDE_RESOLUTION * n_nodes)
+        first = _count_below(needles, table, GUIDE_RESOLUTION * n_nodes)
         guide = np.cumsum(np.bincount(first, minlength=needles.size + 1)[:-1])
         node = np.where(has_node[:, None], np.arange(n_nodes), -1).ravel()
         return cls(
@@ -123,6 +129,28 @@ class RoutingTable:
             flat[behind] += 1
             behind = behind[self.table[flat[behind]] <= x[behind]]
         return self.node[flat]
+
+
+@functools.lru_cache(maxsize=8)
+def _needles(n_groups: int, cells: int) -> np.ndarray:
+    """(G*cells,) the guide's needles ``g + k / cells``, ascending (read-only)."""
+    out = np.arange(n_groups, dtype=np.float64)[:, None] + np.arange(cells) / max(cells, 1)
+    out = out.ravel()
+    out.flags.writeable = False
+    return out
+
+
+def _count_below(needles: np.ndarray, values: np.ndarray, cells: int) -> np.ndarray:
+    """``searchsorted(needles, values, "left")`` for needles ``g + k / cells``: the
+    estimate ``ceil(values * cells)`` (off by at most one through rounding), corrected
+    against the needles themselves."""
+    count = np.clip(np.ceil(values * cells).astype(np.int64), 0, needles.size)
+    high = count > 0
+    high[high] = needles[count[high] - 1] >= values[high]
+    count -= high
+    low = count < needles.size
+    low[low] = needles[count[low]] < values[low]
+    return count + low
 
 
 def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -254,7 +254,9 @@ def serve(
                 node = np.where(routing.reaches(reach, preferred), preferred, node)
             first_node[idx] = node
         else:
-            same = (node == last) & (node >= 0)
+            same = node == last  # last is -1 only for attempts the gateway carried over
+            if rules.gateway:
+                same &= node >= 0
             if same.any():  # a retry goes to another node: redraw once
                 node[same] = routing.route(reach[same], rng)
         reached = node >= 0

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.routing import RoutingTable, admit
+from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
 from sim.serving import ServingRules, refusal_probability
 
 
@@ -31,6 +31,20 @@ def test_guide_table_draws_equal_searchsorted_on_the_cdf(n_nodes, n_groups, seed
         expected = np.searchsorted(cdf, u[mine], side="right")
         assert (node[mine] == expected).all()
         assert (w[node[mine]] > 0).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(n_nodes=st.integers(1, 60), n_groups=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
+def test_guide_entries_are_the_searchsorted_positions_of_their_needles(n_nodes, n_groups, seed):
+    """guide[k] is the first table index above needle k = g + j / (R * N), exactly as
+    searchsorted would give it (the O(1) construction must not be off by one)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.lognormal(size=n_nodes) * (rng.random(n_nodes) < 0.7)
+    reachable = rng.random((n_groups, n_nodes)) < 0.6
+    table = RoutingTable.build(weights, reachable)
+    cells = GUIDE_RESOLUTION * n_nodes
+    needles = (np.arange(n_groups)[:, None] + np.arange(cells) / cells).ravel()
+    assert (table.guide == np.searchsorted(table.table, needles, side="right")).all()
 
 
 def test_routing_frequencies_follow_the_weights():
