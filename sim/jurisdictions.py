@@ -76,7 +76,7 @@ class Jurisdiction(mesa.Agent):
             return
         candidates = np.flatnonzero(scope.in_reach[self.index])
         candidates = candidates[nodes.status[candidates] == ACTIVE]
-        violated = scope.violated[self.index, candidates]
+        violated = scope.violated[self.index][candidates]
         audited, detected = audit(
             candidates,
             violated,
