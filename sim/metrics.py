@@ -107,6 +107,7 @@ class Recorder:
         "served_foreign",
         "served_permissive",
     )
+    FOREIGN = REQUEST_COLUMNS.index("served_foreign")
     ACTOR_COLUMNS = (
         "requesters",
         "requesting",
@@ -148,31 +149,19 @@ class Recorder:
         # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
         fate = self._layout().fate_key
         key = np.take(fate, outcome.node) + np.take(self._status_keys(size), outcome.status)
-        key += demand.block * n_c + demand.category
+        key += demand.cell
         n_fates = 2 * n_j + 2
         counts = np.bincount(key, minlength=n_fates * size).reshape(n_fates, size)
         tries = np.bincount(key, weights=outcome.attempts, minlength=n_fates * size)
-        tries = tries.reshape(n_fates, size)
-        by_host = counts[: 2 * n_j].reshape(n_j, 2, size)  # served, (host, permissive, cell)
-        served = by_host.sum(axis=(0, 1))
-        hosted = by_host.sum(axis=1)  # (host, cell)
-        at_home = np.einsum("jjx->jx", hosted.reshape(n_j, n_j, -1)).ravel()
-        self._requests.append(
-            np.column_stack(
-                [
-                    counts.sum(axis=0),
-                    served,
-                    counts[2 * n_j],
-                    counts[2 * n_j + 1],
-                    tries.sum(axis=0),
-                    tries[: 2 * n_j].sum(axis=0),
-                    served - at_home,
-                    by_host[:, 1].sum(axis=0),
-                ]
-            )
-        )
+        # REQUEST_COLUMNS are sums over fates of counts and attempts, less those served at
+        # home for served_foreign.
+        combine, home = self._request_weights(n_j, size // n_c, n_c)
+        columns = combine @ np.concatenate([counts, tries.reshape(n_fates, size)])
+        columns[self.FOREIGN] -= np.einsum("fs,fs->s", home, counts)
+        self._requests.append(columns.T)
         self._prohibited.append(m.prohibited.copy())
-        self._flows.append(hosted.reshape(n_j, n_j, -1, n_c).sum(axis=2))  # (host, origin, C)
+        by_host = counts[: 2 * n_j].reshape(n_j, 2, n_j, -1, n_c)  # served: (host, permissive,
+        self._flows.append(by_host.sum(axis=(1, 3)))  # residence, kind, category) -> flows
 
         ok = outcome.served
         who = demand.requester
@@ -206,6 +195,32 @@ class Recorder:
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
             self._snapshots.append(self.node_snapshot())
+
+    @staticmethod
+    @functools.cache
+    def _request_weights(n_j: int, n_blocks: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
+        """The REQUEST_COLUMNS of a cell as weighted sums over fates (served in host h with
+        a permissive model or not, refused, dropped) of its request counts and attempts:
+        ``(8, 2F)`` weights, and the ``(F, S)`` mask of fates served at the cell's
+        residence (to subtract for served_foreign)."""
+        fates = np.arange(2 * n_j + 2)
+        served = fates < 2 * n_j
+        every = np.ones(fates.size, dtype=bool)
+        combine = np.zeros((len(Recorder.REQUEST_COLUMNS), 2, fates.size))
+        for column, (part, rows) in {
+            "emitted": (0, every),
+            "served": (0, served),
+            "refused": (0, fates == 2 * n_j),
+            "dropped": (0, fates == 2 * n_j + 1),
+            "attempts": (1, every),
+            "attempts_on_served": (1, served),
+            "served_foreign": (0, served),
+            "served_permissive": (0, served & (fates % 2 == 1)),
+        }.items():
+            combine[Recorder.REQUEST_COLUMNS.index(column), part, rows] = 1.0
+        residence = np.repeat(np.arange(n_blocks) // len(REQUESTER_KINDS), n_c)
+        home = served[:, None] & (fates[:, None] // 2 == residence[None, :])
+        return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home.astype(np.int64)
 
     @staticmethod
     @functools.cache

@@ -134,13 +134,13 @@ class Requesters:
         return self.block_sums((self.known >= 0)[None, :])
 
     def block_sums(self, flags: np.ndarray) -> np.ndarray:
-        """(B, F): per block, the sum of each row of ``flags`` (F, R or R+1) over its
+        """(B, F) int32: per block, the sum of each row of ``flags`` (F, R or R+1) over its
         requesters."""
         if flags.shape[1] == 0:  # nobody at all
             return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int64)
         starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
         # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
-        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T.astype(np.int64)
+        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T
         if self.block_sizes.all():
             return sums
         return np.where(self.block_sizes[:, None] > 0, sums, 0)  # reduceat gives no zeros
@@ -170,6 +170,7 @@ class Requesters:
             requester=who,
             block=block,
             category=category,
+            cell=cell,
             apparent=self.apparent[who],
             persistence=self.block_persistence[block],
             jailbreak=self.block_jailbreak[block],

@@ -31,6 +31,7 @@ class Demand:
     requester: np.ndarray  #: requester index
     block: np.ndarray  #: requester's block (residence x kind: ``jurisdiction * K + kind``)
     category: np.ndarray  #: category index
+    cell: np.ndarray  #: (block, category) cell: ``block * C + category``
     apparent: np.ndarray  #: jurisdiction the market sees (residence, or VPN exit)
     persistence: np.ndarray  #: retries allowed after a failed attempt
     jailbreak: np.ndarray  #: probability that an attempt carries a jailbreak
