@@ -70,7 +70,7 @@ class RoutingTable:
 
     table: np.ndarray  #: (G*N,) shifted cumulative distributions
     guide: np.ndarray  #: (G*R*N,) guide table into ``table``
-    node: np.ndarray  #: (G*N,) node at each index of ``table`` (-1 in groups without one)
+    node: np.ndarray  #: (G*N,) int32 node at each index of ``table`` (-1: group has none)
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
 
@@ -89,8 +89,9 @@ class RoutingTable:
         # it on (the same as searchsorted(table, needles, "right"), at O(1) per entry).
         needles = _needles(n_groups, GUIDE_RESOLUTION * n_nodes)
         first = _count_below(needles, table, GUIDE_RESOLUTION * n_nodes)
-        guide = np.cumsum(np.bincount(first, minlength=needles.size + 1)[:-1])
-        node = np.where(has_node[:, None], np.arange(n_nodes), -1).ravel()
+        # int32 (node indices fit): half the cache footprint of a randomly read table.
+        guide = np.cumsum(np.bincount(first, minlength=needles.size + 1)[:-1], dtype=np.int32)
+        node = np.where(has_node[:, None], np.arange(n_nodes, dtype=np.int32), -1).ravel()
         return cls(
             table=table,
             guide=guide,
@@ -118,7 +119,7 @@ class RoutingTable:
         in the attempt's group exceeds it, found from the guide entry below ``group + u``.
         """
         if self.n_nodes == 0:
-            return np.full(group.size, -1, dtype=np.int64)
+            return np.full(group.size, -1, dtype=np.int32)
         x = rng.random(group.size)
         if self.has_node.size > 1:  # shift into the group's stretch of the table
             np.minimum(x, _U_MAX, out=x)
