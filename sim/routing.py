@@ -20,6 +20,10 @@ import numpy as np
 #: Upper bound on a uniform draw, so that ``group + u`` never rounds up to ``group + 1``.
 _U_MAX = 1.0 - 1e-9
 
+#: Below this many draws, :meth:`RoutingTable.route` searches the table directly (same
+#: result): for a few hundred draws the guide's extra numpy calls cost more than the search.
+_SEARCH_BELOW = 1024
+
 #: Guide-table entries per node and group: at 4, about one draw in ten needs a step of
 #: the walk after the guide lookup (one in three at 1).
 GUIDE_RESOLUTION = 4
@@ -124,6 +128,8 @@ class RoutingTable:
         if self.has_node.size > 1:  # shift into the group's stretch of the table
             np.minimum(x, _U_MAX, out=x)
             x += group
+        if x.size <= _SEARCH_BELOW:  # few draws: a binary search costs fewer calls
+            return self.node[np.searchsorted(self.table, x, side="right")]
         flat = self.guide[(x * (GUIDE_RESOLUTION * self.n_nodes)).astype(np.int64)]
         behind = np.flatnonzero(self.table[flat] <= x)
         while behind.size:

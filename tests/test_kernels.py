@@ -12,15 +12,20 @@ from sim.serving import ServingRules, refusal_probability
 
 
 @settings(max_examples=50, deadline=None)
-@given(n_nodes=st.integers(1, 60), n_groups=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
-def test_guide_table_draws_equal_searchsorted_on_the_cdf(n_nodes, n_groups, seed):
+@given(
+    n_nodes=st.integers(1, 60),
+    n_groups=st.integers(1, 4),
+    draws=st.sampled_from([200, 3000]),  # the direct search and the guide-table walk
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_guide_table_draws_equal_searchsorted_on_the_cdf(n_nodes, n_groups, draws, seed):
     rng = np.random.default_rng(seed)
     weights = rng.lognormal(size=n_nodes) * (rng.random(n_nodes) < 0.7)
     reachable = rng.random((n_groups, n_nodes)) < 0.6
     table = RoutingTable.build(weights, reachable)
-    group = rng.integers(0, n_groups, 500)
+    group = rng.integers(0, n_groups, draws)
     node = table.route(group, np.random.default_rng(seed))
-    u = np.minimum(np.random.default_rng(seed).random(500), 1 - 1e-9)
+    u = np.minimum(np.random.default_rng(seed).random(draws), 1 - 1e-9)
     for g in range(n_groups):
         w = np.where(reachable[g], weights, 0.0)
         mine = group == g
