@@ -147,9 +147,8 @@ class Recorder:
         size = req.block_sizes.size * n_c  # (residence, kind, category) cells
         # One key per request: its cell and its fate (served by a node in host jurisdiction
         # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
-        fate = self._layout().fate_key
-        key = np.take(fate, outcome.node) + np.take(self._status_keys(size), outcome.status)
-        key += demand.cell
+        key = np.take(self._layout().fate_key, outcome.node) + demand.cell
+        key[np.flatnonzero(outcome.status == DROPPED)] += size  # node -1 gave "refused"
         n_fates = 2 * n_j + 2
         counts = np.bincount(key, minlength=n_fates * size).reshape(n_fates, size)
         tries = np.bincount(key, weights=outcome.attempts, minlength=n_fates * size)
@@ -221,15 +220,6 @@ class Recorder:
         residence = np.repeat(np.arange(n_blocks) // len(REQUESTER_KINDS), n_c)
         home = served[:, None] & (fates[:, None] // 2 == residence[None, :])
         return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home.astype(np.int64)
-
-    @staticmethod
-    @functools.cache
-    def _status_keys(cells: int) -> np.ndarray:
-        """(4,) key added by final status: one block of ``cells`` further for dropped
-        requests (whose node, -1, gives the refused key)."""
-        out = np.zeros(4, dtype=np.int64)
-        out[DROPPED] = cells
-        return out
 
     def _node_counts(self) -> np.ndarray:
         """This step's node aggregates per (host jurisdiction, model kind) cell, flat: node
