@@ -48,8 +48,8 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 N_STATUS = len(STATUS_NAMES)
 
-#: Node amounts summed per (host jurisdiction, model kind) cell, as in NODE_COLUMNS.
-NODE_AMOUNTS = ("capacity", "served", "revenue_usd", "fines_usd", "profit_usd")
+#: Node amounts of the day summed per (host jurisdiction, model kind) cell (NODE_COLUMNS).
+NODE_FLOWS = ("served", "revenue_usd", "fines_usd", "profit_usd")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _Layout:
     cells: int  #: (host jurisdiction, model kind) cells
     cell: np.ndarray  #: (N,) the node's cell
     status_key: np.ndarray  #: (N,) ``cell * N_STATUS`` (add the status)
-    amount_key: np.ndarray  #: (A*N,) ``amount * cells + cell`` for each of NODE_AMOUNTS
+    flow_key: np.ndarray  #: (F*N,) ``flow * cells + cell`` for each of NODE_FLOWS
     fate_key: np.ndarray  #: (N+1,) request key offset of a request served by the node
     #: (fate ``2 * host + permissive``, times the request cells); last: not served
 
@@ -75,7 +75,7 @@ class _Layout:
             cells=cells,
             cell=cell,
             status_key=cell * N_STATUS,
-            amount_key=(cell + cells * np.arange(len(NODE_AMOUNTS))[:, None]).ravel(),
+            flow_key=(cell + cells * np.arange(len(NODE_FLOWS))[:, None]).ravel(),
             fate_key=fate.astype(np.int64) * (blocks * len(model.category_names)),
         )
 
@@ -96,6 +96,7 @@ class Recorder:
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
     _layout_cache: tuple | None = None
+    _stocks_cache: tuple | None = None
 
     REQUEST_COLUMNS = (
         "emitted",
@@ -222,43 +223,57 @@ class Recorder:
         return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home.astype(np.int64)
 
     def _node_counts(self) -> np.ndarray:
-        """This step's node aggregates per (host jurisdiction, model kind) cell, flat: node
-        counts by status (cells x statuses), active compliant nodes (cells), and the
-        summed amounts of :data:`NODE_AMOUNTS` (amounts x cells); see :meth:`_node_columns`."""
+        """This step's node aggregates per (host jurisdiction, model kind) cell, flat: the
+        stocks of :meth:`_node_stocks`, then the sums of :data:`NODE_FLOWS` (flows x cells);
+        see :meth:`_node_columns`."""
         m, nodes = self.model, self.model.node_table
         layout = self._layout()
-        active = nodes.status == ACTIVE
-        amounts = np.concatenate(
-            [
-                np.where(active, nodes.capacity, 0),
-                nodes.served_step,
-                nodes.revenue_step,
-                nodes.fines_step,
-                m.profit,
-            ]
-        )
+        flows = np.concatenate([nodes.served_step, nodes.revenue_step, nodes.fines_step, m.profit])
         return np.concatenate(
             [
-                np.bincount(layout.status_key + nodes.status, minlength=layout.cells * N_STATUS),
-                np.bincount(layout.cell[active & nodes.compliant], minlength=layout.cells),
+                self._node_stocks(layout),
                 np.bincount(
-                    layout.amount_key, weights=amounts, minlength=layout.cells * len(NODE_AMOUNTS)
+                    layout.flow_key, weights=flows, minlength=layout.cells * len(NODE_FLOWS)
                 ),
             ]
         )
+
+    def _node_stocks(self, layout: _Layout) -> np.ndarray:
+        """Node counts by status (cells x statuses), active compliant nodes and active
+        capacity (cells each), kept until a node changes status or compliance."""
+        nodes = self.model.node_table
+        # The layout's own key (node hosts and models) is part of the state.
+        state = (nodes.status.tobytes(), nodes.compliant.tobytes(), self._layout_cache[0])
+        if self._stocks_cache is None or self._stocks_cache[0] != state:
+            active = nodes.status == ACTIVE
+            capacity = np.where(active, nodes.capacity, 0)
+            stocks = np.concatenate(
+                [
+                    np.bincount(
+                        layout.status_key + nodes.status, minlength=layout.cells * N_STATUS
+                    ),
+                    np.bincount(layout.cell[active & nodes.compliant], minlength=layout.cells),
+                    np.bincount(layout.cell, weights=capacity, minlength=layout.cells),
+                ]
+            )
+            self._stocks_cache = (state, stocks)
+        return self._stocks_cache[1]
 
     def _node_columns(self, raw: np.ndarray) -> np.ndarray:
         """(T, cells, NODE_COLUMNS) from stacked :meth:`_node_counts` rows (T, width)."""
         cells = len(self.model.jurisdiction_names) * len(self.model.model_names)
         by_status = raw[:, : cells * N_STATUS].reshape(-1, cells, N_STATUS)
-        compliant = raw[:, cells * N_STATUS : cells * (N_STATUS + 1)]
-        sums = raw[:, cells * (N_STATUS + 1) :].reshape(-1, len(NODE_AMOUNTS), cells)
+        compliant, capacity = (
+            raw[:, cells * (N_STATUS + i) : cells * (N_STATUS + i + 1), None] for i in (0, 1)
+        )
+        flows = raw[:, cells * (N_STATUS + 2) :].reshape(-1, len(NODE_FLOWS), cells)
         return np.concatenate(
             [
                 by_status[:, :, [ACTIVE]],
-                compliant[:, :, None],
+                compliant,
                 by_status[:, :, [TAKEN_DOWN, EXITED, RELOCATING]],
-                sums.transpose(0, 2, 1),
+                capacity,
+                flows.transpose(0, 2, 1),
             ],
             axis=2,
         )
@@ -337,7 +352,7 @@ class Recorder:
             blocks = blocks[first:]
             return np.stack(blocks).reshape(-1, *shape) if blocks else np.zeros((0, *shape))
 
-        width = n_j * n_m * (N_STATUS + 1 + len(NODE_AMOUNTS))
+        width = n_j * n_m * (N_STATUS + 2 + len(NODE_FLOWS))
         return dict(
             requests=stack(self._requests, n_j, n_k, n_c, len(self.REQUEST_COLUMNS)),
             actors=stack(self._actors, n_j, n_k, len(self.ACTOR_COLUMNS)),
