@@ -154,28 +154,32 @@ class Requesters:
         the block, which is the same distribution as independent per-requester draws.
         """
         sizes = self.block_sizes
-        n_cat = self.block_mix.shape[1]
+        n_blocks, n_cat = self.block_mix.shape
         counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
+
+        def per_request(per_block: np.ndarray) -> np.ndarray:
+            """Each request's value of a block trait (requests come in cell order)."""
+            return np.repeat(np.repeat(per_block, n_cat), counts)
+
         cell = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
-        block, category = np.divmod(cell, n_cat)
-        size = sizes[block]
-        offset = np.minimum((rng.random(block.size) * size).astype(np.int32), size - 1)
-        who = self.block_start.astype(np.int32)[block] + offset
+        size = per_request(sizes)
+        offset = np.minimum((rng.random(cell.size) * size).astype(np.int32), size - 1)
+        who = per_request(self.block_start[:-1].astype(np.int32)) + offset
         if self.kind_loyalty.any():
-            loyal = rng.random(who.size) < self.kind_loyalty[self.block_kind][block]
+            loyal = rng.random(who.size) < per_request(self.kind_loyalty[self.block_kind])
             preferred = np.where(loyal, self.known[who], -1)
         else:
             preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
-            block=block,
-            category=category,
+            block=per_request(np.arange(n_blocks, dtype=np.int32)),
+            category=np.repeat(np.tile(np.arange(n_cat, dtype=np.int32), n_blocks), counts),
             cell=cell,
             apparent=self.apparent[who],
-            persistence=self.block_persistence[block],
-            jailbreak=self.block_jailbreak[block],
+            persistence=per_request(self.block_persistence),
+            jailbreak=per_request(self.block_jailbreak),
             verified=self.verified[who],
-            kyc_give_up=self.kind_give_up[self.block_kind][block],
+            kyc_give_up=per_request(self.kind_give_up[self.block_kind]),
             preferred=preferred,
         )
 

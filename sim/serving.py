@@ -226,6 +226,8 @@ def serve(
     if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
         exposed = rules.kyc_category[demand.category] & ~demand.verified
     n_nodes = routing.n_nodes
+    # Only requests whose reach group has no node can be left without one.
+    stranded = not routing.has_node.all() and not routing.has_node[group].all()
     cell_count = rules.susceptibility.size * n_cat
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
@@ -260,8 +262,7 @@ def serve(
                 same &= node >= 0
             if same.any():  # a retry goes to another node: redraw once
                 node[same] = routing.route(reach[same], rng)
-        reached = node >= 0
-        if not reached.all():  # nowhere to go: retrying cannot help
+        if stranded and not (reached := node >= 0).all():  # nowhere to go: no retry
             status[idx[~reached]] = DROPPED
             idx, node, cat, apparent, jailbreak = (
                 a[reached] for a in (idx, node, cat, apparent, jailbreak)
@@ -278,10 +279,11 @@ def serve(
         quitting = idx[:0]
         if check_kyc:
             sub = np.flatnonzero(exposed[idx] & admitted)
-            sub = sub[rules.kyc_gate[apparent[sub] * n_nodes + node[sub]]]
-            refused[sub] = True
-            kyc_blocked += int(sub.size)
-            quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
+            if sub.size:
+                sub = sub[rules.kyc_gate[apparent[sub] * n_nodes + node[sub]]]
+                refused[sub] = True
+                kyc_blocked += int(sub.size)
+                quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
         ok = admitted & ~refused
         done = idx[ok]
         status[done] = SERVED
