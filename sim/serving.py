@@ -130,7 +130,15 @@ class Outcome:
     attempts: np.ndarray  #: int16, attempts made (>= 1)
     first_node: np.ndarray  #: int64 node of the first attempt (-1: none reached)
     kyc_blocked: int  #: attempts refused by a KYC gate
-    arrivals: np.ndarray  #: (N*C,) attempts that reached each node, by category
+    reached: list[np.ndarray]  #: node * C + category of the attempts that reached a node,
+    #: one array per round
+    n_cells: int  #: N * C
+
+    @cached_property
+    def arrivals(self) -> np.ndarray:
+        """(N*C,) attempts that reached each node, by category."""
+        cells = np.concatenate(self.reached) if self.reached else np.zeros(0, dtype=np.int64)
+        return np.bincount(cells, minlength=self.n_cells)
 
     @cached_property
     def served(self) -> np.ndarray:
@@ -300,13 +308,12 @@ def serve(
         if carry.size:  # stopped at the gateway: no node to avoid
             idx = np.concatenate([carry, idx])
             last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), last])
-    cells = np.concatenate(reached_cells) if reached_cells else np.zeros(0, dtype=np.int64)
-    arrivals = np.bincount(cells, minlength=remaining.size * n_cat)
     return Outcome(
         status=status,
         node=served_by,
         attempts=attempts,
         first_node=first_node,
         kyc_blocked=kyc_blocked,
-        arrivals=arrivals,
+        reached=reached_cells,
+        n_cells=remaining.size * n_cat,
     )
