@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.enforcement import Evidence, audit_scope
+from sim.metrics import concentration, hhi
 from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
 from sim.serving import ServingRules, refusal_probability
 
@@ -117,3 +119,67 @@ def test_refusal_probability_is_a_probability():
     node, category = rng.integers(0, 30, 1000), rng.integers(0, 6, 1000)
     p = refusal_probability(node, category, rng.integers(0, 4, 1000), rng.random(1000) < 0.5, rules)
     assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_kyc_gate_table_equals_its_definition_for_every_jurisdiction_and_node():
+    """kyc_gate[j * N + n]: the node gates KYC categories itself, or j imposes KYC abroad
+    and the node complies."""
+    rules = random_rules(np.random.default_rng(2), 30, 4, 5)
+    for j in range(5):
+        for n in range(30):
+            expected = rules.kyc_node[n] or (rules.kyc_ext[j] and rules.compliant[n])
+            assert rules.kyc_gate[j * 30 + n] == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.tuples(st.integers(1, 5), st.integers(1, 8)), seed=st.integers(0, 2**32 - 1))
+def test_hhi_is_the_sum_of_squared_shares_row_by_row(shape, seed):
+    """hhi over the last axis equals 10,000 x sum(share^2) for each row (0 for an empty
+    row), lies in [10,000 / n, 10,000] for a non-empty row of n sellers, and
+    concentration(sum of squares, total) gives the same number."""
+    rng = np.random.default_rng(seed)
+    volume = rng.integers(0, 5, shape) * (rng.random(shape) < 0.7)
+    got = hhi(volume)
+    for row, value in zip(volume, got, strict=True):
+        total = row.sum()
+        expected = 0.0 if total == 0 else 10_000 * ((row / total) ** 2).sum()
+        assert value == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        if total:
+            assert 10_000 / row.size - 1e-9 <= value <= 10_000 + 1e-9
+    squares = (volume.astype(float) ** 2).sum(axis=1)
+    assert concentration(squares, volume.sum(axis=1)) == pytest.approx(got, rel=1e-12, abs=1e-9)
+
+
+def test_audit_scope_follows_the_reach_rules():
+    """Jurisdiction j reaches its own nodes, and foreign nodes that served its apparent
+    residents: all of them if extraterritorial, else those hosted by a treaty partner. A
+    domestic node violated if it served what its host prohibits; a foreign one if it
+    served j's residents what j prohibits."""
+    host = np.array([0, 0, 1, 2, 2])
+    # jurisdiction 0 is extraterritorial; 1 and 2 are treaty partners; nobody else links
+    extraterritorial = np.array([True, False, False])
+    partners = np.zeros((3, 3), dtype=bool)
+    partners[1, 2] = partners[2, 1] = True
+    foreign_reach = np.array(
+        [
+            [False, False, True, True, False],  # 0's residents were served by nodes 2, 3
+            [True, False, False, False, True],  # 1's residents: node 0 (host 0), node 4 (host 2)
+            [False, False, False, False, False],
+        ]
+    )
+    evidence = Evidence(
+        host_violations=np.array([1, 0, 0, 2, 0]),
+        foreign_violations=np.array([[0, 0, 1, 0, 0], [3, 0, 0, 0, 1], [0, 0, 0, 0, 0]]),
+        foreign_reach=foreign_reach,
+    )
+    scope = audit_scope(evidence, host=host, extraterritorial=extraterritorial, partners=partners)
+    assert scope.in_reach.tolist() == [
+        [True, True, True, True, False],  # own nodes 0, 1 + every foreign node that served
+        [False, False, True, False, True],  # own node 2 + node 4 (partner 2), not node 0
+        [False, False, False, True, True],  # own nodes only
+    ]
+    assert scope.violated.tolist() == [
+        [True, False, True, False, False],  # node 0 by its host's rules; node 2 by 0's
+        [True, False, False, False, True],  # node 2 domestic: clean; nodes 0 and 4 by 1's
+        [False, False, False, True, False],  # node 3 by its host's rules
+    ]
