@@ -122,3 +122,34 @@ def test_json_is_strict(quick_run):
         raise ValueError(token)
 
     json.loads(json.dumps(result), parse_constant=reject)
+
+
+def test_compare_runs_a_revision_side_by_side_with_the_working_tree(tmp_path):
+    """``python -m benchmarks.compare HEAD`` exports HEAD, runs it and the working tree at
+    the same time and reports a positive ratio per pair (no timing is asserted)."""
+    out = tmp_path / "compare.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.compare",
+            "HEAD",
+            "--preset",
+            "classroom_demo",
+            "--steps",
+            "3",
+            "--pairs",
+            "2",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "working tree / HEAD" in proc.stdout
+    result = json.loads(out.read_text())
+    assert len(result["working_tree_s"]) == len(result["revision_s"]) == 2
+    assert result["ratio_median"] > 0 and math.isfinite(result["ratio_median"])
