@@ -59,14 +59,19 @@ def gather_evidence(
 @dataclass(frozen=True)
 class Scope:
     """Which nodes each jurisdiction can audit this step, and which of them broke its
-    rules (before the step's takedowns: auditors skip nodes no longer active)."""
+    rules. Auditors act in turn: a node taken down leaves every row of ``in_reach``."""
 
-    in_reach: np.ndarray  #: (J, N) bool, hosted by j, or foreign and within j's reach
+    in_reach: np.ndarray  #: (J, N) bool, active, and hosted by j or foreign within reach
     violated: np.ndarray  #: (J, N) bool, served something j's applicable rules prohibit
 
 
 def audit_scope(
-    evidence: Evidence, *, host: np.ndarray, extraterritorial: np.ndarray, partners: np.ndarray
+    evidence: Evidence,
+    *,
+    host: np.ndarray,
+    active: np.ndarray,
+    extraterritorial: np.ndarray,
+    partners: np.ndarray,
 ) -> Scope:
     """Every jurisdiction's audit scope at once.
 
@@ -78,6 +83,7 @@ def audit_scope(
     Args:
         evidence: the step's violations.
         host: (N,) host jurisdiction of each node.
+        active: (N,) bool, node is active (only active nodes are audited).
         extraterritorial: (J,) bool, jurisdiction's own extraterritorial reach.
         partners: (J, J) bool treaty links.
     """
@@ -86,7 +92,7 @@ def audit_scope(
     violated = np.where(
         domestic, evidence.host_violations[None, :] > 0, evidence.foreign_violations > 0
     )
-    return Scope(in_reach=domestic | abroad, violated=violated)
+    return Scope(in_reach=(domestic | abroad) & active, violated=violated)
 
 
 def audit(

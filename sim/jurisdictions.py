@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 from sim.enforcement import Scope, audit, fine_amounts
-from sim.nodes import ACTIVE, TAKEN_DOWN
+from sim.nodes import TAKEN_DOWN
 from sim.policy import PolicySignals
 from sim.scenario import Enforcement
 from sim.scenario import Jurisdiction as JurisdictionSpec
@@ -70,12 +70,10 @@ class Jurisdiction(mesa.Agent):
         model = self.model
         nodes = model.node_table
         e = self.enforcement
-        counters = model.enforcement_counts[self.index]
-        counters[:] = 0.0
+        counters = model.enforcement_counts[self.index]  # zeroed by the model this step
         if e.audit_rate == 0 or self.max_audits == 0:  # nobody is audited: nothing to do
             return
         candidates = np.flatnonzero(scope.in_reach[self.index])
-        candidates = candidates[nodes.status[candidates] == ACTIVE]
         violated = scope.violated[self.index][candidates]
         audited, detected = audit(
             candidates,
@@ -85,7 +83,7 @@ class Jurisdiction(mesa.Agent):
             max_audits=self.max_audits,
             rng=model.rng,
         )
-        counters[[0, 4]] = audited.size, audited.size * e.audit_cost_usd  # audits, spend
+        counters[0], counters[4] = audited.size, audited.size * e.audit_cost_usd  # audits, spend
         if detected.size == 0:  # no fines, no takedowns (and no draws for them)
             return
         fines = fine_amounts(
@@ -98,6 +96,7 @@ class Jurisdiction(mesa.Agent):
         can_take_down = (hosts == self.index) | model.partner_matrix()[self.index, hosts]
         taken = detected[can_take_down & (model.rng.random(detected.size) < e.takedown_probability)]
         nodes.status[taken] = TAKEN_DOWN
+        scope.in_reach[:, taken] = False  # no longer active for the auditors after this one
         for node, fine in zip(detected.tolist(), fines.tolist(), strict=True):
             model.log_event(
                 "fine", jurisdiction=self.name, node_id=node, detail=f"fined {fine:.2f} USD"

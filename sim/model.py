@@ -310,9 +310,11 @@ class DiriskModel(mesa.Model):
         scope = audit_scope(
             evidence,
             host=self.node_table.jurisdiction,
+            active=self.node_table.active,
             extraterritorial=self._extraterritorial(),
             partners=self.partner_matrix(),
         )
+        self.enforcement_counts[:] = 0.0
         self.jurisdiction_agents.do("enforce", scope)
         if self.validators is not None:
             nodes = self.node_table

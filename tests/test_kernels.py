@@ -172,7 +172,10 @@ def test_audit_scope_follows_the_reach_rules():
         foreign_violations=np.array([[0, 0, 1, 0, 0], [3, 0, 0, 0, 1], [0, 0, 0, 0, 0]]),
         foreign_reach=foreign_reach,
     )
-    scope = audit_scope(evidence, host=host, extraterritorial=extraterritorial, partners=partners)
+    active = np.ones(5, dtype=bool)
+    scope = audit_scope(
+        evidence, host=host, active=active, extraterritorial=extraterritorial, partners=partners
+    )
     assert scope.in_reach.tolist() == [
         [True, True, True, True, False],  # own nodes 0, 1 + every foreign node that served
         [False, False, True, False, True],  # own node 2 + node 4 (partner 2), not node 0
@@ -183,3 +186,22 @@ def test_audit_scope_follows_the_reach_rules():
         [True, False, False, False, True],  # node 2 domestic: clean; nodes 0 and 4 by 1's
         [False, False, False, True, False],  # node 3 by its host's rules
     ]
+
+
+def test_audit_scope_leaves_inactive_nodes_out_of_every_reach():
+    """A node that is not active (taken down, exited, relocating) is audited by nobody."""
+    host = np.array([0, 1, 1])
+    evidence = Evidence(
+        host_violations=np.array([1, 1, 1]),
+        foreign_violations=np.ones((2, 3), dtype=np.int64),
+        foreign_reach=np.ones((2, 3), dtype=bool),
+    )
+    scope = audit_scope(
+        evidence,
+        host=host,
+        active=np.array([True, False, True]),
+        extraterritorial=np.array([True, True]),
+        partners=np.zeros((2, 2), dtype=bool),
+    )
+    assert not scope.in_reach[:, 1].any()
+    assert scope.in_reach[:, [0, 2]].all()
