@@ -48,10 +48,12 @@ def gather_evidence(
     node_host = host[node]
     host_viol = np.bincount(node[banned[node_host * n_cat + category]], minlength=n_nodes)
     foreign = np.flatnonzero(extraterritorial[group])
-    foreign = foreign[node_host[foreign] != group[foreign]]
-    cell = group[foreign] * n_nodes + node[foreign]
+    apparent = group[foreign]
+    abroad = node_host[foreign] != apparent
+    foreign, apparent = foreign[abroad], apparent[abroad]
+    cell = apparent * n_nodes + node[foreign]
     reach = np.bincount(cell, minlength=n_jur * n_nodes).reshape(n_jur, n_nodes) > 0
-    viol = banned[group[foreign] * n_cat + category[foreign]]
+    viol = banned[apparent * n_cat + category[foreign]]
     foreign_viol = np.bincount(cell[viol], minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
     return Evidence(host_violations=host_viol, foreign_violations=foreign_viol, foreign_reach=reach)
 
