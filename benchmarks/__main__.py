@@ -49,7 +49,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
             base=dict(requests_per_step=500_000, requesters=250_000, jurisdictions=50),
             nodes=[2_500, 5_000, 10_000, 20_000],
         ),
-        scale_timing=dict(warmup=1, timed=5),
+        scale_timing=dict(warmup=1, timed=9),  # medians of 9: robust to a noisy minute
         reference=dict(preset="classroom_demo", steps=20),
         reference_baseline=dict(preset="baseline", steps=20),
         reference_large=dict(
