@@ -23,7 +23,7 @@ from sim.adaptation import (
     option_grid,
 )
 from sim.nodes import ACTIVE, EXITED, RELOCATING, NodeTable
-from sim.routing import routing_weights
+from sim.routing import price_weight
 
 if TYPE_CHECKING:
     from sim.model import DiriskModel
@@ -74,11 +74,8 @@ def market_signals(model: DiriskModel) -> Market:
 def node_weights(model: DiriskModel, index: np.ndarray) -> np.ndarray:
     """Routing weight nodes ``index`` would have if active, before model quality."""
     nodes = model.node_table
-    return routing_weights(
-        nodes.capacity[index],
-        nodes.price[index],
-        np.ones(index.size, bool),
-        price_elasticity=model.scenario.market.price_elasticity,
+    return price_weight(
+        nodes.capacity[index], nodes.price[index], model.scenario.market.price_elasticity
     )
 
 
@@ -242,12 +239,7 @@ def enter(model: DiriskModel) -> None:
     )
     market = market_signals(model)
     none = np.full(n_new, -1, dtype=np.int64)
-    weight = routing_weights(
-        new.capacity,
-        new.price,
-        np.ones(n_new, bool),
-        price_elasticity=model.scenario.market.price_elasticity,
-    )
+    weight = price_weight(new.capacity, new.price, model.scenario.market.price_elasticity)
     profit = expected_profit(
         weight, new.capacity, new.price, (none, none, none), market, costs(model)
     )

@@ -20,7 +20,7 @@ from sim.network import Adjacency, attach, build_graph
 from sim.nodes import Node, NodeTable
 from sim.policy import PolicyMemory, grow_treaties, signals
 from sim.requesters import MALICIOUS, Requesters
-from sim.routing import RoutingTable, price_weight
+from sim.routing import RoutingTable, price_weight, routing_weights
 from sim.scenario import Scenario
 from sim.serving import Demand, Outcome, ServingRules, serve
 from sim.validators import ValidatorSet
@@ -225,14 +225,12 @@ class DiriskModel(mesa.Model):
         if self.validators is not None:
             relative = self.validators.relative_incentive(nodes.active)
             return np.where(nodes.active, nodes.capacity * relative, 0.0)
-        # A node's capacity and price never change: their part is computed once per node
-        # (as in sim.routing.routing_weights).
+        # A node's capacity and price never change: their part is computed once per node.
         if self._price_weight.size != nodes.size:
             self._price_weight = price_weight(
                 nodes.capacity, nodes.price, self.scenario.market.price_elasticity
             )
-        weights = self._price_weight * self.quality_factor[nodes.model]
-        return np.where(nodes.active, weights, 0.0)
+        return routing_weights(self._price_weight, nodes.active, self.quality_factor[nodes.model])
 
     def serve(self, demand: Demand) -> Outcome:
         """Route every request and let nodes serve or refuse it, with retries."""

@@ -29,35 +29,24 @@ _SEARCH_BELOW = 1024
 GUIDE_RESOLUTION = 4
 
 
-def routing_weights(
-    capacity: np.ndarray,
-    price: np.ndarray,
-    active: np.ndarray,
-    *,
-    price_elasticity: float,
-    quality_factor: np.ndarray | float = 1.0,
-) -> np.ndarray:
-    """Routing weight of each node: capacity x price^-elasticity x quality factor, zero
-    when inactive.
+def price_weight(capacity: np.ndarray, price: np.ndarray, price_elasticity: float) -> np.ndarray:
+    """(N,) the part of a node's routing weight fixed for its life: capacity x
+    price^-elasticity.
 
     Args:
         capacity: (N,) requests per day.
         price: (N,) USD per request, > 0.
-        active: (N,) bool.
         price_elasticity: exponent of price (0: price does not matter).
-        quality_factor: (N,) ``quality^quality_elasticity`` of the node's model.
-
-    Returns:
-        (N,) float64 weights >= 0.
     """
-    weights = price_weight(capacity, price, price_elasticity) * quality_factor
-    return np.where(active, weights, 0.0)
-
-
-def price_weight(capacity: np.ndarray, price: np.ndarray, price_elasticity: float) -> np.ndarray:
-    """(N,) the part of the routing weight fixed for a node's life: capacity x
-    price^-elasticity."""
     return capacity * np.power(price, -price_elasticity)
+
+
+def routing_weights(
+    fixed: np.ndarray, active: np.ndarray, quality_factor: np.ndarray | float = 1.0
+) -> np.ndarray:
+    """(N,) float64 routing weight of each node: its :func:`price_weight` x the quality
+    factor (``quality^quality_elasticity`` of its model), zero when inactive."""
+    return np.where(active, fixed * quality_factor, 0.0)
 
 
 @dataclass(frozen=True)
