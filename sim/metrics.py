@@ -92,7 +92,7 @@ class Recorder:
     _nodes: list[np.ndarray] = field(default_factory=list)
     _jurisdictions: list[np.ndarray] = field(default_factory=list)
     _policies: list[list[str]] = field(default_factory=list)
-    _global: list[tuple[float, int, int, int]] = field(default_factory=list)
+    _global: list[tuple[int, int, int, int]] = field(default_factory=list)  # STEP_COUNTERS
     _snapshots: list[pd.DataFrame] = field(default_factory=list)
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
     _layout_cache: tuple | None = None
@@ -240,11 +240,13 @@ class Recorder:
 
     def _node_stocks(self, layout: _Layout) -> np.ndarray:
         """Node counts by status (cells x statuses), active compliant nodes and active
-        capacity (cells each), kept until a node changes status or compliance."""
+        capacity (cells each), kept until a node changes status or compliance or the
+        layout changes."""
         nodes = self.model.node_table
-        # The layout's own key (node hosts and models) is part of the state.
-        state = (nodes.status.tobytes(), nodes.compliant.tobytes(), self._layout_cache[0])
-        if self._stocks_cache is None or self._stocks_cache[0] != state:
+        state = (nodes.status.tobytes(), nodes.compliant.tobytes())
+        cache = self._stocks_cache  # (state, layout, stocks); holding the layout object
+        # keeps the identity test sound (no new layout can reuse its id)
+        if cache is None or cache[0] != state or cache[1] is not layout:
             active = nodes.status == ACTIVE
             capacity = np.where(active, nodes.capacity, 0)
             stocks = np.concatenate(
@@ -256,8 +258,8 @@ class Recorder:
                     np.bincount(layout.cell, weights=capacity, minlength=layout.cells),
                 ]
             )
-            self._stocks_cache = (state, stocks)
-        return self._stocks_cache[1]
+            self._stocks_cache = (state, layout, stocks)
+        return self._stocks_cache[2]
 
     def _node_columns(self, raw: np.ndarray) -> np.ndarray:
         """(T, cells, NODE_COLUMNS) from stacked :meth:`_node_counts` rows (T, width)."""

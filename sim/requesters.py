@@ -122,7 +122,7 @@ class Requesters:
         """(B, len(groups)): per block, the number of *distinct* requesters among each
         group of requester indices."""
         seen = np.zeros((len(groups), self.size + 1), dtype=np.uint8)  # bytes stay in cache
-        for row, who in zip(seen, groups, strict=False):
+        for row, who in zip(seen, groups, strict=True):
             row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
         return self.block_sums(seen)
 
@@ -137,7 +137,7 @@ class Requesters:
         """(B, F) int32: per block, the sum of each row of ``flags`` (F, R or R+1) over its
         requesters."""
         if flags.shape[1] == 0:  # nobody at all
-            return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int64)
+            return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int32)
         starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
         # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
         sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T
