@@ -98,17 +98,22 @@ def test_dictionary_describes_exactly_the_saved_tables():
     )
 
 
+def assert_same_names(label: str, actual: list[str], described: list[str]) -> None:
+    """Every written column has a dictionary entry and every entry a written column."""
+    undocumented = [c for c in actual if c not in described]
+    stale = [c for c in described if c not in actual]
+    assert not undocumented and not stale, (
+        f"{label}: columns written but not in sim/dictionary.py: {undocumented}; "
+        f"entries in sim/dictionary.py with no written column: {stale} "
+        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
+    )
+
+
 @pytest.mark.parametrize("name", TABLES)
 def test_every_written_column_has_an_entry_and_every_entry_a_column(name, written):
     actual = list(written[name].columns)
     described = list(TABLES_DICTIONARY[name].names)
-    undocumented = [c for c in actual if c not in described]
-    stale = [c for c in described if c not in actual]
-    assert not undocumented and not stale, (
-        f"table {name}: columns written but not in sim/dictionary.py: {undocumented}; "
-        f"entries in sim/dictionary.py with no written column: {stale} "
-        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
-    )
+    assert_same_names(f"table {name}", actual, described)
     assert actual == described, (
         f"table {name}: the dictionary lists the columns in another order than the file:\n"
         f"  file:       {actual}\n  dictionary: {described}"
@@ -301,13 +306,7 @@ def sweep_columns(name: str, manifest: dict) -> dict[str, Column]:
 def assert_documented(name: str, frame: pd.DataFrame, columns: dict[str, Column]) -> None:
     """Every column of ``frame`` has an entry, every entry a column, of the right type."""
     actual = list(frame.columns)
-    undocumented = [c for c in actual if c not in columns]
-    stale = [c for c in columns if c not in actual]
-    assert not undocumented and not stale, (
-        f"sweep table {name}: columns written but not in sim/dictionary.py: {undocumented}; "
-        f"entries in sim/dictionary.py with no written column: {stale} "
-        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
-    )
+    assert_same_names(f"sweep table {name}", actual, list(columns))
     wrong = {
         c: (columns[c].type, dtype_name(frame[c]))
         for c in actual
