@@ -18,7 +18,7 @@ import pandas as pd
 
 from sim.nodes import ACTIVE, EXITED, RELOCATING, STATUS_NAMES, TAKEN_DOWN
 from sim.scenario import REQUESTER_KINDS
-from sim.serving import DROPPED, Demand, Outcome
+from sim.serving import DROPPED_NODE, REFUSED_NODE, Demand, Outcome
 
 if TYPE_CHECKING:
     from sim.model import DiriskModel
@@ -51,6 +51,20 @@ N_STATUS = len(STATUS_NAMES)
 #: Node amounts of the day summed per (host jurisdiction, model kind) cell (NODE_COLUMNS).
 NODE_FLOWS = ("served", "revenue_usd", "fines_usd", "profit_usd")
 
+#: Node states copied at each snapshot, as (node_states column, NodeTable attribute).
+SNAPSHOT_FIELDS = (
+    ("jurisdiction", "jurisdiction"),
+    ("model", "model"),
+    ("status", "status"),
+    ("compliant", "compliant"),
+    ("capacity", "capacity"),
+    ("price_usd", "price"),
+    ("served_total", "served_total"),
+    ("revenue_total_usd", "revenue_total"),
+    ("fines_total_usd", "fines_total"),
+    ("joined_step", "born"),
+)
+
 
 @dataclass(frozen=True)
 class _Layout:
@@ -60,8 +74,9 @@ class _Layout:
     cell: np.ndarray  #: (N,) the node's cell
     status_key: np.ndarray  #: (N,) ``cell * N_STATUS`` (add the status)
     flow_key: np.ndarray  #: (F*N,) ``flow * cells + cell`` for each of NODE_FLOWS
-    fate_key: np.ndarray  #: (N+1,) request key offset of a request served by the node
-    #: (fate ``2 * host + permissive``, times the request cells); last: not served
+    fate_key: np.ndarray  #: (N+2,) request key offset of a request served by the node
+    #: (fate ``2 * host + permissive``, times the request cells); at -2 and -1 (the
+    #: ``Outcome.node`` of requests not served): dropped and refused
 
     @classmethod
     def of(cls, model: DiriskModel, blocks: int) -> _Layout:
@@ -69,14 +84,16 @@ class _Layout:
         nodes = model.node_table
         cells = len(model.jurisdiction_names) * len(model.model_names)
         cell = nodes.jurisdiction * len(model.model_names) + nodes.model
-        refused = 2 * len(model.jurisdiction_names)
-        fate = np.append(nodes.jurisdiction * 2 + model.permissive[nodes.model], refused)
+        fate = np.empty(nodes.size + 2, dtype=np.int64)  # read at Outcome.node
+        fate[: nodes.size] = nodes.jurisdiction * 2 + model.permissive[nodes.model]
+        fate[REFUSED_NODE] = 2 * len(model.jurisdiction_names)
+        fate[DROPPED_NODE] = 2 * len(model.jurisdiction_names) + 1
         return cls(
             cells=cells,
             cell=cell,
             status_key=cell * N_STATUS,
             flow_key=(cell + cells * np.arange(len(NODE_FLOWS))[:, None]).ravel(),
-            fate_key=fate.astype(np.int64) * (blocks * len(model.category_names)),
+            fate_key=fate * (blocks * len(model.category_names)),
         )
 
 
@@ -90,10 +107,11 @@ class Recorder:
     _actors: list[np.ndarray] = field(default_factory=list)
     _flows: list[np.ndarray] = field(default_factory=list)
     _nodes: list[np.ndarray] = field(default_factory=list)
-    _jurisdictions: list[np.ndarray] = field(default_factory=list)
+    _jurisdictions: list[np.ndarray] = field(default_factory=list)  # enforcement counts
+    _partners: list[np.ndarray] = field(default_factory=list)  # (J, J) treaty partners
     _policies: list[list[str]] = field(default_factory=list)
     _global: list[tuple[int, int, int, int]] = field(default_factory=list)  # STEP_COUNTERS
-    _snapshots: list[pd.DataFrame] = field(default_factory=list)
+    _snapshots: list[dict[str, np.ndarray]] = field(default_factory=list)  # _node_state
     _policy_cache: dict[bytes, list[str]] = field(default_factory=dict)
     _layout_cache: tuple | None = None
     _stocks_cache: tuple | None = None
@@ -149,14 +167,18 @@ class Recorder:
         # One key per request: its cell and its fate (served by a node in host jurisdiction
         # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
         key = np.take(self._layout().fate_key, outcome.node) + demand.cell
-        key[np.flatnonzero(outcome.status == DROPPED)] += size  # node -1 gave "refused"
         n_fates = 2 * n_j + 2
         counts = np.bincount(key, minlength=n_fates * size).reshape(n_fates, size)
-        tries = np.bincount(key, weights=outcome.attempts, minlength=n_fates * size)
+        # Attempts: one per request, plus the further attempts of the few retried.
+        retried = outcome.retried
+        extra = np.bincount(
+            key[retried], weights=outcome.attempts[retried] - 1, minlength=n_fates * size
+        )
+        tries = counts + extra.reshape(n_fates, size)
         # REQUEST_COLUMNS are sums over fates of counts and attempts, less those served at
         # home for served_foreign.
         combine, home = self._request_weights(n_j, size // n_c, n_c)
-        columns = combine @ np.concatenate([counts, tries.reshape(n_fates, size)])
+        columns = combine @ np.concatenate([counts, tries])
         columns[self.FOREIGN] -= np.einsum("fs,fs->s", home, counts)
         self._requests.append(columns.T)
         self._prohibited.append(m.prohibited.copy())
@@ -165,7 +187,7 @@ class Recorder:
 
         ok = outcome.served
         who = demand.requester
-        harmful = np.flatnonzero(np.take(m.harmful, demand.category))
+        harmful = demand.in_cells(self._harmful_cells)
         self._actors.append(
             np.column_stack(
                 [
@@ -177,10 +199,8 @@ class Recorder:
         )
 
         self._nodes.append(self._node_counts())
-        partners = m.partner_matrix()
-        self._jurisdictions.append(
-            np.column_stack([m.enforcement_counts, m.prohibited.sum(axis=1), partners.sum(axis=1)])
-        )
+        self._jurisdictions.append(m.enforcement_counts.copy())
+        self._partners.append(m.partner_matrix())  # read-only, replaced when treaties change
         self._policies.append(self._policy_names(m.prohibited))
         validators = m.validators
         self._global.append(
@@ -194,7 +214,7 @@ class Recorder:
         every = m.scenario.recording.node_snapshot_every
         last = m.step_index == m.scenario.steps - 1
         if last or (every and (m.step_index + 1) % every == 0):
-            self._snapshots.append(self.node_snapshot())
+            self._snapshots.append(self._node_state())
 
     @staticmethod
     @functools.cache
@@ -289,6 +309,11 @@ class Recorder:
             self._layout_cache = (state, _Layout.of(m, len(m.requesters.block_sizes)))
         return self._layout_cache[1]
 
+    @functools.cached_property
+    def _harmful_cells(self) -> np.ndarray:
+        """(B*C,) bool: the request cell (block, category) is of a harmful category."""
+        return np.tile(self.model.harmful, self.model.requesters.block_sizes.size)
+
     def _policy_names(self, prohibited: np.ndarray) -> list[str]:
         """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely
         change)."""
@@ -300,23 +325,31 @@ class Recorder:
 
     def node_snapshot(self) -> pd.DataFrame:
         """Every node's state now, one row per node."""
+        return self._node_frame([self._node_state()])
+
+    def _node_state(self) -> dict[str, np.ndarray]:
+        """Copies of the node arrays of a snapshot (the table is built at table time)."""
         m, nodes = self.model, self.model.node_table
-        return pd.DataFrame(
-            {
-                "step": np.full(nodes.size, m.step_index, dtype=np.int64),
-                "node_id": np.arange(nodes.size, dtype=np.int64),
-                "jurisdiction": pd.Categorical.from_codes(nodes.jurisdiction, m.jurisdiction_names),
-                "model": pd.Categorical.from_codes(nodes.model, m.model_names),
-                "status": pd.Categorical.from_codes(nodes.status, list(STATUS_NAMES.values())),
-                "compliant": nodes.compliant.copy(),
-                "capacity": nodes.capacity.copy(),
-                "price_usd": nodes.price.copy(),
-                "served_total": nodes.served_total.copy(),
-                "revenue_total_usd": nodes.revenue_total.copy(),
-                "fines_total_usd": nodes.fines_total.copy(),
-                "joined_step": nodes.born.copy(),
-            }
-        )
+        state = {column: getattr(nodes, attr).copy() for column, attr in SNAPSHOT_FIELDS}
+        state["step"] = np.full(nodes.size, m.step_index, dtype=np.int64)
+        state["node_id"] = np.arange(nodes.size, dtype=np.int64)
+        return state
+
+    def _node_frame(self, states: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+        """The node_states table of snapshots taken by :meth:`_node_state`."""
+        m = self.model
+        names = {
+            "jurisdiction": m.jurisdiction_names,
+            "model": m.model_names,
+            "status": list(STATUS_NAMES.values()),
+        }
+        out = {}
+        for column in ("step", "node_id", *(column for column, _ in SNAPSHOT_FIELDS)):
+            values = np.concatenate([state[column] for state in states])
+            out[column] = (
+                pd.Categorical.from_codes(values, names[column]) if column in names else values
+            )
+        return pd.DataFrame(out)
 
     # ------------------------------------------------------------------ tables
 
@@ -355,14 +388,22 @@ class Recorder:
             return np.stack(blocks).reshape(-1, *shape) if blocks else np.zeros((0, *shape))
 
         width = n_j * n_m * (N_STATUS + 2 + len(NODE_FLOWS))
+        prohibited = stack(self._prohibited, n_j, n_c).astype(bool)
         return dict(
             requests=stack(self._requests, n_j, n_k, n_c, len(self.REQUEST_COLUMNS)),
             actors=stack(self._actors, n_j, n_k, len(self.ACTOR_COLUMNS)),
             nodes=self._node_columns(stack(self._nodes, width)).reshape(
                 -1, n_j, n_m, len(self.NODE_COLUMNS)
             ),
-            jurisdictions=stack(self._jurisdictions, n_j, len(self.JURISDICTION_COLUMNS)),
-            prohibited=stack(self._prohibited, n_j, n_c).astype(bool),
+            jurisdictions=np.concatenate(
+                [
+                    stack(self._jurisdictions, n_j, len(self.JURISDICTION_COLUMNS) - 2),
+                    prohibited.sum(axis=2, keepdims=True),  # prohibited_categories
+                    stack(self._partners, n_j, n_j).sum(axis=2, keepdims=True),  # treaty_partners
+                ],
+                axis=2,
+            ),
+            prohibited=prohibited,
             flows=stack(self._flows, n_j, n_j, n_c),
         )
 
@@ -434,11 +475,9 @@ class Recorder:
             ),
         )
         jurisdictions["policy"] = np.concatenate(self._policies) if self._policies else []
-        node_states = (
-            pd.concat(self._snapshots, ignore_index=True)
-            if self._snapshots
-            else self.node_snapshot().iloc[:0]
-        )
+        node_states = self._node_frame(self._snapshots or [self._node_state()])
+        if not self._snapshots:
+            node_states = node_states.iloc[:0]
         metrics = self.headline()
         return dict(
             metrics=metrics,

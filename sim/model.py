@@ -450,12 +450,14 @@ class DiriskModel(mesa.Model):
         return self.jurisdiction_agents[self.jurisdiction_index[name]]
 
     def partner_matrix(self) -> np.ndarray:
-        """(J, J) bool: jurisdictions linked by a treaty (cached until a treaty changes)."""
+        """(J, J) bool, read-only: jurisdictions linked by a treaty (cached until a treaty
+        changes)."""
         if self._partners is None:
             index = self.jurisdiction_index
             out = np.zeros((len(index),) * 2, dtype=bool)
             for a, b in self.treaties.edges():
                 out[index[a], index[b]] = out[index[b], index[a]] = True
+            out.flags.writeable = False  # the recorder keeps it
             self._partners = out
         return self._partners
 

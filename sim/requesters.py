@@ -118,10 +118,15 @@ class Requesters:
         """(B,) requester kind of each block."""
         return np.arange(self.block_sizes.size) % len(REQUESTER_KINDS)
 
+    @functools.cached_property
+    def _no_empty_block(self) -> bool:
+        """Every block holds at least one requester."""
+        return bool(self.block_sizes.all())
+
     def block_counts(self, *groups: np.ndarray) -> np.ndarray:
         """(B, len(groups)): per block, the number of *distinct* requesters among each
         group of requester indices."""
-        seen = np.zeros((len(groups), self.size + 1), dtype=np.uint8)  # bytes stay in cache
+        seen = self._flags(len(groups))
         for row, who in zip(seen, groups, strict=True):
             row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
         return self.block_sums(seen)
@@ -131,17 +136,21 @@ class Requesters:
         mouth, the only ways to learn one)."""
         if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
             return np.zeros((self.block_sizes.size, 1), dtype=np.int64)
-        return self.block_sums((self.known >= 0)[None, :])
+        flags = self._flags(1)
+        np.greater_equal(self.known, 0, out=flags[0, :-1].view(bool))
+        return self.block_sums(flags)
+
+    def _flags(self, rows: int) -> np.ndarray:
+        """(rows, R+1) uint8 zeros, one byte per requester (bytes stay in cache) and a last
+        column that stays zero, so that every block start indexes a column."""
+        return np.zeros((rows, self.size + 1), dtype=np.uint8)
 
     def block_sums(self, flags: np.ndarray) -> np.ndarray:
-        """(B, F) int32: per block, the sum of each row of ``flags`` (F, R or R+1) over its
-        requesters."""
-        if flags.shape[1] == 0:  # nobody at all
-            return np.zeros((self.block_sizes.size, flags.shape[0]), dtype=np.int32)
-        starts = np.minimum(self.block_start[:-1], flags.shape[1] - 1)
+        """(B, F) int32: per block, the sum of each row of ``flags`` (F, R+1) from
+        :meth:`_flags` over its requesters."""
         # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
-        sums = np.add.reduceat(flags, starts, axis=1, dtype=np.int32).T
-        if self.block_sizes.all():
+        sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=np.int32).T
+        if self._no_empty_block:
             return sums
         return np.where(self.block_sizes[:, None] > 0, sums, 0)  # reduceat gives no zeros
 
@@ -181,6 +190,7 @@ class Requesters:
             verified=self.verified[who],
             kyc_give_up=per_request(self.kind_give_up[self.block_kind]),
             preferred=preferred,
+            cell_start=np.r_[0, np.cumsum(counts)],
         )
 
     def learn(

@@ -23,6 +23,10 @@ from sim.routing import RoutingTable, admit
 SERVED, REFUSED, DROPPED = 1, 2, 3
 STATUS_NAMES = {SERVED: "served", REFUSED: "refused", DROPPED: "dropped"}
 
+#: ``Outcome.node`` of a request no node served: refused (by a node, a KYC gate or the
+#: gateway), or dropped (no node had room, or none was reachable).
+REFUSED_NODE, DROPPED_NODE = -1, -2
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -38,11 +42,22 @@ class Demand:
     verified: np.ndarray  #: bool, holds a (possibly forged) verified identity
     kyc_give_up: np.ndarray  #: probability of abandoning after a KYC gate
     preferred: np.ndarray  #: node tried first (the requester's remembered node), -1: none
+    cell_start: np.ndarray  #: (B*C+1,) requests come in cell order: those of cell k are
+    #: ``cell_start[k]:cell_start[k+1]``
 
     @property
     def size(self) -> int:
         """Number of requests."""
         return int(self.requester.size)
+
+    def in_cells(self, flagged: np.ndarray) -> np.ndarray:
+        """(m,) ascending indices of the requests in the cells where ``flagged`` (B*C,)
+        is True: one run of consecutive indices per cell, without reading every request."""
+        start = self.cell_start[:-1][flagged]
+        count = self.cell_start[1:][flagged] - start
+        # A run's indices are its start plus their position among the selected requests,
+        # less the position of the run's first one.
+        return np.repeat(start - (np.cumsum(count) - count), count) + np.arange(count.sum())
 
 
 @dataclass(frozen=True)
@@ -125,10 +140,10 @@ class ServingRules:
 class Outcome:
     """Final fate of each request (length n each) and step counters."""
 
-    status: np.ndarray  #: int8, SERVED, REFUSED or DROPPED
-    node: np.ndarray  #: int64 serving node, -1 unless served
+    node: np.ndarray  #: int64 serving node; REFUSED_NODE or DROPPED_NODE if not served
     attempts: np.ndarray  #: int16, attempts made (>= 1)
     first_node: np.ndarray  #: int64 node of the first attempt (-1: none reached)
+    retried: np.ndarray  #: requests that made more than one attempt (all others made one)
     kyc_blocked: int  #: attempts refused by a KYC gate
     reached: list[np.ndarray]  #: node * C + category of the attempts that reached a node,
     #: one array per round
@@ -141,9 +156,16 @@ class Outcome:
         return np.bincount(cells, minlength=self.n_cells)
 
     @cached_property
+    def status(self) -> np.ndarray:
+        """(n,) int8 final status: SERVED, REFUSED or DROPPED."""
+        return np.select(
+            [self.served, self.node == REFUSED_NODE], [SERVED, REFUSED], DROPPED
+        ).astype(np.int8)
+
+    @cached_property
     def served(self) -> np.ndarray:
         """(n,) bool: the request was served."""
-        return self.status == SERVED
+        return self.node >= 0
 
     @cached_property
     def served_node(self) -> np.ndarray:
@@ -222,8 +244,8 @@ def serve(
         The final status, serving node and attempt count of each request.
     """
     n, n_cat = demand.size, rules.n_categories
-    status = np.zeros(n, dtype=np.int8)
-    served_by = np.full(n, -1, dtype=np.int64)
+    # A request ends refused unless a node serves it or it is dropped.
+    served_by = np.full(n, REFUSED_NODE, dtype=np.int64)
     attempts = np.ones(n, dtype=np.int16)
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
@@ -237,11 +259,14 @@ def serve(
     # Only requests whose reach group has no node can be left without one.
     stranded = not routing.has_node.all() and not routing.has_node[group].all()
     cell_count = rules.susceptibility.size * n_cat
+    retried = idx[:0]
     for round_ in range(int(demand.persistence.max(initial=0)) + 1):
         if idx.size == 0:
             break
         if round_:
             attempts[idx] = round_ + 1
+            if round_ == 1:  # every later attempt is by one of these
+                retried = idx
         pick = slice(None) if round_ == 0 else idx  # the pending requests' attributes
         cat, apparent, reach = demand.category[pick], demand.apparent[pick], group[pick]
         jailbreak = demand.jailbreak[pick]
@@ -251,8 +276,7 @@ def serve(
                 cat, demand.verified[pick], demand.kyc_give_up[pick], rules, rng
             )
             kyc_blocked += stopped_for_kyc
-            final = stop & ((round_ + 1 > demand.persistence[pick]) | quit_)
-            status[idx[final]] = REFUSED
+            final = stop & ((round_ + 1 > demand.persistence[pick]) | quit_)  # refused
             carry = idx[stop & ~final]
             through = ~stop
             idx, last, cat, apparent, reach, jailbreak = (
@@ -271,7 +295,7 @@ def serve(
             if same.any():  # a retry goes to another node: redraw once
                 node[same] = routing.route(reach[same], rng)
         if stranded and not (reached := node >= 0).all():  # nowhere to go: no retry
-            status[idx[~reached]] = DROPPED
+            served_by[idx[~reached]] = DROPPED_NODE
             idx, node, cat, apparent, jailbreak = (
                 a[reached] for a in (idx, node, cat, apparent, jailbreak)
             )
@@ -294,7 +318,6 @@ def serve(
                 quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
         ok = admitted & ~refused
         done = idx[ok]
-        status[done] = SERVED
         served_by[done] = node[ok]
         # Failed attempts (a minority): give up, or retry next round.
         failed = np.flatnonzero(~ok)
@@ -302,17 +325,18 @@ def serve(
         final = round_ + 1 > demand.persistence[pending]
         if quitting.size:
             final |= np.isin(failed, quitting, assume_unique=True)
-        status[pending[final]] = np.where(admitted[failed[final]], REFUSED, DROPPED)
+        # Final failures were refused, or dropped where no node had room.
+        served_by[pending[final & ~admitted[failed]]] = DROPPED_NODE
         retry = ~final
         idx, last = pending[retry], node[failed[retry]]
         if carry.size:  # stopped at the gateway: no node to avoid
             idx = np.concatenate([carry, idx])
             last = np.concatenate([np.full(carry.size, -1, dtype=np.int64), last])
     return Outcome(
-        status=status,
         node=served_by,
         attempts=attempts,
         first_node=first_node,
+        retried=retried,
         kyc_blocked=kyc_blocked,
         reached=reached_cells,
         n_cells=remaining.size * n_cat,

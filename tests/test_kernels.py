@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,8 +11,20 @@ from hypothesis import strategies as st
 
 from sim.enforcement import Evidence, audit_scope
 from sim.metrics import concentration, hhi
+from sim.model import DiriskModel
+from sim.requesters import Requesters
 from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
-from sim.serving import ServingRules, refusal_probability
+from sim.scenario import load_scenario
+from sim.serving import (
+    DROPPED,
+    DROPPED_NODE,
+    REFUSED,
+    REFUSED_NODE,
+    SERVED,
+    ServingRules,
+    refusal_probability,
+)
+from tests.conftest import tiny_scenario
 
 
 @settings(max_examples=50, deadline=None)
@@ -205,3 +219,70 @@ def test_audit_scope_leaves_inactive_nodes_out_of_every_reach():
     )
     assert not scope.in_reach[:, 1].any()
     assert scope.in_reach[:, [0, 2]].all()
+
+
+@pytest.fixture(scope="module")
+def population() -> Requesters:
+    spec = load_scenario("classroom_demo")
+    return Requesters.create(spec, np.random.default_rng(0))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 6), min_size=1, max_size=6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_block_counts_are_distinct_requesters_per_block_even_around_empty_blocks(
+    population, sizes, seed
+):
+    rng = np.random.default_rng(seed)
+    start = np.r_[0, np.cumsum(sizes)]
+    n = int(start[-1])
+    known = np.where(rng.random(n) < 0.5, rng.integers(0, 9, n), -1)
+    req = dataclasses.replace(
+        population,
+        block_start=start,
+        known=known,
+        kind=np.zeros(n, dtype=np.int64),
+        kind_memory=np.full(3, 0.5),  # people can know a node
+    )
+    groups = [rng.integers(0, n, rng.integers(0, 12)) if n else np.zeros(0, int) for _ in "ab"]
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    expected = [
+        [np.unique(g[block[g] == b]).size for g in groups] + [int((known[block == b] >= 0).sum())]
+        for b in range(len(sizes))
+    ]
+    got = np.column_stack([req.block_counts(*groups), req.knowing_counts()])
+    assert got.tolist() == expected
+
+
+def _gateway_world() -> dict:
+    spec = tiny_scenario(refusal=0.3, persistence=3)
+    spec["market"] = {"protocol": "gateway", "gateway": {"prohibited": ["harm"]}}
+    spec["market"]["gateway"]["filter_recall"] = 0.5  # carried over to the next round
+    return spec
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["classroom_demo", "defence_in_depth", _gateway_world(), tiny_scenario(capacity=1)],
+)
+def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
+    model = DiriskModel(load_scenario(scenario), seed=4)
+    for _ in range(3):
+        demand = model.requesters.emit(model.rng)
+        outcome = model.serve(demand)
+        # Requests come in cell order, so a cell's requests are one run.
+        assert (np.diff(demand.cell) >= 0).all()
+        assert np.array_equal(
+            demand.cell_start,
+            np.r_[0, np.cumsum(np.bincount(demand.cell, minlength=demand.cell_start.size - 1))],
+        )
+        flagged = model.rng.random(demand.cell_start.size - 1) < 0.4
+        assert np.array_equal(demand.in_cells(flagged), np.flatnonzero(flagged[demand.cell]))
+        # The node tells the final status: served there, refused (-1) or dropped (-2).
+        assert np.array_equal(outcome.served, outcome.status == SERVED)
+        assert np.array_equal(outcome.node == REFUSED_NODE, outcome.status == REFUSED)
+        assert np.array_equal(outcome.node == DROPPED_NODE, outcome.status == DROPPED)
+        # Only the retried made more than one attempt.
+        assert np.array_equal(np.sort(outcome.retried), np.flatnonzero(outcome.attempts > 1))
