@@ -73,7 +73,10 @@ class _Layout:
     cells: int  #: (host jurisdiction, model kind) cells
     cell: np.ndarray  #: (N,) the node's cell
     status_key: np.ndarray  #: (N,) ``cell * N_STATUS`` (add the status)
-    flow_key: np.ndarray  #: (F*N,) ``flow * cells + cell`` for each of NODE_FLOWS
+    order: np.ndarray  #: (N,) nodes sorted by cell
+    run_start: np.ndarray  #: (k,) where each non-empty cell's run starts in ``order``
+    occupied: np.ndarray  #: (cells,) bool, the cell holds a node
+    full: bool  #: every cell holds a node
     fate_key: np.ndarray  #: (N+2,) request key offset of a request served by the node
     #: (fate ``2 * host + permissive``, times the request cells); at -2 and -1 (the
     #: ``Outcome.node`` of requests not served): dropped and refused
@@ -84,6 +87,7 @@ class _Layout:
         nodes = model.node_table
         cells = len(model.jurisdiction_names) * len(model.model_names)
         cell = nodes.jurisdiction * len(model.model_names) + nodes.model
+        sizes = np.bincount(cell, minlength=cells)
         fate = np.empty(nodes.size + 2, dtype=np.int64)  # read at Outcome.node
         fate[: nodes.size] = nodes.jurisdiction * 2 + model.permissive[nodes.model]
         fate[REFUSED_NODE] = 2 * len(model.jurisdiction_names)
@@ -92,9 +96,21 @@ class _Layout:
             cells=cells,
             cell=cell,
             status_key=cell * N_STATUS,
-            flow_key=(cell + cells * np.arange(len(NODE_FLOWS))[:, None]).ravel(),
+            order=np.argsort(cell, kind="stable"),
+            run_start=np.r_[0, np.cumsum(sizes)][:-1][sizes > 0],
+            occupied=sizes > 0,
+            full=bool(sizes.all()),
             fate_key=fate * (blocks * len(model.category_names)),
         )
+
+    def cell_sums(self, values: np.ndarray) -> np.ndarray:
+        """(cells,) the sum of a node array (N,) over each cell's nodes."""
+        if self.full:
+            return np.add.reduceat(values[self.order], self.run_start)
+        out = np.zeros(self.occupied.size, dtype=values.dtype)
+        if self.run_start.size:
+            out[self.occupied] = np.add.reduceat(values[self.order], self.run_start)
+        return out
 
 
 @dataclass
@@ -179,7 +195,7 @@ class Recorder:
         # home for served_foreign.
         combine, home = self._request_weights(n_j, size // n_c, n_c)
         columns = combine @ np.concatenate([counts, tries])
-        columns[self.FOREIGN] -= np.einsum("fs,fs->s", home, counts)
+        columns[self.FOREIGN] -= np.take(counts, home).sum(axis=0)
         self._requests.append(columns.T)
         self._prohibited.append(m.prohibited.copy())
         by_host = counts[: 2 * n_j].reshape(n_j, 2, n_j, -1, n_c)  # served: (host, permissive,
@@ -189,12 +205,13 @@ class Recorder:
         who = demand.requester
         harmful = demand.in_cells(self._harmful_cells)
         self._actors.append(
-            np.column_stack(
+            np.concatenate(
                 [
-                    req.block_sizes,
+                    req.block_sizes[:, None],
                     req.block_counts(who, who[ok], who[harmful], who[harmful[ok[harmful]]]),
                     req.knowing_counts(),
-                ]
+                ],
+                axis=1,
             )
         )
 
@@ -221,8 +238,8 @@ class Recorder:
     def _request_weights(n_j: int, n_blocks: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
         """The REQUEST_COLUMNS of a cell as weighted sums over fates (served in host h with
         a permissive model or not, refused, dropped) of its request counts and attempts:
-        ``(8, 2F)`` weights, and the ``(F, S)`` mask of fates served at the cell's
-        residence (to subtract for served_foreign)."""
+        ``(8, 2F)`` weights; and the ``(2, S)`` flat indices into the ``(F, S)`` counts of
+        the two fates served at the cell's residence (to subtract for served_foreign)."""
         fates = np.arange(2 * n_j + 2)
         served = fates < 2 * n_j
         every = np.ones(fates.size, dtype=bool)
@@ -238,9 +255,10 @@ class Recorder:
             "served_permissive": (0, served & (fates % 2 == 1)),
         }.items():
             combine[Recorder.REQUEST_COLUMNS.index(column), part, rows] = 1.0
-        residence = np.repeat(np.arange(n_blocks) // len(REQUESTER_KINDS), n_c)
-        home = served[:, None] & (fates[:, None] // 2 == residence[None, :])
-        return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home.astype(np.int64)
+        cell = np.arange(n_blocks * n_c)
+        residence = cell // n_c // len(REQUESTER_KINDS)
+        home = (2 * residence + np.arange(2)[:, None]) * cell.size + cell
+        return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home
 
     def _node_counts(self) -> np.ndarray:
         """This step's node aggregates per (host jurisdiction, model kind) cell, flat: the
@@ -248,14 +266,10 @@ class Recorder:
         see :meth:`_node_columns`."""
         m, nodes = self.model, self.model.node_table
         layout = self._layout()
-        flows = np.concatenate([nodes.served_step, nodes.revenue_step, nodes.fines_step, m.profit])
+        flows = (nodes.served_step, nodes.revenue_step, nodes.fines_step, m.profit)
         return np.concatenate(
-            [
-                self._node_stocks(layout),
-                np.bincount(
-                    layout.flow_key, weights=flows, minlength=layout.cells * len(NODE_FLOWS)
-                ),
-            ]
+            [self._node_stocks(layout), *(layout.cell_sums(flow) for flow in flows)],
+            dtype=np.float64,
         )
 
     def _node_stocks(self, layout: _Layout) -> np.ndarray:

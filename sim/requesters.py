@@ -171,6 +171,8 @@ class Requesters:
             return np.repeat(np.repeat(per_block, n_cat), counts)
 
         cell = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
+        cell_start = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=cell_start[1:])
         size = per_request(sizes)
         offset = np.minimum((rng.random(cell.size) * size).astype(np.int32), size - 1)
         who = per_request(self.block_start[:-1].astype(np.int32)) + offset
@@ -190,7 +192,7 @@ class Requesters:
             verified=self.verified[who],
             kyc_give_up=per_request(self.kind_give_up[self.block_kind]),
             preferred=preferred,
-            cell_start=np.r_[0, np.cumsum(counts)],
+            cell_start=cell_start,
         )
 
     def learn(
