@@ -182,22 +182,22 @@ class Recorder:
         size = req.block_sizes.size * n_c  # (residence, kind, category) cells
         # One key per request: its cell and its fate (served by a node in host jurisdiction
         # h with a permissive or other model, code 2h or 2h+1; refused, 2J; dropped, 2J+1).
-        key = np.take(self._layout().fate_key, outcome.node) + demand.cell
+        layout = self._layout()
+        key = np.take(layout.fate_key, outcome.node) + demand.cell
         n_fates = 2 * n_j + 2
         counts = np.bincount(key, minlength=n_fates * size).reshape(n_fates, size)
-        # Attempts: one per request, plus the further attempts of the few retried.
+        # Attempts beyond the first (one per request), made by the few retried.
         retried = outcome.retried
         extra = np.bincount(
             key[retried], weights=outcome.attempts[retried] - 1, minlength=n_fates * size
         )
-        tries = counts + extra.reshape(n_fates, size)
-        # REQUEST_COLUMNS are sums over fates of counts and attempts, less those served at
-        # home for served_foreign.
+        # REQUEST_COLUMNS are sums over fates of counts and extra attempts, less those
+        # served at home for served_foreign.
         combine, home = self._request_weights(n_j, size // n_c, n_c)
-        columns = combine @ np.concatenate([counts, tries])
+        columns = combine @ np.concatenate([counts, extra.reshape(n_fates, size)])
         columns[self.FOREIGN] -= np.take(counts, home).sum(axis=0)
         self._requests.append(columns.T)
-        self._prohibited.append(m.prohibited.copy())
+        self._prohibited.append(m.prohibited)  # read-only, new each step
         by_host = counts[: 2 * n_j].reshape(n_j, 2, n_j, -1, n_c)  # served: (host, permissive,
         self._flows.append(by_host.sum(axis=(1, 3)))  # residence, kind, category) -> flows
 
@@ -215,7 +215,7 @@ class Recorder:
             )
         )
 
-        self._nodes.append(self._node_counts())
+        self._nodes.append(self._node_counts(layout))
         self._jurisdictions.append(m.enforcement_counts.copy())
         self._partners.append(m.partner_matrix())  # read-only, replaced when treaties change
         self._policies.append(self._policy_names(m.prohibited))
@@ -237,9 +237,10 @@ class Recorder:
     @functools.cache
     def _request_weights(n_j: int, n_blocks: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
         """The REQUEST_COLUMNS of a cell as weighted sums over fates (served in host h with
-        a permissive model or not, refused, dropped) of its request counts and attempts:
-        ``(8, 2F)`` weights; and the ``(2, S)`` flat indices into the ``(F, S)`` counts of
-        the two fates served at the cell's residence (to subtract for served_foreign)."""
+        a permissive model or not, refused, dropped) of its request counts and its attempts
+        beyond the first: ``(8, 2F)`` weights; and the ``(2, S)`` flat indices into the
+        ``(F, S)`` counts of the two fates served at the cell's residence (to subtract for
+        served_foreign)."""
         fates = np.arange(2 * n_j + 2)
         served = fates < 2 * n_j
         every = np.ones(fates.size, dtype=bool)
@@ -255,17 +256,17 @@ class Recorder:
             "served_permissive": (0, served & (fates % 2 == 1)),
         }.items():
             combine[Recorder.REQUEST_COLUMNS.index(column), part, rows] = 1.0
+        combine[:, 0] += combine[:, 1]  # attempts = requests + attempts beyond the first
         cell = np.arange(n_blocks * n_c)
         residence = cell // n_c // len(REQUESTER_KINDS)
         home = (2 * residence + np.arange(2)[:, None]) * cell.size + cell
         return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home
 
-    def _node_counts(self) -> np.ndarray:
+    def _node_counts(self, layout: _Layout) -> np.ndarray:
         """This step's node aggregates per (host jurisdiction, model kind) cell, flat: the
         stocks of :meth:`_node_stocks`, then the sums of :data:`NODE_FLOWS` (flows x cells);
         see :meth:`_node_columns`."""
         m, nodes = self.model, self.model.node_table
-        layout = self._layout()
         flows = (nodes.served_step, nodes.revenue_step, nodes.fines_step, m.profit)
         return np.concatenate(
             [self._node_stocks(layout), *(layout.cell_sums(flow) for flow in flows)],

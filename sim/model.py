@@ -385,11 +385,12 @@ class DiriskModel(mesa.Model):
     # ------------------------------------------------------------------ rules
 
     def _policy_matrix(self) -> np.ndarray:
-        """(J, C) bool: category prohibited by jurisdiction, as in force now."""
+        """(J, C) bool, read-only: category prohibited by jurisdiction, as in force now."""
         out = np.zeros((len(self.jurisdiction_names), len(self.category_names)), dtype=bool)
         column = self.category_index
         for row, agent in zip(out, self.jurisdiction_agents, strict=True):
             row[[column[c] for c in agent.prohibited if c in column]] = True
+        out.flags.writeable = False  # the recorder keeps it
         return out
 
     def _extraterritorial(self) -> np.ndarray:
