@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,7 @@ class Requesters:
     block_mix: np.ndarray  #: (B, C) category mix of each block
     block_persistence: np.ndarray  #: (B,) retries after a refusal
     block_jailbreak: np.ndarray  #: (B,) probability that a request carries a jailbreak
+    _flag_buffer: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -137,18 +138,27 @@ class Requesters:
         if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
             return np.zeros((self.block_sizes.size, 1), dtype=np.int64)
         flags = self._flags(1)
-        np.greater_equal(self.known, 0, out=flags[0, :-1].view(bool))
+        np.greater_equal(self.known, 0, out=flags[0, :-1])
         return self.block_sums(flags)
 
     def _flags(self, rows: int) -> np.ndarray:
-        """(rows, R+1) uint8 zeros, one byte per requester (bytes stay in cache) and a last
-        column that stays zero, so that every block start indexes a column."""
-        return np.zeros((rows, self.size + 1), dtype=np.uint8)
+        """(rows, R+1) int32 zeros, one per requester, and a last column that stays zero,
+        so that every block start indexes a column.
+
+        Kept between calls and cleared in place: a fresh allocation this size costs more
+        than the sums. int32, because summing narrower flags into int32 sums costs three
+        times as much (a cast on the way).
+        """
+        buffer = self._flag_buffer
+        if buffer is None or buffer.shape[0] < rows:
+            buffer = self._flag_buffer = np.zeros((rows, self.size + 1), dtype=np.int32)
+        flags = buffer[:rows]
+        flags.fill(0)
+        return flags
 
     def block_sums(self, flags: np.ndarray) -> np.ndarray:
         """(B, F) int32: per block, the sum of each row of ``flags`` (F, R+1) from
         :meth:`_flags` over its requesters."""
-        # int32 sums (a block holds fewer than 2**31 requesters) are twice as fast.
         sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=np.int32).T
         if self._no_empty_block:
             return sums
