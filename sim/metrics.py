@@ -326,8 +326,8 @@ class Recorder:
 
     @functools.cached_property
     def _harmful_cells(self) -> np.ndarray:
-        """(B*C,) bool: the request cell (block, category) is of a harmful category."""
-        return np.tile(self.model.harmful, self.model.requesters.block_sizes.size)
+        """Ascending request cells (block, category) of a harmful category."""
+        return np.flatnonzero(np.tile(self.model.harmful, self.model.requesters.block_sizes.size))
 
     def _policy_names(self, prohibited: np.ndarray) -> list[str]:
         """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely

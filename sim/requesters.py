@@ -120,6 +120,11 @@ class Requesters:
         return np.arange(self.block_sizes.size) % len(REQUESTER_KINDS)
 
     @functools.cached_property
+    def learning(self) -> bool:
+        """Some kind can learn a node (by memory or word of mouth)."""
+        return bool(self.kind_memory.any() or self.kind_word_of_mouth.any())
+
+    @functools.cached_property
     def _no_empty_block(self) -> bool:
         """Every block holds at least one requester."""
         return bool(self.block_sizes.all())
@@ -135,8 +140,8 @@ class Requesters:
     def knowing_counts(self) -> np.ndarray:
         """(B, 1): per block, requesters who know a node (none without memory or word of
         mouth, the only ways to learn one)."""
-        if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
-            return np.zeros((self.block_sizes.size, 1), dtype=np.int64)
+        if not self.learning:
+            return np.zeros((self.block_sizes.size, 1), dtype=np.int32)
         flags = self._flags(1)
         np.greater_equal(self.known, 0, out=flags[0, :-1])
         return self.block_sums(flags)
@@ -214,7 +219,7 @@ class Requesters:
         gone; remembers a node that served it with its kind's memory probability; and,
         without a node, learns one from the shared list of its kind (word of mouth).
         """
-        if not (self.kind_memory.any() or self.kind_word_of_mouth.any()):
+        if not self.learning:
             return
         who = demand.requester
         served = outcome.served

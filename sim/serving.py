@@ -50,14 +50,17 @@ class Demand:
         """Number of requests."""
         return int(self.requester.size)
 
-    def in_cells(self, flagged: np.ndarray) -> np.ndarray:
-        """(m,) ascending indices of the requests in the cells where ``flagged`` (B*C,)
-        is True: one run of consecutive indices per cell, without reading every request."""
-        start = self.cell_start[:-1][flagged]
-        count = self.cell_start[1:][flagged] - start
-        # A run's indices are its start plus their position among the selected requests,
-        # less the position of the run's first one.
-        return np.repeat(start - (np.cumsum(count) - count), count) + np.arange(count.sum())
+    def in_cells(self, cells: np.ndarray) -> np.ndarray:
+        """(m,) ascending indices of the requests in ``cells`` (ascending cell indices):
+        one run of consecutive indices per cell, without reading every request."""
+        start = self.cell_start[cells]
+        count = self.cell_start[cells + 1] - start
+        end = np.cumsum(count)  # of each run among the selected requests
+        if end.size == 0:
+            return end
+        # A request's index is its position among the selected, shifted by its run's start
+        # less the run's first position.
+        return np.arange(end[-1]) + np.repeat(start - end + count, count)
 
 
 @dataclass(frozen=True)

@@ -279,7 +279,8 @@ def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
             np.r_[0, np.cumsum(np.bincount(demand.cell, minlength=demand.cell_start.size - 1))],
         )
         flagged = model.rng.random(demand.cell_start.size - 1) < 0.4
-        assert np.array_equal(demand.in_cells(flagged), np.flatnonzero(flagged[demand.cell]))
+        cells = np.flatnonzero(flagged)
+        assert np.array_equal(demand.in_cells(cells), np.flatnonzero(flagged[demand.cell]))
         # The node tells the final status: served there, refused (-1) or dropped (-2).
         assert np.array_equal(outcome.served, outcome.status == SERVED)
         assert np.array_equal(outcome.node == REFUSED_NODE, outcome.status == REFUSED)
