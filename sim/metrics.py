@@ -204,11 +204,14 @@ class Recorder:
         ok = outcome.served
         who = demand.requester
         harmful = demand.in_cells(self._harmful_cells)
+        who_harmful, harm_done = who[harmful], ok[harmful]
         self._actors.append(
             np.concatenate(
                 [
                     req.block_sizes[:, None],
-                    req.block_counts(who, who[ok], who[harmful], who[harmful[ok[harmful]]]),
+                    req.block_counts(
+                        (who, None), (who, ok), (who_harmful, None), (who_harmful, harm_done)
+                    ),
                     req.knowing_counts(),
                 ],
                 axis=1,

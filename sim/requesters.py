@@ -129,12 +129,18 @@ class Requesters:
         """Every block holds at least one requester."""
         return bool(self.block_sizes.all())
 
-    def block_counts(self, *groups: np.ndarray) -> np.ndarray:
-        """(B, len(groups)): per block, the number of *distinct* requesters among each
-        group of requester indices."""
+    def block_counts(self, *groups: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
+        """(B, len(groups)): per block, the number of *distinct* requesters in each group.
+
+        A group is ``(who, flag)``: the requester of each of some requests and, unless
+        None, which of those requests count (bool, like ``who``).
+        """
         seen = self._flags(len(groups))
-        for row, who in zip(seen, groups, strict=True):
-            row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
+        for row, (who, flag) in zip(seen, groups, strict=True):
+            if flag is None:
+                row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
+            else:  # seen if any of the requester's requests counts (int32: the fast loop)
+                np.maximum.at(row, who, flag.astype(np.int32))
         return self.block_sums(seen)
 
     def knowing_counts(self) -> np.ndarray:
