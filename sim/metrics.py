@@ -203,8 +203,7 @@ class Recorder:
 
         ok = outcome.served
         who = demand.requester
-        harmful = demand.in_cells(self._harmful_cells)
-        who_harmful, harm_done = who[harmful], ok[harmful]
+        who_harmful, harm_done = demand.of_categories(self._harmful_categories, who, ok)
         self._actors.append(
             np.concatenate(
                 [
@@ -328,9 +327,9 @@ class Recorder:
         return self._layout_cache[1]
 
     @functools.cached_property
-    def _harmful_cells(self) -> np.ndarray:
-        """Ascending request cells (block, category) of a harmful category."""
-        return np.flatnonzero(np.tile(self.model.harmful, self.model.requesters.block_sizes.size))
+    def _harmful_categories(self) -> np.ndarray:
+        """Ascending indices of the harmful categories."""
+        return np.flatnonzero(self.model.harmful)
 
     def _policy_names(self, prohibited: np.ndarray) -> list[str]:
         """Each jurisdiction's prohibited categories, comma-joined (cached: rules rarely

@@ -120,6 +120,19 @@ class Requesters:
         return np.arange(self.block_sizes.size) % len(REQUESTER_KINDS)
 
     @functools.cached_property
+    def _run_block(self) -> np.ndarray:
+        """(C*B,) int32 block of each run of requests that :meth:`emit` makes, category
+        by category, block by block."""
+        n_blocks, n_cat = self.block_mix.shape
+        return np.tile(np.arange(n_blocks, dtype=np.int32), n_cat)
+
+    @functools.cached_property
+    def _run_cell(self) -> np.ndarray:
+        """(C*B,) int32 cell (``block * C + category``) of each run of :meth:`emit`."""
+        n_blocks, n_cat = self.block_mix.shape
+        return self._run_block * n_cat + np.repeat(np.arange(n_cat, dtype=np.int32), n_blocks)
+
+    @functools.cached_property
     def learning(self) -> bool:
         """Some kind can learn a node (by memory or word of mouth)."""
         return bool(self.kind_memory.any() or self.kind_word_of_mouth.any())
@@ -184,16 +197,20 @@ class Requesters:
         the block, which is the same distribution as independent per-requester draws.
         """
         sizes = self.block_sizes
-        n_blocks, n_cat = self.block_mix.shape
-        counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix).ravel()
+        n_cat = self.block_mix.shape[1]
+        counts = rng.poisson((sizes * self.block_rate)[:, None] * self.block_mix)  # (B, C)
+        # Requests come category by category, block by block within a category: the
+        # requests of a category are one run.
+        runs = counts.T.ravel()
+        per_category = counts.sum(axis=0)
 
         def per_request(per_block: np.ndarray) -> np.ndarray:
-            """Each request's value of a block trait (requests come in cell order)."""
-            return np.repeat(np.repeat(per_block, n_cat), counts)
+            """Each request's value of a block trait."""
+            return np.repeat(per_block[self._run_block], runs)
 
-        cell = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
-        cell_start = np.zeros(counts.size + 1, dtype=np.int64)
-        np.cumsum(counts, out=cell_start[1:])
+        cell = np.repeat(self._run_cell, runs)
+        category_start = np.zeros(n_cat + 1, dtype=np.int64)
+        np.cumsum(per_category, out=category_start[1:])
         size = per_request(sizes)
         offset = np.minimum((rng.random(cell.size) * size).astype(np.int32), size - 1)
         who = per_request(self.block_start[:-1].astype(np.int32)) + offset
@@ -204,8 +221,8 @@ class Requesters:
             preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
-            block=per_request(np.arange(n_blocks, dtype=np.int32)),
-            category=np.repeat(np.tile(np.arange(n_cat, dtype=np.int32), n_blocks), counts),
+            block=np.repeat(self._run_block, runs),
+            category=np.repeat(np.arange(n_cat, dtype=np.int32), per_category),
             cell=cell,
             apparent=self.apparent[who],
             persistence=per_request(self.block_persistence),
@@ -213,7 +230,7 @@ class Requesters:
             verified=self.verified[who],
             kyc_give_up=per_request(self.kind_give_up[self.block_kind]),
             preferred=preferred,
-            cell_start=cell_start,
+            category_start=category_start,
         )
 
     def learn(

@@ -42,25 +42,28 @@ class Demand:
     verified: np.ndarray  #: bool, holds a (possibly forged) verified identity
     kyc_give_up: np.ndarray  #: probability of abandoning after a KYC gate
     preferred: np.ndarray  #: node tried first (the requester's remembered node), -1: none
-    cell_start: np.ndarray  #: (B*C+1,) requests come in cell order: those of cell k are
-    #: ``cell_start[k]:cell_start[k+1]``
+    category_start: np.ndarray  #: (C+1,) requests come category by category: those of
+    #: category c are ``category_start[c]:category_start[c+1]``
 
     @property
     def size(self) -> int:
         """Number of requests."""
         return int(self.requester.size)
 
-    def in_cells(self, cells: np.ndarray) -> np.ndarray:
-        """(m,) ascending indices of the requests in ``cells`` (ascending cell indices):
-        one run of consecutive indices per cell, without reading every request."""
-        start = self.cell_start[cells]
-        count = self.cell_start[cells + 1] - start
-        end = np.cumsum(count)  # of each run among the selected requests
-        if end.size == 0:
-            return end
-        # A request's index is its position among the selected, shifted by its run's start
-        # less the run's first position.
-        return np.arange(end[-1]) + np.repeat(start - end + count, count)
+    def of_categories(self, categories: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+        """Each of ``arrays`` (one entry per request) restricted to the requests in
+        ``categories`` (ascending indices), in request order: a view where the categories
+        are adjacent (their requests are one run), else a copy."""
+        start = self.category_start.tolist()
+        runs: list[list[int]] = []
+        for c in categories.tolist():
+            if runs and runs[-1][1] == start[c]:  # adjacent to the previous run: extend it
+                runs[-1][1] = start[c + 1]
+            else:
+                runs.append([start[c], start[c + 1]])
+        if len(runs) == 1:
+            return [a[runs[0][0] : runs[0][1]] for a in arrays]
+        return [np.concatenate([a[i:j] for i, j in runs] or [a[:0]]) for a in arrays]
 
 
 @dataclass(frozen=True)

@@ -272,15 +272,20 @@ def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
     for _ in range(3):
         demand = model.requesters.emit(model.rng)
         outcome = model.serve(demand)
-        # Requests come in cell order, so a cell's requests are one run.
-        assert (np.diff(demand.cell) >= 0).all()
+        # Requests come category by category, so a category's requests are one run.
+        assert (np.diff(demand.category) >= 0).all()
         assert np.array_equal(
-            demand.cell_start,
-            np.r_[0, np.cumsum(np.bincount(demand.cell, minlength=demand.cell_start.size - 1))],
+            demand.category_start,
+            np.r_[
+                0, np.cumsum(np.bincount(demand.category, minlength=demand.category_start.size - 1))
+            ],
         )
-        flagged = model.rng.random(demand.cell_start.size - 1) < 0.4
-        cells = np.flatnonzero(flagged)
-        assert np.array_equal(demand.in_cells(cells), np.flatnonzero(flagged[demand.cell]))
+        assert np.array_equal(demand.cell % (demand.category_start.size - 1), demand.category)
+        chosen = np.flatnonzero(model.rng.random(demand.category_start.size - 1) < 0.5)
+        mine = np.isin(demand.category, chosen)
+        who, served = demand.of_categories(chosen, demand.requester, outcome.served)
+        assert np.array_equal(who, demand.requester[mine])
+        assert np.array_equal(served, outcome.served[mine])
         # The node tells the final status: served there, refused (-1) or dropped (-2).
         assert np.array_equal(outcome.served, outcome.status == SERVED)
         assert np.array_equal(outcome.node == REFUSED_NODE, outcome.status == REFUSED)
