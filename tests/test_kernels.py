@@ -252,8 +252,17 @@ def test_block_counts_are_distinct_requesters_per_block_even_around_empty_blocks
         [np.unique(g[block[g] == b]).size for g in groups] + [int((known[block == b] >= 0).sum())]
         for b in range(len(sizes))
     ]
-    got = np.column_stack([req.block_counts(*((g, None) for g in groups)), req.knowing_counts()])
-    assert got.tolist() == expected
+    for _ in range(2):  # the flag buffer is left clean for the next count
+        got = np.column_stack(
+            [req.block_counts(*((g, None) for g in groups)), req.knowing_counts()]
+        )
+        assert got.tolist() == expected
+    # Flagged groups: distinct requesters among the requests whose flag is set.
+    flag = rng.random(groups[0].size) < 0.5
+    counted = req.block_counts((groups[0], flag))[:, 0]
+    assert counted.tolist() == [
+        np.unique(groups[0][flag & (block[groups[0]] == b)]).size for b in range(len(sizes))
+    ]
 
 
 def _gateway_world() -> dict:
