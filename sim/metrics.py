@@ -121,7 +121,7 @@ class Recorder:
     _requests: list[np.ndarray] = field(default_factory=list)
     _prohibited: list[np.ndarray] = field(default_factory=list)
     _actors: list[np.ndarray] = field(default_factory=list)
-    _flows: list[np.ndarray] = field(default_factory=list)
+    _served: list[np.ndarray] = field(default_factory=list)  # (host J, request cells) int32
     _nodes: list[np.ndarray] = field(default_factory=list)
     _jurisdictions: list[np.ndarray] = field(default_factory=list)  # enforcement counts
     _partners: list[np.ndarray] = field(default_factory=list)  # (J, J) treaty partners
@@ -191,15 +191,16 @@ class Recorder:
         extra = np.bincount(
             key[retried], weights=outcome.attempts[retried] - 1, minlength=n_fates * size
         )
-        # REQUEST_COLUMNS are sums over fates of counts and extra attempts, less those
-        # served at home for served_foreign.
-        combine, home = self._request_weights(n_j, size // n_c, n_c)
-        columns = combine @ np.concatenate([counts, extra.reshape(n_fates, size)])
-        columns[self.FOREIGN] -= np.take(counts, home).sum(axis=0)
-        self._requests.append(columns.T)
+        # REQUEST_COLUMNS are sums over fates of counts and extra attempts (served_foreign
+        # as served: the service at home is taken off at table time).
+        combine = self._request_weights(n_j)
+        self._requests.append((combine @ np.concatenate([counts, extra.reshape(n_fates, size)])).T)
         self._prohibited.append(m.prohibited)  # read-only, new each step
-        by_host = counts[: 2 * n_j].reshape(n_j, 2, n_j, -1, n_c)  # served: (host, permissive,
-        self._flows.append(by_host.sum(axis=(1, 3)))  # residence, kind, category) -> flows
+        # Served by host jurisdiction and request cell (fates 2h and 2h+1): the flows and
+        # the service at home come from it at table time.
+        self._served.append(
+            np.add(counts[0 : 2 * n_j : 2], counts[1 : 2 * n_j : 2], dtype=np.int32)
+        )
 
         ok = outcome.served
         who = demand.requester
@@ -237,12 +238,10 @@ class Recorder:
 
     @staticmethod
     @functools.cache
-    def _request_weights(n_j: int, n_blocks: int, n_c: int) -> tuple[np.ndarray, np.ndarray]:
+    def _request_weights(n_j: int) -> np.ndarray:
         """The REQUEST_COLUMNS of a cell as weighted sums over fates (served in host h with
         a permissive model or not, refused, dropped) of its request counts and its attempts
-        beyond the first: ``(8, 2F)`` weights; and the ``(2, S)`` flat indices into the
-        ``(F, S)`` counts of the two fates served at the cell's residence (to subtract for
-        served_foreign)."""
+        beyond the first: ``(8, 2F)`` weights (served_foreign as served)."""
         fates = np.arange(2 * n_j + 2)
         served = fates < 2 * n_j
         every = np.ones(fates.size, dtype=bool)
@@ -259,10 +258,7 @@ class Recorder:
         }.items():
             combine[Recorder.REQUEST_COLUMNS.index(column), part, rows] = 1.0
         combine[:, 0] += combine[:, 1]  # attempts = requests + attempts beyond the first
-        cell = np.arange(n_blocks * n_c)
-        residence = cell // n_c // len(REQUESTER_KINDS)
-        home = (2 * residence + np.arange(2)[:, None]) * cell.size + cell
-        return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1), home
+        return combine.reshape(len(Recorder.REQUEST_COLUMNS), -1)
 
     def _node_counts(self, layout: _Layout) -> np.ndarray:
         """This step's node aggregates per (host jurisdiction, model kind) cell, flat: the
@@ -406,8 +402,12 @@ class Recorder:
 
         width = n_j * n_m * (N_STATUS + 2 + len(NODE_FLOWS))
         prohibited = stack(self._prohibited, n_j, n_c).astype(bool)
+        served = stack(self._served, n_j, n_j, n_k, n_c)  # (T, host, residence, K, C)
+        requests = stack(self._requests, n_j, n_k, n_c, len(self.REQUEST_COLUMNS))
+        at_home = np.arange(n_j)
+        requests[..., self.FOREIGN] -= served[:, at_home, at_home]  # host = residence
         return dict(
-            requests=stack(self._requests, n_j, n_k, n_c, len(self.REQUEST_COLUMNS)),
+            requests=requests,
             actors=stack(self._actors, n_j, n_k, len(self.ACTOR_COLUMNS)),
             nodes=self._node_columns(stack(self._nodes, width)).reshape(
                 -1, n_j, n_m, len(self.NODE_COLUMNS)
@@ -421,7 +421,7 @@ class Recorder:
                 axis=2,
             ),
             prohibited=prohibited,
-            flows=stack(self._flows, n_j, n_j, n_c),
+            flows=served.sum(axis=3),
         )
 
     def headline(self, first: int = 0) -> pd.DataFrame:
