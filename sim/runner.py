@@ -62,6 +62,24 @@ def with_steps(spec: Scenario, steps: int | None) -> Scenario:
     return spec.model_copy(update={"steps": int(steps), "timeline": timeline})
 
 
+def simulate(model: DiriskModel, progress: Progress | None = None) -> None:
+    """Step ``model`` through its scenario's days, calling ``progress(done, total)`` after
+    each."""
+    total = model.scenario.steps
+    for done in range(1, total + 1):
+        model.step()
+        if progress is not None:
+            progress(done, total)
+
+
+def run_metrics(scenario: ScenarioLike, seed: int | None = None) -> pd.DataFrame:
+    """The headline ``metrics`` table of a run, as in :func:`run`, without building the
+    other tables (what a sweep keeps of a run)."""
+    model = build_model(scenario, seed=seed)
+    simulate(model)
+    return model.recorder.headline()
+
+
 def run(
     scenario: ScenarioLike,
     seed: int | None = None,
@@ -89,10 +107,7 @@ def run(
     model = build_model(scenario, seed=seed, steps=steps)
     t_built = time.perf_counter()
     total = model.scenario.steps
-    for done in range(1, total + 1):
-        model.step()
-        if progress is not None:
-            progress(done, total)
+    simulate(model, progress)
     tables = model.recorder.tables()
     events = pd.DataFrame(model.event_log, columns=list(EVENT_COLUMNS)).astype(EVENT_DTYPES)
     spec = model.scenario

@@ -15,6 +15,7 @@ Rerunning into the same folder (or ``--resume``) runs only the missing parts.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ from sim.experiment import (
     summarise_metrics,
 )
 from sim.results import atomic_write, atomic_write_text
-from sim.runner import run, versions
+from sim.runner import run_metrics, versions
 from sim.scenario import validate
 
 #: Seconds of work a task should take (small runs are batched up to this).
@@ -91,8 +92,10 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
     message; it never stops the batch.
 
     Returns:
-        Per run: ``row`` (the outcomes part's one row) and ``metrics`` (the per-step
-        table, or None).
+        Per run: ``spec``, ``row`` (the outcomes part's one row) and ``parts``: the
+        run's Parquet files as bytes, ``outcomes`` and (unless not saved or failed)
+        ``metrics``. Encoding them here keeps that work off the process that collects the
+        results, which shares the machine with the workers.
     """
     results = []
     for spec in runs:
@@ -100,7 +103,7 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
             scenario = validate(data, source=f"design point {spec.point}")
-            metrics = run(scenario, seed=spec.seed).metrics
+            metrics = run_metrics(scenario, seed=spec.seed)
             outcomes = summarise_metrics(metrics, experiment.outcomes)
             status, error = "ok", ""
         except Exception as exc:  # recorded in the part, the sweep goes on
@@ -116,10 +119,18 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
             "error": error,
             "seconds": round(time.perf_counter() - t0, 4),
         }
-        results.append(
-            {"spec": spec, "row": row, "metrics": metrics if experiment.save_metrics else None}
-        )
+        parts = {"outcomes": parquet_bytes(pd.DataFrame([row]))}
+        if metrics is not None and experiment.save_metrics:
+            parts["metrics"] = parquet_bytes(metrics.assign(replication=spec.replication))
+        results.append({"spec": spec, "row": row, "parts": parts})
     return results
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as the bytes of a Parquet file (no index)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 class SweepFolder:
@@ -205,20 +216,15 @@ class SweepFolder:
         return len(stale)
 
     def save(self, result: dict[str, Any]) -> None:
-        """Write one run's parts: metrics first, the outcomes part (which marks the run
-        finished) last."""
+        """Write one run's parts (from :func:`execute`): metrics first, the outcomes part
+        (which marks the run finished) last."""
         spec: RunSpec = result["spec"]
-        if result["metrics"] is not None:
-            metrics = result["metrics"].assign(replication=spec.replication)
+        for kind in sorted(result["parts"], key=lambda k: k == "outcomes"):
+            data = result["parts"][kind]
             atomic_write(
-                self.root / part_name("metrics", spec.point, spec.replication),
-                lambda p: metrics.to_parquet(p, index=False),
+                self.root / part_name(kind, spec.point, spec.replication),
+                lambda p, data=data: p.write_bytes(data),
             )
-        row = pd.DataFrame([result["row"]])
-        atomic_write(
-            self.root / part_name("outcomes", spec.point, spec.replication),
-            lambda p: row.to_parquet(p, index=False),
-        )
 
     def runs(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Every finished run's outcomes row (``point`` from the partition), sorted."""
@@ -243,7 +249,8 @@ def batch_size(seconds_per_run: float, pending: int, workers: int) -> int:
 
 def local_cluster(workers: int | None = None) -> Any:
     """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes
-    (default: one per core), without a dashboard; use it as a context manager."""
+    (default: one per core) that have imported dirisk, without a dashboard; use it as a
+    context manager."""
     from distributed import LocalCluster
 
     return LocalCluster(
@@ -253,6 +260,7 @@ def local_cluster(workers: int | None = None) -> Any:
         dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
         scheduler_kwargs={"dashboard": False},  # and no dashboard
         silence_logs=logging.ERROR,
+        preload=["sim.sweep"],  # import dirisk as the worker starts, not in its first task
     )
 
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.runner import run_metrics, with_steps
 from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
 
@@ -377,3 +378,10 @@ def test_baseline_models_refuse_the_everyday_mix_at_the_calibrated_rate(model, l
     spec["nodes"]["capacity_per_day"] = 1000
     m = sim.run(spec, seed=1, steps=5).metrics
     assert low <= m["benign_over_refusal"].mean() <= high
+
+
+def test_run_metrics_is_the_metrics_table_of_the_full_run():
+    """Sweeps keep only the headline table; it must be the one a full run returns."""
+    full = sim.run("classroom_demo", seed=5, steps=12).metrics
+    spec = with_steps(load_scenario("classroom_demo"), 12)
+    pd.testing.assert_frame_equal(run_metrics(spec, seed=5), full)
