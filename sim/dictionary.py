@@ -1004,7 +1004,7 @@ NODE_STATES = Table(
     row="one row per node ever created × snapshot step (after the last step, and every "
     "`recording.node_snapshot_every` steps when set)",
     key=("step", "node_id"),
-    source="sim.metrics.Recorder.node_snapshot",
+    source="sim.metrics.Recorder.tables",
     columns=(
         _step(
             "Snapshot step: the last step, and each step where (step + 1) is a multiple of "

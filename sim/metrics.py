@@ -204,7 +204,7 @@ class Recorder:
 
         ok = outcome.served
         who = demand.requester
-        who_harmful, harm_done = demand.of_categories(self._harmful_categories, who, ok)
+        who_harmful, harm_done = demand.of_categories(self._harmful_index, who, ok)
         self._actors.append(
             np.concatenate(
                 [
@@ -323,7 +323,7 @@ class Recorder:
         return self._layout_cache[1]
 
     @functools.cached_property
-    def _harmful_categories(self) -> np.ndarray:
+    def _harmful_index(self) -> np.ndarray:
         """Ascending indices of the harmful categories."""
         return np.flatnonzero(self.model.harmful)
 
@@ -335,10 +335,6 @@ class Recorder:
             names = np.asarray(self.model.category_names)
             self._policy_cache[key] = [",".join(names[row]) for row in prohibited]
         return self._policy_cache[key]
-
-    def node_snapshot(self) -> pd.DataFrame:
-        """Every node's state now, one row per node."""
-        return self._node_frame([self._node_state()])
 
     def _node_state(self) -> dict[str, np.ndarray]:
         """Copies of the node arrays of a snapshot (the table is built at table time)."""
@@ -424,9 +420,10 @@ class Recorder:
             flows=served.sum(axis=3),
         )
 
-    def headline(self, first: int = 0) -> pd.DataFrame:
+    def headline(self, first: int = 0, arrays: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """The headline metrics of the recorded days from day ``first`` on, one row per
-        day (``first = -1``: the last day only, e.g. for a DataCollector)."""
+        day (``first = -1``: the last day only, e.g. for a DataCollector); ``arrays``:
+        those of :meth:`_arrays` for ``first``, if already built."""
         m = self.model
         first = first % len(self._requests) if first < 0 else first
         log = m.event_log  # in step order: read the recent days from the end
@@ -434,7 +431,7 @@ class Recorder:
         events = pd.DataFrame(recent if first else log, columns=["step", "event"])
         events["step"] -= first
         out = headline(
-            **self._arrays(first),
+            **(self._arrays(first) if arrays is None else arrays),
             per_step=pd.DataFrame(self._global[first:], columns=list(STEP_COUNTERS)),
             events=events,
             harmful=m.harmful,
@@ -495,7 +492,7 @@ class Recorder:
         node_states = self._node_frame(self._snapshots or [self._node_state()])
         if not self._snapshots:
             node_states = node_states.iloc[:0]
-        metrics = self.headline()
+        metrics = self.headline(arrays=arrays)
         return dict(
             metrics=metrics,
             requests=requests,

@@ -154,7 +154,7 @@ class Requesters:
                 row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
             else:  # seen if any of the requester's requests counts (int32: the fast loop)
                 np.maximum.at(row, who, flag.astype(np.int32))
-        return self.block_sums(seen)
+        return self._block_sums(seen)
 
     def knowing_counts(self) -> np.ndarray:
         """(B, 1): per block, requesters who know a node (none without memory or word of
@@ -163,7 +163,7 @@ class Requesters:
             return np.zeros((self.block_sizes.size, 1), dtype=np.int32)
         flags = self._flags(1)
         np.greater_equal(self.known, 0, out=flags[0, :-1])
-        return self.block_sums(flags)
+        return self._block_sums(flags)
 
     def _flags(self, rows: int) -> np.ndarray:
         """(rows, R+1) int32 zeros, one per requester, and a last column that stays zero,
@@ -180,9 +180,10 @@ class Requesters:
         flags.fill(0)
         return flags
 
-    def block_sums(self, flags: np.ndarray) -> np.ndarray:
+    def _block_sums(self, flags: np.ndarray) -> np.ndarray:
         """(B, F) int32: per block, the sum of each row of ``flags`` (F, R+1) from
         :meth:`_flags` over its requesters."""
+        assert flags.shape[1] == self.size + 1, "flags come from _flags"
         sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=np.int32).T
         if self._no_empty_block:
             return sums
@@ -221,7 +222,6 @@ class Requesters:
             preferred = np.full(who.size, -1, dtype=np.int64)
         return Demand(
             requester=who,
-            block=np.repeat(self._run_block, runs),
             category=np.repeat(np.arange(n_cat, dtype=np.int32), per_category),
             cell=cell,
             apparent=self.apparent[who],

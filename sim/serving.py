@@ -20,8 +20,7 @@ import numpy as np
 
 from sim.routing import RoutingTable, admit
 
-SERVED, REFUSED, DROPPED = 1, 2, 3
-STATUS_NAMES = {SERVED: "served", REFUSED: "refused", DROPPED: "dropped"}
+SERVED, REFUSED, DROPPED = 1, 2, 3  #: final status codes (``Outcome.status``)
 
 #: ``Outcome.node`` of a request no node served: refused (by a node, a KYC gate or the
 #: gateway), or dropped (no node had room, or none was reachable).
@@ -33,9 +32,9 @@ class Demand:
     """One step's requests (length n each)."""
 
     requester: np.ndarray  #: requester index
-    block: np.ndarray  #: requester's block (residence x kind: ``jurisdiction * K + kind``)
     category: np.ndarray  #: category index
-    cell: np.ndarray  #: (block, category) cell: ``block * C + category``
+    cell: np.ndarray  #: (block, category) cell: ``block * C + category``, where the
+    #: block is the requester's (residence x kind: ``jurisdiction * K + kind``)
     apparent: np.ndarray  #: jurisdiction the market sees (residence, or VPN exit)
     persistence: np.ndarray  #: retries allowed after a failed attempt
     jailbreak: np.ndarray  #: probability that an attempt carries a jailbreak
@@ -148,7 +147,7 @@ class Outcome:
 
     node: np.ndarray  #: int64 serving node; REFUSED_NODE or DROPPED_NODE if not served
     attempts: np.ndarray  #: int16, attempts made (>= 1)
-    first_node: np.ndarray  #: int64 node of the first attempt (-1: none reached)
+    first_node: np.ndarray  #: int64 node of the first attempt (-1 here: none reached)
     retried: np.ndarray  #: requests that made more than one attempt (all others made one)
     kyc_blocked: int  #: attempts refused by a KYC gate
     reached: list[np.ndarray]  #: node * C + category of the attempts that reached a node,
@@ -247,7 +246,8 @@ def serve(
         rng: the run's generator.
 
     Returns:
-        The final status, serving node and attempt count of each request.
+        Each request's serving node (or REFUSED_NODE, DROPPED_NODE: its final status),
+        attempt count and first node, and the step's counters.
     """
     n, n_cat = demand.size, rules.n_categories
     # A request ends refused unless a node serves it or it is dropped.

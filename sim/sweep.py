@@ -60,6 +60,9 @@ class SweepError(ValueError):
     """A sweep folder cannot be used (it holds another experiment, or is unreadable)."""
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run of an experiment: a design point, a replication and its seed."""
@@ -100,16 +103,19 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
     results = []
     for spec in runs:
         t0 = time.perf_counter()
+        parts: dict[str, bytes] = {}
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
             scenario = validate(data, source=f"design point {spec.point}")
             metrics = run_metrics(scenario, seed=spec.seed)
             outcomes = summarise_metrics(metrics, experiment.outcomes)
+            if experiment.save_metrics:
+                parts["metrics"] = parquet_bytes(metrics.assign(replication=spec.replication))
             status, error = "ok", ""
         except Exception as exc:  # recorded in the part, the sweep goes on
             outcomes = {o.column: math.nan for o in experiment.outcomes}
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-            metrics = None
+            parts.clear()
         row = {
             "replication": spec.replication,
             "seed": spec.seed,
@@ -119,9 +125,7 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
             "error": error,
             "seconds": round(time.perf_counter() - t0, 4),
         }
-        parts = {"outcomes": parquet_bytes(pd.DataFrame([row]))}
-        if metrics is not None and experiment.save_metrics:
-            parts["metrics"] = parquet_bytes(metrics.assign(replication=spec.replication))
+        parts["outcomes"] = parquet_bytes(pd.DataFrame([row]))
         results.append({"spec": spec, "row": row, "parts": parts})
     return results
 
@@ -366,15 +370,17 @@ def _run_on_dask(
         size = batch_size(seconds_per_run, len(runs), n_workers)
         # The experiment travels with each task (a few kB): scattered data would be lost
         # with the worker holding it, and the tasks depending on it with it.
-        futures = [
-            client.submit(execute, experiment, batch, pure=False, retries=TASK_RETRIES)
+        batch_of = {
+            client.submit(execute, experiment, batch, pure=False, retries=TASK_RETRIES): batch
             for batch in batches(runs, size)
-        ]
-        for future in as_completed(futures):
+        }
+        for future in as_completed(list(batch_of)):
             if future.status == "finished":
                 record(future.result())
-            # else: the task's workers died more than TASK_RETRIES times; its runs stay
-            # missing and a rerun (resume) runs them again.
+            else:  # its workers died more than TASK_RETRIES times, or the task raised:
+                # its runs stay missing and a rerun (resume) runs them again.
+                why = future.exception() if future.status == "error" else future.status
+                logger.warning("a batch of %d runs was lost: %s", len(batch_of[future]), why)
             future.release()
 
 

@@ -385,3 +385,17 @@ def test_run_metrics_is_the_metrics_table_of_the_full_run():
     full = sim.run("classroom_demo", seed=5, steps=12).metrics
     spec = with_steps(load_scenario("classroom_demo"), 12)
     pd.testing.assert_frame_equal(run_metrics(spec, seed=5), full)
+
+
+def test_served_abroad_equals_the_flows_between_different_jurisdictions(classroom):
+    """served_foreign (requests table) and the flows table are derived apart at table
+    time; per step, origin and category they must tell the same service abroad."""
+    r = classroom.requests.groupby(["step", "jurisdiction", "category"], observed=True)
+    abroad = r["served_foreign"].sum()
+    f = classroom.flows[classroom.flows["origin"] != classroom.flows["destination"]]
+    flows = f.groupby(["step", "origin", "category"], observed=True)["served"].sum()
+    flows.index = flows.index.set_names(abroad.index.names)
+    assert abroad.sum() > 0
+    pd.testing.assert_series_equal(
+        abroad[abroad > 0], flows[flows > 0].astype(abroad.dtype), check_names=False
+    )

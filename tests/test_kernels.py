@@ -257,10 +257,12 @@ def test_block_counts_are_distinct_requesters_per_block_even_around_empty_blocks
             [req.block_counts(*((g, None) for g in groups)), req.knowing_counts()]
         )
         assert got.tolist() == expected
-    # Flagged groups: distinct requesters among the requests whose flag is set.
+    # More rows than any call before (the buffer grows), flagged groups: distinct
+    # requesters among the requests whose flag is set.
     flag = rng.random(groups[0].size) < 0.5
-    counted = req.block_counts((groups[0], flag))[:, 0]
-    assert counted.tolist() == [
+    counted = req.block_counts(*((g, None) for g in groups), (groups[0], flag))
+    assert counted[:, :2].tolist() == [row[:2] for row in expected]
+    assert counted[:, 2].tolist() == [
         np.unique(groups[0][flag & (block[groups[0]] == b)]).size for b in range(len(sizes))
     ]
 
@@ -301,3 +303,31 @@ def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
         assert np.array_equal(outcome.node == DROPPED_NODE, outcome.status == DROPPED)
         # Only the retried made more than one attempt.
         assert np.array_equal(np.sort(outcome.retried), np.flatnonzero(outcome.attempts > 1))
+
+
+def _one_step(scenario: dict):
+    model = DiriskModel(load_scenario(scenario), seed=3)
+    demand = model.requesters.emit(model.rng)
+    return demand, model.serve(demand)
+
+
+def test_a_request_no_node_will_serve_ends_refused():
+    demand, outcome = _one_step(tiny_scenario(refusal=1.0, persistence=2))
+    assert demand.size > 0 and (outcome.node == REFUSED_NODE).all()
+    assert (outcome.attempts == 3).all()
+
+
+def test_requests_beyond_the_capacity_end_dropped():
+    demand, outcome = _one_step(tiny_scenario(capacity=1, nodes=40))
+    assert outcome.served.sum() == 40  # one request per node
+    assert (outcome.node[~outcome.served] == DROPPED_NODE).all()
+
+
+def test_a_gateway_stop_ends_refused_and_lets_the_rest_through():
+    spec = tiny_scenario()
+    spec["market"] = {"protocol": "gateway", "gateway": {"prohibited": ["harm"]}}
+    spec["market"]["gateway"]["filter_recall"] = 1.0
+    demand, outcome = _one_step(spec)
+    harm = demand.category == 1
+    assert harm.any() and (outcome.node[harm] == REFUSED_NODE).all()
+    assert outcome.served[~harm].all()

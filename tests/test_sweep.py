@@ -422,10 +422,12 @@ def test_sigkill_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
 
 
 def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
-    """A design point outside the valid range fails with the scenario's message; the
-    other runs finish; --retry-failed reruns only the failed ones."""
+    """A design point outside the valid range fails with the scenario's message (and
+    writes no metrics part); the other runs finish; --retry-failed reruns only the failed
+    ones."""
     factors = [{"name": "vpn", "path": "requesters.kinds.malicious.vpn_use", "values": [0.2, 1.5]}]
-    counts = sweep(load_experiment(experiment(factors=factors)), tmp_path / "s", workers=1)
+    spec = experiment(factors=factors, save_metrics=True)
+    counts = sweep(load_experiment(spec), tmp_path / "s", workers=1)
     assert counts == {
         "total": 4, "skipped": 0, "ran": 4, "failed": 2, "ok": 2, "failed_total": 2, "missing": 0
     }  # fmt: skip
@@ -435,9 +437,11 @@ def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
     assert bad["error"].str.contains("requesters.kinds.malicious.vpn_use").all()
     assert bad["malicious_success_share_mean"].isna().all()
     assert (runs.loc[runs["status"] == "ok", "error"] == "").all()
-    again = sweep(
-        load_experiment(experiment(factors=factors)), tmp_path / "s", workers=1, retry_failed=True
-    )
+    # Only the runs that finished have a metrics part.
+    ok_point = int(runs.loc[runs["status"] == "ok", "point"].iloc[0])
+    metrics = sorted(p.parent.name for p in (tmp_path / "s" / "metrics").glob("*/*.parquet"))
+    assert metrics == [f"point={ok_point}"] * 2
+    again = sweep(load_experiment(spec), tmp_path / "s", workers=1, retry_failed=True)
     assert again["ran"] == 2 and again["skipped"] == 2
     table = summarize(tmp_path / "s")
     assert list(table["runs_failed"]) == [0, 2] and list(table["runs_ok"]) == [2, 0]
