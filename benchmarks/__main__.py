@@ -49,7 +49,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
             base=dict(requests_per_step=500_000, requesters=250_000, jurisdictions=50),
             nodes=[2_500, 5_000, 10_000, 20_000],
         ),
-        scale_timing=dict(warmup=1, timed=9),  # medians of 9: robust to a noisy minute
+        # Medians of 3 x 5 steps, each size in its own process 3 times, sizes in turn:
+        # robust to a noisy minute.
+        scale_timing=dict(warmup=1, timed=5, reps=3),
         reference=dict(preset="classroom_demo", steps=20),
         reference_baseline=dict(preset="baseline", steps=20),
         reference_large=dict(
@@ -75,7 +77,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
             base=dict(requests_per_step=20_000, requesters=10_000, jurisdictions=10),
             nodes=[250, 500, 1_000, 2_000],
         ),
-        scale_timing=dict(warmup=1, timed=1),
+        scale_timing=dict(warmup=1, timed=1, reps=1),
         reference=dict(preset="classroom_demo", steps=3, requesters=1_000, nodes=100),
         reference_baseline=dict(preset="baseline", steps=2, requesters=3_000, nodes=300),
         reference_large=dict(

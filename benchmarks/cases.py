@@ -233,36 +233,41 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- scaling
 
 
-def scaling(*, series: str, sizes: list[dict[str, Any]], warmup: int, timed: int) -> dict[str, Any]:
+def scaling(
+    *, series: str, sizes: list[dict[str, Any]], warmup: int, timed: int, reps: int
+) -> dict[str, Any]:
     """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i).
 
-    All sizes are built first and then stepped in turn (size 1, 2, 3, 4, 1, 2, ...), so
-    that drift in the machine's speed affects every size alike; each size's time is the
-    median of its ``timed`` steps.
+    Each size runs in a fresh process, as a real run does: models of other sizes in the
+    same process would leave the memory allocator in a state no real run meets (at a
+    million requests, a tenth of the step is then spent faulting in memory handed back
+    to the system by the smaller models' steps). The sizes take turns, ``reps`` times
+    (size 1, 2, 3, 4, 1, 2, ...), so that drift in the machine's speed affects every size
+    alike; each size's time is the median of all its ``reps x timed`` steps.
     """
-    models = [DiriskModel(large_scenario(steps=warmup + timed, **size), seed=1) for size in sizes]
-    for model in models:
-        for _ in range(warmup):
-            model.step()
-    walls: list[list[float]] = [[] for _ in models]
-    for _ in range(timed):
-        for i, model in enumerate(models):
-            with Clock() as c:
-                model.step()
-            walls[i].append(c.wall)
+    walls: list[list[float]] = [[] for _ in sizes]
+    last: list[dict[str, Any]] = [{} for _ in sizes]
+    for _ in range(reps):
+        for i, size in enumerate(sizes):
+            params = {k: v for k, v in size.items() if k != "requests_per_step"}
+            out = run_worker(
+                "large",
+                dict(params, requests=size["requests_per_step"], warmup=warmup, timed=timed),
+            )
+            walls[i] += out["step_all_s"]
+            last[i] = out
     rows = []
-    for size, model, times in zip(sizes, models, walls, strict=True):
-        emitted, attempts = _counts(model, after=warmup)
+    for size, out, times in zip(sizes, last, walls, strict=True):
         step_s = median(times)
         rows.append(
             dict(
                 size=size,
-                scenario=describe(model.scenario),
+                scenario=out["scenario"],
                 step_s=step_s,
                 step_all_s=times,
-                emitted_per_step=emitted / timed,
-                attempts_per_step=attempts / timed,
-                requests_per_s=emitted / timed / step_s,
+                emitted_per_step=out["emitted_per_step"],
+                attempts_per_step=out["attempts_per_step"],
+                requests_per_s=out["emitted_per_step"] / step_s,
             )
         )
     steps = [r["step_s"] for r in rows]

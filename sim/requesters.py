@@ -219,7 +219,7 @@ class Requesters:
             loyal = rng.random(who.size) < per_request(self.kind_loyalty[self.block_kind])
             preferred = np.where(loyal, self.known[who], -1)
         else:
-            preferred = np.full(who.size, -1, dtype=np.int64)
+            preferred = np.broadcast_to(np.int64(-1), who.shape)  # none, read-only
         return Demand(
             requester=who,
             category=np.repeat(np.arange(n_cat, dtype=np.int32), per_category),

@@ -257,7 +257,8 @@ def serve(
     kyc_blocked = 0
     check_kyc = rules.kyc
     reached_cells = []
-    idx, last = np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    last = np.broadcast_to(np.int64(-1), (n,))  # no node to avoid yet (read-only, no copy)
     remembering = bool((demand.preferred >= 0).any())
     if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
         exposed = rules.kyc_category[demand.category] & ~demand.verified
