@@ -142,6 +142,13 @@ class Requesters:
         """Every block holds at least one requester."""
         return bool(self.block_sizes.all())
 
+    @functools.cached_property
+    def _flag_dtype(self) -> type:
+        """Type of the per-requester flags and of their block sums: uint16 while every
+        block's count fits in it (half the bytes of int32), else int32. Flags and sums
+        share one type: summing into a wider one costs a cast, three times the sum."""
+        return np.uint16 if self.block_sizes.max(initial=0) <= np.iinfo(np.uint16).max else np.int32
+
     def block_counts(self, *groups: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
         """(B, len(groups)): per block, the number of *distinct* requesters in each group.
 
@@ -152,39 +159,39 @@ class Requesters:
         for row, (who, flag) in zip(seen, groups, strict=True):
             if flag is None:
                 row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
-            else:  # seen if any of the requester's requests counts (int32: the fast loop)
-                np.maximum.at(row, who, flag.astype(np.int32))
+            else:  # seen if any of the requester's requests counts (same type: fast loop)
+                np.maximum.at(row, who, flag.astype(row.dtype))
         return self._block_sums(seen)
 
     def knowing_counts(self) -> np.ndarray:
         """(B, 1): per block, requesters who know a node (none without memory or word of
         mouth, the only ways to learn one)."""
         if not self.learning:
-            return np.zeros((self.block_sizes.size, 1), dtype=np.int32)
+            return np.zeros((self.block_sizes.size, 1), dtype=self._flag_dtype)
         flags = self._flags(1)
         np.greater_equal(self.known, 0, out=flags[0, :-1])
         return self._block_sums(flags)
 
     def _flags(self, rows: int) -> np.ndarray:
-        """(rows, R+1) int32 zeros, one per requester, and a last column that stays zero,
-        so that every block start indexes a column.
+        """(rows, R+1) zeros of :attr:`_flag_dtype`, one per requester, and a last column
+        that stays zero, so that every block start indexes a column.
 
         Kept between calls and cleared in place: a fresh allocation this size costs more
-        than the sums. int32, because summing narrower flags into int32 sums costs three
-        times as much (a cast on the way).
+        than the sums.
         """
         buffer = self._flag_buffer
         if buffer is None or buffer.shape[0] < rows:
-            buffer = self._flag_buffer = np.zeros((rows, self.size + 1), dtype=np.int32)
+            shape = (rows, self.size + 1)
+            buffer = self._flag_buffer = np.zeros(shape, dtype=self._flag_dtype)
         flags = buffer[:rows]
         flags.fill(0)
         return flags
 
     def _block_sums(self, flags: np.ndarray) -> np.ndarray:
-        """(B, F) int32: per block, the sum of each row of ``flags`` (F, R+1) from
-        :meth:`_flags` over its requesters."""
+        """(B, F): per block, the sum of each row of ``flags`` (F, R+1) from :meth:`_flags`
+        over its requesters, in the flags' type."""
         assert flags.shape[1] == self.size + 1, "flags come from _flags"
-        sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=np.int32).T
+        sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=flags.dtype).T
         if self._no_empty_block:
             return sums
         return np.where(self.block_sizes[:, None] > 0, sums, 0)  # reduceat gives no zeros

@@ -331,3 +331,21 @@ def test_a_gateway_stop_ends_refused_and_lets_the_rest_through():
     harm = demand.category == 1
     assert harm.any() and (outcome.node[harm] == REFUSED_NODE).all()
     assert outcome.served[~harm].all()
+
+
+def test_block_counts_of_a_block_beyond_uint16_are_exact(population):
+    """Flags and sums are uint16 while every block fits; a bigger block needs int32."""
+    sizes = [70_000, 3]
+    n = sum(sizes)
+    req = dataclasses.replace(
+        population,
+        block_start=np.r_[0, np.cumsum(sizes)],
+        known=np.zeros(n, dtype=np.int64),  # everybody knows a node
+        kind=np.zeros(n, dtype=np.int64),
+        kind_memory=np.full(3, 0.5),
+    )
+    everyone = np.arange(n)
+    served = everyone % 2 == 0
+    got = req.block_counts((everyone, None), (everyone, served))
+    assert got.tolist() == [[70_000, 35_000], [3, 2]]
+    assert req.knowing_counts().ravel().tolist() == sizes
