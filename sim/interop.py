@@ -105,8 +105,15 @@ def configure(
 
 def last_day_metrics(model: DiriskModel) -> dict[str, Any]:
     """The headline metrics of the model's last completed day, read from its recorder:
-    the same values as that day's row of ``sim.run(...).metrics`` (without ``step``)."""
-    row = model.recorder.headline(first=-1).to_dict("records")[0]
+    the same values as that day's row of ``sim.run(...).metrics`` (without ``step``).
+
+    Raises:
+        ValueError: the model has not completed a day.
+    """
+    rows = model.recorder.headline(first=-1).to_dict("records")
+    if not rows:
+        raise ValueError("no day has been recorded yet: step the model first")
+    row = rows[0]
     del row["step"]
     return row
 

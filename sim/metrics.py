@@ -425,7 +425,7 @@ class Recorder:
         day (``first = -1``: the last day only, e.g. for a DataCollector); ``arrays``:
         those of :meth:`_arrays` for ``first``, if already built."""
         m = self.model
-        first = first % len(self._requests) if first < 0 else first
+        first = first % max(len(self._requests), 1) if first < 0 else first
         log = m.event_log  # in step order: read the recent days from the end
         recent = list(itertools.takewhile(lambda e: e["step"] >= first, reversed(log)))
         events = pd.DataFrame(recent if first else log, columns=["step", "event"])
@@ -488,7 +488,7 @@ class Recorder:
                 "treaty_partners",
             ),
         )
-        jurisdictions["policy"] = np.concatenate(self._policies) if self._policies else []
+        jurisdictions["policy"] = np.concatenate(self._policies or [np.array([], dtype=str)])
         node_states = self._node_frame(self._snapshots or [self._node_state()])
         if not self._snapshots:
             node_states = node_states.iloc[:0]
@@ -574,7 +574,7 @@ def headline(
     n_steps = requests.shape[0]
 
     def total(x: np.ndarray) -> np.ndarray:
-        return x.reshape(n_steps, -1).sum(axis=1)
+        return x.reshape(n_steps, int(np.prod(x.shape[1:]))).sum(axis=1)  # also for T = 0
 
     out: dict[str, np.ndarray] = {"step": np.arange(n_steps, dtype=np.int64)}
     for col in ("emitted", "served", "refused", "dropped"):

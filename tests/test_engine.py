@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.runner import run_metrics, with_steps
+from sim.runner import build_model, run_metrics, with_steps
 from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
 
@@ -399,3 +399,16 @@ def test_served_abroad_equals_the_flows_between_different_jurisdictions(classroo
     pd.testing.assert_series_equal(
         abroad[abroad > 0], flows[flows > 0].astype(abroad.dtype), check_names=False
     )
+
+
+def test_tables_before_any_step_are_empty_with_the_run_columns_and_types():
+    """A model's tables before its first day (e.g. read by a DataCollector) hold no rows,
+    and the same columns and types as after a run."""
+    model = build_model("classroom_demo", steps=2)
+    empty = model.recorder.tables()
+    assert len(model.recorder.headline(first=-1)) == 0
+    model.step()
+    full = model.recorder.tables()
+    for name, table in full.items():
+        assert len(empty[name]) == 0, name
+        pd.testing.assert_series_equal(empty[name].dtypes, table.dtypes, obj=name)

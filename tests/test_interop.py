@@ -12,8 +12,9 @@ import pytest
 from mesa.batchrunner import batch_run
 
 import sim
-from sim.interop import METRICS, BatchModel, ema_model
+from sim.interop import METRICS, BatchModel, ema_model, last_day_metrics
 from sim.nodes import Node
+from sim.runner import build_model
 from sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,3 +177,8 @@ def test_ema_model_without_ema_workbench_says_how_to_install(monkeypatch):
 @pytest.mark.parametrize("script", ["batch_run_example.py", "ema_workbench_example.py"])
 def test_example_scripts_run(script):
     subprocess.run([sys.executable, str(ROOT / "examples" / script)], check=True, cwd=ROOT)
+
+
+def test_last_day_metrics_before_the_first_day_is_a_clear_error():
+    with pytest.raises(ValueError, match="no day has been recorded yet"):
+        last_day_metrics(build_model("classroom_demo"))
