@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.nodes import ACTIVE, EXITED, RELOCATING, STATUS_NAMES, TAKEN_DOWN
+from sim.runs import Runs
 from sim.scenario import REQUESTER_KINDS
 from sim.serving import DROPPED_NODE, REFUSED_NODE, Demand, Outcome
 
@@ -74,9 +75,7 @@ class _Layout:
     cell: np.ndarray  #: (N,) the node's cell
     status_key: np.ndarray  #: (N,) ``cell * N_STATUS`` (add the status)
     order: np.ndarray  #: (N,) nodes sorted by cell
-    run_start: np.ndarray  #: (k,) where each non-empty cell's run starts in ``order``
-    occupied: np.ndarray  #: (cells,) bool, the cell holds a node
-    full: bool  #: every cell holds a node
+    runs: Runs  #: each cell's nodes, a run in ``order``
     fate_key: np.ndarray  #: (N+2,) request key offset of a request served by the node
     #: (fate ``2 * host + permissive``, times the request cells); at -2 and -1 (the
     #: ``Outcome.node`` of requests not served): dropped and refused
@@ -87,7 +86,6 @@ class _Layout:
         nodes = model.node_table
         cells = len(model.jurisdiction_names) * len(model.model_names)
         cell = nodes.jurisdiction * len(model.model_names) + nodes.model
-        sizes = np.bincount(cell, minlength=cells)
         fate = np.empty(nodes.size + 2, dtype=np.int64)  # read at Outcome.node
         fate[: nodes.size] = nodes.jurisdiction * 2 + model.permissive[nodes.model]
         fate[REFUSED_NODE] = 2 * len(model.jurisdiction_names)
@@ -97,20 +95,13 @@ class _Layout:
             cell=cell,
             status_key=cell * N_STATUS,
             order=np.argsort(cell, kind="stable"),
-            run_start=np.r_[0, np.cumsum(sizes)][:-1][sizes > 0],
-            occupied=sizes > 0,
-            full=bool(sizes.all()),
+            runs=Runs.of(np.bincount(cell, minlength=cells)),
             fate_key=fate * (blocks * len(model.category_names)),
         )
 
     def cell_sums(self, values: np.ndarray) -> np.ndarray:
         """(cells,) the sum of a node array (N,) over each cell's nodes."""
-        if self.full:
-            return np.add.reduceat(values[self.order], self.run_start)
-        out = np.zeros(self.occupied.size, dtype=values.dtype)
-        if self.run_start.size:
-            out[self.occupied] = np.add.reduceat(values[self.order], self.run_start)
-        return out
+        return self.runs.sums(values[self.order])
 
 
 @dataclass

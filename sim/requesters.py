@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.runs import Runs
 from sim.scenario import REQUESTER_KINDS, Scenario
 from sim.serving import Demand, Outcome
 
@@ -138,9 +139,9 @@ class Requesters:
         return bool(self.kind_memory.any() or self.kind_word_of_mouth.any())
 
     @functools.cached_property
-    def _no_empty_block(self) -> bool:
-        """Every block holds at least one requester."""
-        return bool(self.block_sizes.all())
+    def _blocks(self) -> Runs:
+        """The blocks as runs of requesters."""
+        return Runs.of(self.block_sizes)
 
     @functools.cached_property
     def _flag_dtype(self) -> type:
@@ -161,7 +162,7 @@ class Requesters:
                 row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
             else:  # seen if any of the requester's requests counts (same type: fast loop)
                 np.maximum.at(row, who, flag.astype(row.dtype))
-        return self._block_sums(seen)
+        return self._blocks.sums(seen).T
 
     def knowing_counts(self) -> np.ndarray:
         """(B, 1): per block, requesters who know a node (none without memory or word of
@@ -169,32 +170,22 @@ class Requesters:
         if not self.learning:
             return np.zeros((self.block_sizes.size, 1), dtype=self._flag_dtype)
         flags = self._flags(1)
-        np.greater_equal(self.known, 0, out=flags[0, :-1])
-        return self._block_sums(flags)
+        np.greater_equal(self.known, 0, out=flags[0])
+        return self._blocks.sums(flags).T
 
     def _flags(self, rows: int) -> np.ndarray:
-        """(rows, R+1) zeros of :attr:`_flag_dtype`, one per requester, and a last column
-        that stays zero, so that every block start indexes a column.
+        """(rows, R) zeros of :attr:`_flag_dtype`, one per requester.
 
         Kept between calls and cleared in place: a fresh allocation this size costs more
         than the sums.
         """
         buffer = self._flag_buffer
         if buffer is None or buffer.shape[0] < rows:
-            shape = (rows, self.size + 1)
+            shape = (rows, self.size)
             buffer = self._flag_buffer = np.zeros(shape, dtype=self._flag_dtype)
         flags = buffer[:rows]
         flags.fill(0)
         return flags
-
-    def _block_sums(self, flags: np.ndarray) -> np.ndarray:
-        """(B, F): per block, the sum of each row of ``flags`` (F, R+1) from :meth:`_flags`
-        over its requesters, in the flags' type."""
-        assert flags.shape[1] == self.size + 1, "flags come from _flags"
-        sums = np.add.reduceat(flags, self.block_start[:-1], axis=1, dtype=flags.dtype).T
-        if self._no_empty_block:
-            return sums
-        return np.where(self.block_sizes[:, None] > 0, sums, 0)  # reduceat gives no zeros
 
     def emit(self, rng: np.random.Generator) -> Demand:
         """One day's requests: each requester emits Poisson(rate x mix) requests per

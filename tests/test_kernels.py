@@ -14,6 +14,7 @@ from sim.metrics import concentration, hhi
 from sim.model import DiriskModel
 from sim.requesters import Requesters
 from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
+from sim.runs import Runs
 from sim.scenario import load_scenario
 from sim.serving import (
     DROPPED,
@@ -349,3 +350,19 @@ def test_block_counts_of_a_block_beyond_uint16_are_exact(population):
     got = req.block_counts((everyone, None), (everyone, served))
     assert got.tolist() == [[70_000, 35_000], [3, 2]]
     assert req.knowing_counts().ravel().tolist() == sizes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 4), max_size=7),
+    rows=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_run_sums_equal_the_sum_of_each_run_and_zero_for_empty_runs(sizes, rows, seed):
+    values = np.random.default_rng(seed).integers(0, 100, (rows, sum(sizes))).astype(np.uint16)
+    edges = np.r_[0, np.cumsum(sizes)].astype(int)
+    expected = [
+        [int(row[a:b].sum()) for a, b in zip(edges[:-1], edges[1:], strict=True)] for row in values
+    ]
+    got = Runs.of(sizes).sums(values)
+    assert got.dtype == np.uint16 and got.tolist() == expected
