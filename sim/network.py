@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from sim.runs import Runs
 from sim.scenario import NodeNetwork
 
 
@@ -71,13 +72,7 @@ class Adjacency:
     def neighbour_mean(self, values: np.ndarray) -> np.ndarray:
         """(N,) mean of ``values`` over each node's neighbours (0 without neighbours)."""
         degree = self.degree
-        if self.indices.size == 0:
-            return np.zeros(degree.size)
-        summed = np.add.reduceat(
-            values[self.indices].astype(np.float64),
-            np.minimum(self.indptr[:-1], self.indices.size - 1),
-        )
-        summed[degree == 0] = 0.0
+        summed = Runs.of(degree).sums(values[self.indices].astype(np.float64))
         return summed / np.maximum(degree, 1)
 
     def random_neighbour(self, nodes: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from sim.enforcement import Evidence, audit_scope
 from sim.metrics import concentration, hhi
 from sim.model import DiriskModel
+from sim.network import Adjacency
 from sim.requesters import Requesters
 from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
 from sim.runs import Runs
@@ -366,3 +368,12 @@ def test_run_sums_equal_the_sum_of_each_run_and_zero_for_empty_runs(sizes, rows,
     ]
     got = Runs.of(sizes).sums(values)
     assert got.dtype == np.uint16 and got.tolist() == expected
+
+
+def test_neighbour_mean_is_the_mean_over_each_nodes_neighbours_even_before_isolated_ones():
+    """The last nodes without neighbours must not cut the previous node's neighbours short."""
+    graph = nx.Graph([(0, 1), (0, 2), (1, 2)])
+    graph.add_nodes_from([3, 4])  # isolated, last
+    values = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+    mean = Adjacency.of(graph, 5).neighbour_mean(values)
+    assert mean.tolist() == [4.0, 3.0, 2.0, 0.0, 0.0]
