@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks import cases
 from benchmarks.sweeps import sweep_case
-from sim.runner import versions
+from sim.results.runner import versions
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 

@@ -24,7 +24,7 @@ import sim
 from benchmarks.reference import ReferenceModel
 from benchmarks.scenarios import large_scenario, sized_preset
 from benchmarks.timing import Clock, current_rss_mb, instrument, median, peak_rss_mb
-from sim.model import DiriskModel
+from sim.engine.model import DiriskModel
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Run in each process: build the preset's model, time its steps, print seconds.
 PROBE = """
 import json, sys, time
-from sim.model import DiriskModel
-from sim.runner import with_steps
+from sim.engine.model import DiriskModel
+from sim.results.runner import with_steps
 from sim.scenario import load_scenario
 spec = with_steps(load_scenario(sys.argv[1]), int(sys.argv[2]))
 model = DiriskModel(spec)

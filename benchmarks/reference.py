@@ -66,7 +66,7 @@ from collections import defaultdict
 
 import mesa
 
-from sim.requesters import apportion
+from sim.engine.requesters import apportion
 from sim.scenario import REQUESTER_KINDS, Scenario, load_scenario
 
 SERVED, REFUSED, FULL = "served", "refused", "full"

@@ -1,4 +1,4 @@
-"""Sweep throughput: many classroom runs through ``sim.sweep.sweep`` on a local Dask
+"""Sweep throughput: many classroom runs through ``sim.experiments.sweep.sweep`` on a local Dask
 cluster, the speed-up from 1 to 2 workers, and each worker's memory over a long sweep."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.experiment import Experiment, load_experiment
-from sim.sweep import local_cluster, sweep
+from sim.experiments.experiment import Experiment, load_experiment
+from sim.experiments.sweep import local_cluster, sweep
 
 
 def classroom_experiment(runs: int, steps: int | None, seed: int = 1) -> Experiment:
@@ -47,7 +47,7 @@ def _worker_rss(client: Any) -> dict[str, float]:
 
 
 def timed_sweep(experiment: Experiment, workers: int, *, sample_memory: bool = False) -> dict:
-    """Sweep ``experiment`` on a fresh :func:`sim.sweep.local_cluster` of ``workers``
+    """Sweep ``experiment`` on a fresh :func:`sim.experiments.sweep.local_cluster` of ``workers``
     processes (started here, outside the timed part, and reached through ``scheduler=``)
     into a temporary folder. Optionally sample each worker's RSS about once a second."""
     from distributed import Client

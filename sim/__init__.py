@@ -7,9 +7,9 @@ Quick start::
     results.metrics.head()
 """
 
-from sim.model import DiriskModel
-from sim.results import Results
-from sim.runner import build_model, run
+from sim.engine.model import DiriskModel
+from sim.results.runner import build_model, run
+from sim.results.tables import Results
 from sim.scenario import Scenario, ScenarioError, list_presets, load_scenario
 
 __all__ = [

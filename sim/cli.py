@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.results import TABLES, Results
-from sim.runner import run as run_scenario
+from sim.results.runner import run as run_scenario
+from sim.results.tables import TABLES, Results
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
 
 app = typer.Typer(
@@ -137,7 +137,7 @@ def frontier(
     out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
 ) -> None:
     """Harm completed against over-refusal as a policy lever is turned (policy-cost frontier)."""
-    from sim.frontier import frontier as policy_frontier
+    from sim.experiments.frontier import frontier as policy_frontier
 
     try:
         settings = [float(v) for v in values.split(",") if v.strip()]
@@ -170,7 +170,7 @@ def frontier(
         )
     out_console.print(view)
     if out is not None:
-        from sim.results import atomic_write_text
+        from sim.common.files import atomic_write_text
 
         atomic_write_text(out, table.to_csv(index=False))
         out_console.print(f"frontier written to {out}", highlight=False, soft_wrap=True)
@@ -198,9 +198,9 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
-    from sim.report import ReportError, make_report
-    from sim.sweep import SweepFolder
-    from sim.sweep_report import make_sweep_report
+    from sim.experiments.sweep import SweepFolder
+    from sim.output.report import ReportError, make_report
+    from sim.output.sweep_report import make_sweep_report
 
     target = out or runs[0] / "report"
     try:
@@ -251,7 +251,7 @@ def schema(
 ) -> None:
     """Print the JSON schema of scenario files (or of experiment files)."""
     if experiment:
-        from sim.experiment import json_schema as experiment_schema
+        from sim.experiments.experiment import json_schema as experiment_schema
 
         sys.stdout.write(json.dumps(experiment_schema(), indent=2) + "\n")
         return
@@ -270,8 +270,8 @@ def describe(
     ] = None,
 ) -> None:
     """Describe the output tables and their columns (the data dictionary, docs/DATA.md)."""
-    from sim.dictionary import UnknownTable
-    from sim.dictionary import describe as describe_table
+    from sim.output.dictionary import UnknownTable
+    from sim.output.dictionary import describe as describe_table
 
     try:
         text = describe_table(table)
@@ -303,9 +303,9 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run an experiment's runs on Dask into a sweep folder, crash-safe and resumable."""
-    from sim.experiment import load_experiment
-    from sim.sweep import SweepError, SweepFolder
-    from sim.sweep import sweep as run_sweep
+    from sim.experiments.experiment import load_experiment
+    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.sweep import sweep as run_sweep
 
     if experiment is None and not (resume and out is not None):
         raise fail("give an EXPERIMENT file, or --resume --out DIR to continue a sweep")
@@ -370,8 +370,8 @@ def summarize(
     rows: Annotated[int, typer.Option(min=1, help="Most design points to print.")] = 20,
 ) -> None:
     """Mean and 95% CI of each outcome per design point; saves summary.parquet/.csv."""
-    from sim.query import summarize as summarize_sweep
-    from sim.sweep import SweepError, SweepFolder
+    from sim.analysis.query import summarize as summarize_sweep
+    from sim.experiments.sweep import SweepError, SweepFolder
 
     try:
         table = summarize_sweep(sweep_dir)
@@ -415,9 +415,9 @@ def query(
     ] = None,
 ) -> None:
     """Run DuckDB SQL over a sweep folder's Parquet parts and print (or save) the result."""
-    from sim.query import QueryError
-    from sim.query import query as run_query
-    from sim.sweep import SweepError, SweepFolder
+    from sim.analysis.query import QueryError
+    from sim.analysis.query import query as run_query
+    from sim.experiments.sweep import SweepError, SweepFolder
 
     try:
         SweepFolder(sweep_dir).manifest()
@@ -427,7 +427,7 @@ def query(
     if out is None:
         sys.stdout.write(table.to_string(index=False) + "\n")
         return
-    from sim.results import write_table
+    from sim.results.tables import write_table
 
     if out.suffix not in (".csv", ".parquet"):
         raise fail(f"--out: expected a .csv or .parquet file name, got {out.name!r}")
@@ -449,8 +449,8 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
-    from sim.sensitivity import SensitivityError, analyze, plot
-    from sim.sweep import SweepFolder
+    from sim.analysis.sensitivity import SensitivityError, analyze, plot
+    from sim.experiments.sweep import SweepFolder
 
     target = out or sweep_dir / "sensitivity"
     try:
@@ -491,8 +491,8 @@ def discover(
     ] = 0.05,
 ) -> None:
     """Scenario discovery: the factor ranges (boxes) where an outcome crosses a threshold."""
-    from sim.discovery import DiscoveryError
-    from sim.discovery import discover as find_boxes
+    from sim.analysis.discovery import DiscoveryError
+    from sim.analysis.discovery import discover as find_boxes
 
     try:
         table = find_boxes(

@@ -61,11 +61,11 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
-from sim.dictionary import table
-from sim.experiment import DEFAULT_OUTCOMES, Outcome, plain, summarise_metrics
-from sim.model import DiriskModel
-from sim.nodes import Node
-from sim.runner import ScenarioLike, run, with_steps
+from sim.engine.model import DiriskModel
+from sim.engine.nodes import Node
+from sim.experiments.experiment import DEFAULT_OUTCOMES, ExperimentOutcome, plain, summarise_metrics
+from sim.output.dictionary import table
+from sim.results.runner import ScenarioLike, run, with_steps
 from sim.scenario import Scenario, load_scenario, set_path, validate
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class EmaRun:
     runs the scenario with the sampled dotted paths set and returns its outcomes."""
 
     scenario: Scenario
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[ExperimentOutcome, ...]
     series: tuple[str, ...]
     seed: int | None
 
@@ -217,8 +217,8 @@ def _parameters(ema: Any, ranges: Mapping[str, tuple[float, float]]) -> list[Any
     return out
 
 
-def _outcome(spec: str | Mapping[str, Any]) -> Outcome:
-    outcome = Outcome(metric=spec) if isinstance(spec, str) else Outcome(**spec)
+def _outcome(spec: str | Mapping[str, Any]) -> ExperimentOutcome:
+    outcome = ExperimentOutcome(metric=spec) if isinstance(spec, str) else ExperimentOutcome(**spec)
     _check_metric(outcome.metric)
     return outcome
 

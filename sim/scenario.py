@@ -216,7 +216,7 @@ RequesterOverride = _patch_of(
 )
 
 
-class Jurisdiction(_Strict):
+class JurisdictionSpec(_Strict):
     """An enforcement regime with its share of requesters and hosting."""
 
     description: str = ""
@@ -247,7 +247,7 @@ class Jurisdiction(_Strict):
     )
 
 
-class Requesters(_Strict):
+class RequestersSpec(_Strict):
     """The requester population."""
 
     count: Annotated[int, Field(ge=0)] = Field(description="Number of requesters.")
@@ -344,7 +344,7 @@ class Validators(_Strict):
     )
 
 
-class Market(_Strict):
+class MarketSpec(_Strict):
     """How requests reach nodes."""
 
     protocol: Literal["open", "gateway", "p2p", "validators"] = Field(
@@ -597,10 +597,10 @@ class Scenario(_Document):
     steps: Annotated[int, Field(ge=1, le=100_000)] = 100
     categories: dict[str, Category]
     models: dict[str, ModelKind]
-    jurisdictions: dict[str, Jurisdiction]
-    requesters: Requesters
+    jurisdictions: dict[str, JurisdictionSpec]
+    requesters: RequestersSpec
     nodes: Nodes
-    market: Market = Field(default_factory=Market)
+    market: MarketSpec = Field(default_factory=MarketSpec)
     treaties: list[Annotated[list[str], Field(min_length=2)]] = Field(
         default_factory=list,
         description="Treaty groups in force at start (named 'treaty 1', 'treaty 2', ...); "

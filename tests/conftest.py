@@ -101,8 +101,8 @@ TINY_EXPERIMENT = {
 @pytest.fixture(scope="session")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny experiment's sweep, in a folder of sweeps of its own (read-only)."""
-    from sim.experiment import load_experiment
-    from sim.sweep import sweep
+    from sim.experiments.experiment import load_experiment
+    from sim.experiments.sweep import sweep
 
     root = tmp_path_factory.mktemp("sweeps") / "tiny"
     sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)

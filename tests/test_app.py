@@ -14,6 +14,7 @@ from conftest import TINY_EXPERIMENT
 from streamlit.testing.v1 import AppTest
 
 import sim
+from sim.analysis.query import HEATMAP_BINS, heatmap_sql, query
 from sim.app.controls import (
     MAX_UPLOAD_BYTES,
     Controls,
@@ -22,10 +23,9 @@ from sim.app.controls import (
     pick,
     read_upload,
 )
-from sim.experiment import load_experiment
-from sim.query import HEATMAP_BINS, heatmap_sql, query
+from sim.experiments.experiment import load_experiment
+from sim.experiments.sweep import SweepError, SweepFolder, sweep
 from sim.scenario import ScenarioError
-from sim.sweep import SweepError, SweepFolder, sweep
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

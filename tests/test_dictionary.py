@@ -18,8 +18,13 @@ from SALib.sample import morris, sobol
 from typer.testing import CliRunner
 
 import sim
+from sim.analysis.discovery import discover
+from sim.analysis.query import query, read_parts, summarize
+from sim.analysis.sensitivity import indices
 from sim.cli import app
-from sim.dictionary import (
+from sim.experiments.experiment import load_experiment
+from sim.experiments.sweep import sweep
+from sim.output.dictionary import (
     MANIFEST_JSON,
     METRICS,
     PHASES,
@@ -35,12 +40,7 @@ from sim.dictionary import (
     main,
     render_markdown,
 )
-from sim.discovery import discover
-from sim.experiment import load_experiment
-from sim.query import query, read_parts, summarize
-from sim.results import TABLES
-from sim.sensitivity import indices
-from sim.sweep import sweep
+from sim.results.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_MD = ROOT / "docs" / "DATA.md"
@@ -93,8 +93,8 @@ def family(type_name: str) -> str:
 
 def test_dictionary_describes_exactly_the_saved_tables():
     assert tuple(TABLES_DICTIONARY) == TABLES, (
-        f"sim.dictionary.TABLES_DICTIONARY {list(TABLES_DICTIONARY)} must list the tables of "
-        f"sim.results.TABLES {list(TABLES)}, in the same order"
+        f"sim.output.dictionary.TABLES_DICTIONARY {list(TABLES_DICTIONARY)} must list the tables of "
+        f"sim.results.tables.TABLES {list(TABLES)}, in the same order"
     )
 
 
@@ -105,7 +105,7 @@ def assert_same_names(label: str, actual: list[str], described: list[str]) -> No
     assert not undocumented and not stale, (
         f"{label}: columns written but not in sim/dictionary.py: {undocumented}; "
         f"entries in sim/dictionary.py with no written column: {stale} "
-        "(update sim/dictionary.py, then run `python -m sim.dictionary`)"
+        "(update sim/dictionary.py, then run `python -m sim.output.dictionary`)"
     )
 
 
@@ -362,7 +362,7 @@ def test_sensitivity_table_is_documented():
     for kind, sample in samples.items():
         design = pd.DataFrame(sample, columns=problem["names"])
         table = indices(problem, kind, design, design["a"] + 0.5 * design["b"] ** 2)
-        table.insert(0, "outcome", "y")  # as sim.sensitivity.analyze writes it
+        table.insert(0, "outcome", "y")  # as sim.analysis.sensitivity.analyze writes it
         written = {c: entry.column(c) for c in table.columns if c in entry.names}
         undocumented = [c for c in table.columns if c not in entry.names]
         assert not undocumented, f"sensitivity ({kind}): undocumented columns {undocumented}"
@@ -386,9 +386,9 @@ def test_placeholders_are_explained_and_used():
 
 
 def test_data_md_is_the_rendered_dictionary():
-    assert DATA_MD.is_file(), "docs/DATA.md is missing: run `python -m sim.dictionary`"
+    assert DATA_MD.is_file(), "docs/DATA.md is missing: run `python -m sim.output.dictionary`"
     assert DATA_MD.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/DATA.md is out of date with sim/dictionary.py: run `python -m sim.dictionary`"
+        "docs/DATA.md is out of date with sim/dictionary.py: run `python -m sim.output.dictionary`"
     )
 
 

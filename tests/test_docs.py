@@ -28,7 +28,7 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 _FENCED = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`")  # may wrap, not across paragraphs
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: A dotted reference into the package, such as ``sim.routing.RoutingTable.route``.
+#: A dotted reference into the package, such as ``sim.engine.kernels.routing.RoutingTable.route``.
 _SIM_REFERENCE = re.compile(r"(?<![\w.])sim(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -183,10 +183,13 @@ def test_every_code_reference_in_the_odd_resolves(reference: str):
 
 
 def test_resolve_rejects_a_stale_reference():
-    assert resolve("sim.routing.RoutingTable.route") is sim.routing.RoutingTable.route
+    assert (
+        resolve("sim.engine.kernels.routing.RoutingTable.route")
+        is sim.engine.kernels.routing.RoutingTable.route
+    )
     assert resolve("sim.run") is sim.run
     with pytest.raises(AttributeError):
-        resolve("sim.routing.RoutingTable.no_such_method")
+        resolve("sim.engine.kernels.routing.RoutingTable.no_such_method")
     with pytest.raises(AttributeError):
         resolve("sim.no_such_module.thing")
 

@@ -8,13 +8,20 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.adaptation import Costs, Market, expected_profit, fermi_copy, logit_choice, option_grid
+from sim.engine.kernels.adaptation import (
+    Costs,
+    MarketSignals,
+    expected_profit,
+    fermi_copy,
+    logit_choice,
+    option_grid,
+)
 from tests.conftest import tiny_scenario
 
 SEEDS = range(5)
 
 
-def one_jurisdiction_market(**overrides) -> Market:
+def one_jurisdiction_market(**overrides) -> MarketSignals:
     values = dict(
         arrivals=np.array([[10.0, 0.0]]),
         refusal=np.array([[0.0, 0.0], [1.0, 1.0]]),
@@ -31,7 +38,7 @@ def one_jurisdiction_market(**overrides) -> Market:
         quality_factor=np.array([1.0, 1.0]),
     )
     values.update(overrides)
-    return Market(**values)
+    return MarketSignals(**values)
 
 
 COSTS = Costs(compliance_cost_share=0.1, relocation_cost=0.0, switch_cost=0.0, horizon=10.0)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.runner import build_model, run_metrics, with_steps
+from sim.results.runner import build_model, run_metrics, with_steps
 from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
 

@@ -12,9 +12,9 @@ import pytest
 from mesa.batchrunner import batch_run
 
 import sim
+from sim.engine.nodes import Node
 from sim.interop import METRICS, BatchModel, ema_model, last_day_metrics
-from sim.nodes import Node
-from sim.runner import build_model
+from sim.results.runner import build_model
 from sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,15 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.enforcement import Evidence, audit_scope
-from sim.metrics import concentration, hhi
-from sim.model import DiriskModel
-from sim.network import Adjacency
-from sim.requesters import Requesters
-from sim.routing import GUIDE_RESOLUTION, RoutingTable, admit
-from sim.runs import Runs
-from sim.scenario import load_scenario
-from sim.serving import (
+from sim.engine.kernels.enforcement import Evidence, audit_scope
+from sim.engine.kernels.routing import GUIDE_RESOLUTION, RoutingTable, admit
+from sim.engine.kernels.run_sums import Runs
+from sim.engine.kernels.serving import (
     DROPPED,
     DROPPED_NODE,
     REFUSED,
@@ -27,6 +22,11 @@ from sim.serving import (
     ServingRules,
     refusal_probability,
 )
+from sim.engine.model import DiriskModel
+from sim.engine.network import Adjacency
+from sim.engine.recording import concentration, hhi
+from sim.engine.requesters import Requesters
+from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
 
 
@@ -285,7 +285,7 @@ def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
     model = DiriskModel(load_scenario(scenario), seed=4)
     for _ in range(3):
         demand = model.requesters.emit(model.rng)
-        outcome = model.serve(demand)
+        outcome = model.market.serve(demand)
         # Requests come category by category, so a category's requests are one run.
         assert (np.diff(demand.category) >= 0).all()
         assert np.array_equal(
@@ -311,7 +311,7 @@ def test_demand_cells_and_retried_requests_match_their_definitions(scenario):
 def _one_step(scenario: dict):
     model = DiriskModel(load_scenario(scenario), seed=3)
     demand = model.requesters.emit(model.rng)
-    return demand, model.serve(demand)
+    return demand, model.market.serve(demand)
 
 
 def test_a_request_no_node_will_serve_ends_refused():

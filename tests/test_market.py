@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.validators import consensus, incentive
+from sim.engine.kernels.consensus import consensus, incentive
 from tests.conftest import tiny_scenario
 
 SEEDS = range(4)
@@ -163,7 +163,7 @@ def test_emissions_are_paid_in_proportion_to_incentive():
     nodes = model.node_table
     paid = nodes.revenue_step - nodes.served_step * nodes.price
     assert paid.sum() == pytest.approx(100.0)  # 200 miners: one subnet
-    assert paid == pytest.approx(100.0 * model.validators.incentive)
+    assert paid == pytest.approx(100.0 * model.market.protocol.validators.incentive)
 
 
 def test_gateway_refusals_use_no_node_capacity():
@@ -188,8 +188,8 @@ def test_offline_miners_earn_no_incentive_or_emissions():
         model.step()
     offline = ~model.node_table.active
     assert offline.sum() == 50
-    assert (model.validators.incentive[offline] == 0).all()
-    assert model.validators.emissions().sum() == pytest.approx(100.0)
+    assert (model.market.protocol.validators.incentive[offline] == 0).all()
+    assert model.market.protocol.validators.emissions().sum() == pytest.approx(100.0)
 
 
 def test_subnets_stay_balanced_as_miners_join():
@@ -199,7 +199,7 @@ def test_subnets_stay_balanced_as_miners_join():
     model = sim.build_model(spec, steps=2)
     model.step()
     model.step()
-    sizes = np.bincount(model.validators.subnet(model.node_table.size))
+    sizes = np.bincount(model.market.protocol.validators.subnet(model.node_table.size))
     assert list(sizes) == [220, 220, 220]
-    relative = model.validators.relative_incentive(model.node_table.active)
+    relative = model.market.protocol.validators.relative_incentive(model.node_table.active)
     assert relative.mean() == pytest.approx(1.0)

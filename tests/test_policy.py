@@ -106,7 +106,7 @@ def test_treaty_partners_audit_nodes_serving_their_residents_jointly():
 
 
 def test_frontier_reports_each_setting_with_confidence_intervals():
-    from sim.frontier import frontier
+    from sim.experiments.frontier import frontier
 
     spec = three_regimes()
     spec["policy_dynamics"]["enabled"] = False

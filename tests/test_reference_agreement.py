@@ -28,7 +28,7 @@ import pytest
 import sim
 from benchmarks.reference import ReferenceModel
 from benchmarks.scenarios import sized_preset
-from sim.requesters import Requesters
+from sim.engine.requesters import Requesters
 from sim.scenario import validate
 
 SEEDS = range(8)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.cli import app
-from sim.report import FIGURES, ReportError, make_report
+from sim.output.report import FIGURES, ReportError, make_report
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +72,9 @@ def test_sweep_report_of_a_morris_design_has_sensitivity(tmp_path):
     """A Morris sweep's report adds the sensitivity figure and its table."""
     from conftest import TINY_EXPERIMENT
 
-    from sim.experiment import load_experiment
-    from sim.sweep import sweep
-    from sim.sweep_report import make_sweep_report
+    from sim.experiments.experiment import load_experiment
+    from sim.experiments.sweep import sweep
+    from sim.output.sweep_report import make_sweep_report
 
     factors = [
         TINY_EXPERIMENT["factors"][0],
@@ -95,8 +95,8 @@ def test_sweep_report_of_a_morris_design_has_sensitivity(tmp_path):
 def test_sweep_report_without_successful_runs_exits_2(tmp_path):
     from conftest import TINY_EXPERIMENT
 
-    from sim.experiment import load_experiment
-    from sim.sweep import sweep
+    from sim.experiments.experiment import load_experiment
+    from sim.experiments.sweep import sweep
 
     bad = {
         **TINY_EXPERIMENT,

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.results import TABLES, Results, atomic_write
+from sim.common.files import atomic_write
+from sim.results.tables import TABLES, Results
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_interrupted_rewrite_keeps_the_previous_complete_file(tmp_path):
 def test_run_json_is_written_last(results, tmp_path, monkeypatch):
     """A folder without run.json is not a finished run: a crash before it is written
     leaves no run.json behind."""
-    import sim.results as module
+    import sim.results.tables as module
 
     calls = []
     real = module.write_table

@@ -22,13 +22,13 @@ import pytest
 from SALib.test_functions import Ishigami
 from typer.testing import CliRunner
 
+from sim.analysis.discovery import DiscoveryError, boxes_prim, boxes_tree
+from sim.analysis.query import read_parts
+from sim.analysis.sensitivity import SensitivityError, analyze, indices
 from sim.cli import app
-from sim.design import design_points, salib_problem
-from sim.discovery import DiscoveryError, boxes_prim, boxes_tree
-from sim.experiment import load_experiment
-from sim.query import read_parts
-from sim.sensitivity import SensitivityError, analyze, indices
-from sim.sweep import sweep
+from sim.experiments.design import design_points, salib_problem
+from sim.experiments.experiment import load_experiment
+from sim.experiments.sweep import sweep
 
 #: Three valid scenario paths: the pure-function tests only borrow them for the design.
 PATHS = ("nodes.filter_recall", "requesters.kinds.malicious.vpn_use", "nodes.filter_recall")

@@ -29,14 +29,19 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.analysis.query import query, read_parts, summarize
 from sim.cli import app
-from sim.design import design_points
-from sim.experiment import Outcome, load_experiment, run_seed, summarise_metrics
-from sim.frontier import Z95
-from sim.query import query, read_parts, summarize
-from sim.runner import build_model, run
+from sim.common.stats import Z95
+from sim.experiments.design import design_points
+from sim.experiments.experiment import (
+    ExperimentOutcome,
+    load_experiment,
+    run_seed,
+    summarise_metrics,
+)
+from sim.experiments.sweep import SweepError, SweepFolder, batch_size, plan, sweep
+from sim.results.runner import build_model, run
 from sim.scenario import ScenarioError
-from sim.sweep import SweepError, SweepFolder, batch_size, plan, sweep
 
 #: A world small enough for runs of a few tens of milliseconds.
 TINY = {"requesters": {"count": 500}, "nodes": {"count": 60}}
@@ -238,12 +243,14 @@ def test_outcome_statistics() -> None:
     metrics = pd.DataFrame({"takedowns": [1.0, 5.0, 2.0, 4.0]})
 
     def value(stat: str, last: int | None = None) -> float:
-        outcome = Outcome(metric="takedowns", stat=stat, last=last)
+        outcome = ExperimentOutcome(metric="takedowns", stat=stat, last=last)
         return summarise_metrics(metrics, [outcome])[outcome.column]
 
     assert value("final") == 4 and value("mean") == 3 and value("peak") == 5
     assert value("total") == 12 and value("mean", last=2) == 3 and value("peak", last=2) == 4
-    assert Outcome(metric="takedowns", stat="mean", last=2).column == "takedowns_mean_last2"
+    assert (
+        ExperimentOutcome(metric="takedowns", stat="mean", last=2).column == "takedowns_mean_last2"
+    )
 
 
 def test_sweep_runs_equal_single_runs(local_two: Path) -> None:
@@ -524,7 +531,7 @@ def test_finished_models_are_garbage_collected() -> None:
 def test_sql_reads_only_inside_the_sweep_folder(local_two: Path) -> None:
     """User SQL cannot read or write files outside the sweep, nor lift the restriction;
     a statement without a result table is a clear error."""
-    from sim.query import QueryError
+    from sim.analysis.query import QueryError
 
     for sql in (
         "SELECT * FROM read_csv('/etc/passwd')",

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sim.cli import app
-from sim.experiment import Experiment
+from sim.experiments.experiment import Experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = (ROOT / "docs" / "SWEEPS.md").read_text(encoding="utf-8")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.model import scenario_permissive
-from sim.query import first_match
+from sim.analysis.query import first_match
+from sim.engine.model import scenario_permissive
+from sim.experiments.sweep import SweepError, SweepFolder
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -24,7 +25,6 @@ from sim.scenario import (
     preset_path,
     validate,
 )
-from sim.sweep import SweepError, SweepFolder
 
 #: Largest scenario file the explorer accepts, bytes.
 MAX_UPLOAD_BYTES = 200_000

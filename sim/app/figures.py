@@ -112,7 +112,7 @@ def sankey_figure(flows: pd.DataFrame, jurisdictions: list[str]) -> go.Figure:
 def heatmap_figure(
     cells: pd.DataFrame, *, x_title: str, y_title: str, value_title: str
 ) -> go.Figure:
-    """A sweep heatmap from ``sim.query.heatmap_sql``'s table (``x``, ``y`` labels
+    """A sweep heatmap from ``sim.analysis.query.heatmap_sql``'s table (``x``, ``y`` labels
     in ``x_order``/``y_order``, ``value``, ``runs``); hovering shows a cell's runs."""
     xs = cells.sort_values("x_order")["x"].unique()
     ys = cells.sort_values("y_order")["y"].unique()
@@ -146,7 +146,7 @@ BAR_COLUMNS = ("x_plus", "x_minus", "y_plus", "y_minus")
 
 def frontier_figure(summary: pd.DataFrame, harm: str, refusal: str, colour: str) -> go.Figure:
     """Harm (up) against over-refusal (right), one dot per design point of a sweep's
-    summary (``sim.query.summarize``), with 95% interval bars, coloured by a factor."""
+    summary (``sim.analysis.query.summarize``), with 95% interval bars, coloured by a factor."""
     table = summary.assign(
         x_plus=summary[f"{refusal}_ci_high"] - summary[refusal],
         x_minus=summary[refusal] - summary[f"{refusal}_ci_low"],
@@ -176,7 +176,7 @@ def frontier_figure(summary: pd.DataFrame, harm: str, refusal: str, colour: str)
 
 
 def sensitivity_figure(indices: pd.DataFrame) -> go.Figure:
-    """Bars of one outcome's sensitivity indices per factor (``sim.sensitivity.analyze``):
+    """Bars of one outcome's sensitivity indices per factor (``sim.analysis.sensitivity.analyze``):
     Sobol S1 and ST, or Morris mu*, with 95% interval bars."""
     sobol = "S1" in indices.columns
     names = ("S1", "ST") if sobol else ("mu_star",)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from sim.app.controls import run_key
-from sim.results import Results
-from sim.runner import run
+from sim.results.runner import run
+from sim.results.tables import Results
 from sim.scenario import Scenario
 
 #: Runs kept per session (oldest dropped first).

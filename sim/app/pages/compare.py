@@ -10,7 +10,9 @@ import yaml
 
 from sim.app.controls import Controls, apply
 from sim.app.session import run_cached
-from sim.frontier import OUTCOMES, mean_ci, replication_seeds, run_outcomes
+from sim.common.seeds import replication_seeds
+from sim.common.stats import mean_ci
+from sim.experiments.frontier import OUTCOMES, run_outcomes
 from sim.scenario import ScenarioError, list_presets, load_scenario, set_path, validate
 
 st.title("Compare two scenarios")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from sim.analysis.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned, query, summarize
+from sim.analysis.sensitivity import analyze
 from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
-from sim.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned, query, summarize
-from sim.sensitivity import analyze
-from sim.sweep import SweepError, SweepFolder
+from sim.experiments.sweep import SweepError, SweepFolder
 
 #: Where ``dirisk sweep`` saves sweeps by default.
 SWEEPS = "sweeps/"

@@ -9,7 +9,7 @@ import streamlit as st
 
 from sim.app.figures import network_figure, sankey_figure
 from sim.app.session import last_run, run_cached
-from sim.runner import build_model
+from sim.results.runner import build_model
 from sim.scenario import load_scenario
 
 st.title("Watch a run day by day")

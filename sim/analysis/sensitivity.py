@@ -1,0 +1,264 @@
+"""Global sensitivity of a sweep's outcomes to its factors (SALib).
+
+A Saltelli design gives Sobol indices: ``S1`` (first order, the share of the outcome's
+variance explained by the factor alone) and ``ST`` (total, including its interactions),
+both unitless shares of variance with 95% confidence half-widths (``_conf``, bootstrap).
+A Morris design gives elementary effects: ``mu`` (mean effect, sign kept), ``mu_star``
+(mean absolute effect, with its 95% half-width ``mu_star_conf``) and ``sigma`` (their
+spread: non-linearity or interactions). An elementary effect is the outcome's change over
+one Morris step divided by the step as a share of the factor's range: outcome units per
+the factor's full range.
+
+``dirisk sensitivity SWEEP_DIR`` writes ``sensitivity.csv``/``.parquet`` in the sweep
+folder and the figures into ``SWEEP_DIR/sensitivity/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from SALib.analyze import morris, sobol
+
+from sim.common.files import atomic_write, atomic_write_text
+
+#: Columns of the indices table per design kind (after ``factor``).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "saltelli": ("S1", "S1_conf", "ST", "ST_conf"),
+    "morris": ("mu", "mu_star", "mu_star_conf", "sigma"),
+}
+
+
+class SensitivityError(ValueError):
+    """The sweep cannot give sensitivity indices (wrong design, failed or missing runs)."""
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in COLUMNS:
+        raise SensitivityError(
+            f"sensitivity needs a saltelli or morris design; this sweep is {kind}: "
+            "use dirisk summarize / discover"
+        )
+
+
+def indices(
+    problem: dict[str, Any],
+    kind: str,
+    design: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    second_order: bool = False,
+    num_levels: int = 4,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Sensitivity indices of one outcome, one row per factor.
+
+    Args:
+        problem: The SALib problem (``sim.experiments.design.salib_problem``).
+        kind: The design kind, ``saltelli`` (Sobol indices) or ``morris``.
+        design: The design points in SALib's order (a column per factor).
+        y: The outcome at each design point.
+        second_order: The Saltelli design includes the second-order points.
+        num_levels: The Morris design's grid levels.
+        seed: Seed of the bootstrap confidence intervals.
+
+    Returns:
+        ``factor`` then ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (saltelli) or ``mu``,
+        ``mu_star``, ``mu_star_conf``, ``sigma`` (morris); see the module docs.
+
+    Raises:
+        SensitivityError: another design kind, a NaN outcome, or ``y`` and the design
+            differ in length.
+    """
+    _check_kind(kind)
+    y = np.asarray(y, dtype=float)
+    if len(y) != len(design):
+        raise SensitivityError(
+            f"the outcome has {len(y)} values but the design {len(design)} points "
+            "(an incomplete sweep: rerun it to finish)"
+        )
+    missing = np.flatnonzero(np.isnan(y))
+    if len(missing):
+        raise SensitivityError(
+            f"{len(missing)} of {len(y)} design points have no outcome value (failed runs "
+            f"or an undefined metric), e.g. points {missing[:5].tolist()}; "
+            "sensitivity needs every point"
+        )
+    if kind == "saltelli":
+        if np.ptp(y) == 0:
+            raise SensitivityError(
+                f"the outcome is {y[0]:g} at every design point: its Sobol indices are "
+                "undefined (choose other outcomes)"
+            )
+        result = sobol.analyze(problem, y, calc_second_order=second_order, seed=seed)
+    else:
+        x = design[problem["names"]].to_numpy(dtype=float)
+        result = morris.analyze(problem, x, y, num_levels=num_levels, seed=seed)
+    table = pd.DataFrame({name: np.asarray(result[name], dtype=float) for name in COLUMNS[kind]})
+    table.insert(0, "factor", list(problem["names"]))
+    return table
+
+
+def analyze(
+    root: str | Path, outcomes: list[str] | None = None, *, write: bool = True
+) -> pd.DataFrame:
+    """Sensitivity indices of a Saltelli or Morris sweep's outcomes.
+
+    Each outcome is averaged over the successful replications of each design point
+    (failed runs left out), then analysed with :func:`indices`.
+
+    Args:
+        root: The sweep folder.
+        outcomes: Outcome columns to analyse (default: every outcome of the sweep).
+        write: Also save ``sensitivity.csv`` and ``sensitivity.parquet`` in the folder.
+
+    Returns:
+        One row per outcome and factor: ``outcome``, ``factor`` and the indices.
+
+    Raises:
+        SensitivityError: not a sweep folder, another design kind, an unknown outcome,
+            or a design point without a successful run.
+    """
+    from sim.analysis.query import read_parts
+    from sim.experiments.design import salib_problem
+    from sim.experiments.sweep import SweepError, SweepFolder
+
+    folder = SweepFolder(root)
+    try:
+        manifest = folder.manifest()
+    except SweepError as exc:
+        raise SensitivityError(str(exc)) from None
+    kind = manifest["design"]
+    _check_kind(kind)
+    known = list(manifest["outcomes"])
+    chosen = list(outcomes) if outcomes else known
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        raise SensitivityError(f"unknown outcome(s) {unknown}; this sweep has {known}")
+    experiment = folder.experiment()
+    design = folder.design()
+    runs = read_parts(root)
+    ok = runs[runs["status"] == "ok"]
+    means = ok.groupby("point")[chosen].mean().reindex(design["point"])
+    empty = means.index[~means.index.isin(ok["point"])].tolist()
+    if empty:
+        raise SensitivityError(
+            f"{len(empty)} of {len(design)} design points have no successful run "
+            f"(e.g. points {empty[:5]}): finish the sweep (dirisk sweep --resume "
+            f"--retry-failed --out {root})"
+        )
+    problem = salib_problem(experiment.factors)
+    seed = experiment.design_seed
+    parts = []
+    for name in chosen:
+        try:
+            part = indices(
+                problem,
+                kind,
+                design,
+                means[name].to_numpy(),
+                second_order=experiment.design.second_order,
+                num_levels=experiment.design.levels,
+                seed=seed,
+            )
+        except SensitivityError as exc:
+            raise SensitivityError(f"{name}: {exc}") from None
+        part.insert(0, "outcome", name)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    if write:
+        root = Path(root)
+        atomic_write(root / "sensitivity.parquet", lambda p: table.to_parquet(p, index=False))
+        atomic_write_text(root / "sensitivity.csv", table.to_csv(index=False))
+    return table
+
+
+def plot(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
+    """Figures of a sensitivity table (from :func:`analyze`), as PNG and SVG.
+
+    Sobol: per outcome, S1 (hatched) and ST (plain) bars per factor with 95% intervals.
+    Morris: per outcome, mu_star against sigma (each factor labelled) and mu_star bars
+    with 95% intervals.
+
+    Args:
+        table: The indices, with an ``outcome`` column.
+        out_dir: Folder for ``sobol.png``/``.svg`` or ``morris.png``/``.svg``.
+        name: The experiment's name, for the title.
+
+    Returns:
+        The paths of the files written.
+    """
+    from sim.output.report import STYLES, save_figure
+
+    out = Path(out_dir)
+    sobol_kind = "S1" in table.columns
+    groups = list(table.groupby("outcome", sort=False))
+    height = max(2.6, 0.9 + 0.35 * table.groupby("outcome").size().max())
+    fig = Figure(figsize=(8 if sobol_kind else 11, height * len(groups)))
+    axes = fig.subplots(len(groups), 1 if sobol_kind else 2, squeeze=False)
+    blue, orange = STYLES[0]["color"], STYLES[1]["color"]
+    for row, (outcome, part) in zip(axes, groups, strict=True):
+        rows = np.arange(len(part))
+        labels = part["factor"].tolist()
+        if sobol_kind:
+            ax = row[0]
+            for offset, col, colour, hatch, label in (
+                (-0.2, "S1", blue, "//", "first order S1 (alone)"),
+                (0.2, "ST", orange, "", "total ST (with interactions)"),
+            ):
+                ax.barh(
+                    rows + offset,
+                    part[col],
+                    height=0.4,
+                    xerr=part[f"{col}_conf"],
+                    color=colour,
+                    hatch=hatch,
+                    edgecolor="black",
+                    linewidth=0.5,
+                    error_kw={"elinewidth": 0.8, "capsize": 2},
+                    label=label,
+                )
+            ax.axvline(0, color="black", linewidth=0.6)
+            ax.set_xlabel("share of the outcome's variance (0–1)")
+            if ax is axes[0][0]:
+                ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+        else:
+            scatter, ax = row
+            scatter.scatter(
+                part["mu_star"], part["sigma"], color=blue, marker="o", edgecolor="black"
+            )
+            for x, y, label in zip(part["mu_star"], part["sigma"], labels, strict=True):
+                scatter.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+            scatter.margins(0.2)
+            scatter.set_xlim(left=0)
+            scatter.set_ylim(bottom=0)
+            scatter.set_xlabel("mu* (mean |effect|, outcome units per factor range)")
+            scatter.set_ylabel("sigma (spread of effects)")
+            scatter.set_title(outcome, fontsize=9)
+            scatter.grid(alpha=0.3)
+            ax.barh(
+                rows,
+                part["mu_star"],
+                xerr=part["mu_star_conf"],
+                color=blue,
+                hatch="//",
+                edgecolor="black",
+                linewidth=0.5,
+                error_kw={"elinewidth": 0.8, "capsize": 2},
+            )
+            ax.set_xlabel("mu* (mean |effect|, outcome units per factor range)")
+        ax.set_yticks(rows, labels)
+        ax.invert_yaxis()
+        ax.set_title(outcome, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    kind = "sobol" if sobol_kind else "morris"
+    title = (
+        f"{name}: Sobol sensitivity indices (bars: 95% interval)"
+        if sobol_kind
+        else f"{name}: Morris elementary effects (bars: 95% interval)"
+    )
+    save_figure(fig, title, kind, out)
+    return [out / f"{kind}.png", out / f"{kind}.svg"]

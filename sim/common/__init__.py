@@ -1,0 +1,5 @@
+"""Shared helpers with no knowledge of the model: atomic file writing, statistics
+(every interval and test dirisk reports) and units.
+
+May import: the standard library, numpy, pandas and scipy; nothing of ``sim``.
+"""
