@@ -21,6 +21,28 @@ from sim.results.runner import run as run_scenario
 from sim.results.tables import TABLES, Results
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
 
+__all__ = [
+    "OutputFormat",
+    "app",
+    "describe",
+    "discover",
+    "err_console",
+    "fail",
+    "frontier",
+    "list_",
+    "main",
+    "out_console",
+    "print_summary",
+    "query",
+    "report",
+    "run",
+    "schema",
+    "sensitivity",
+    "summarize",
+    "sweep",
+    "validate",
+]
+
 app = typer.Typer(
     help="dirisk: simulate decentralised AI inference and the content policies that govern it.",
     no_args_is_help=True,
@@ -198,7 +220,7 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
-    from sim.experiments.sweep import SweepFolder
+    from sim.experiments.folder import SweepFolder
     from sim.output.report import ReportError, make_report
     from sim.output.sweep_report import make_sweep_report
 
@@ -304,7 +326,7 @@ def sweep(
 ) -> None:
     """Run an experiment's runs on Dask into a sweep folder, crash-safe and resumable."""
     from sim.experiments.experiment import load_experiment
-    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.folder import SweepError, SweepFolder
     from sim.experiments.sweep import sweep as run_sweep
 
     if experiment is None and not (resume and out is not None):
@@ -371,7 +393,7 @@ def summarize(
 ) -> None:
     """Mean and 95% CI of each outcome per design point; saves summary.parquet/.csv."""
     from sim.analysis.query import summarize as summarize_sweep
-    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.folder import SweepError, SweepFolder
 
     try:
         table = summarize_sweep(sweep_dir)
@@ -417,7 +439,7 @@ def query(
     """Run DuckDB SQL over a sweep folder's Parquet parts and print (or save) the result."""
     from sim.analysis.query import QueryError
     from sim.analysis.query import query as run_query
-    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.folder import SweepError, SweepFolder
 
     try:
         SweepFolder(sweep_dir).manifest()
@@ -450,7 +472,7 @@ def sensitivity(
 ) -> None:
     """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
     from sim.analysis.sensitivity import SensitivityError, analyze, plot
-    from sim.experiments.sweep import SweepFolder
+    from sim.experiments.folder import SweepFolder
 
     target = out or sweep_dir / "sensitivity"
     try:

@@ -71,6 +71,17 @@ from sim.scenario import Scenario, load_scenario, set_path, validate
 if TYPE_CHECKING:
     import ema_workbench
 
+__all__ = [
+    "BatchModel",
+    "EmaRun",
+    "METRICS",
+    "NODE_REPORTERS",
+    "configure",
+    "ema_model",
+    "ema_name",
+    "last_day_metrics",
+]
+
 #: Headline metrics collected each day (every column of ``sim.run(...).metrics``).
 METRICS: tuple[str, ...] = tuple(name for name in table("metrics").names if name != "step")
 
@@ -218,8 +229,9 @@ def _parameters(ema: Any, ranges: Mapping[str, tuple[float, float]]) -> list[Any
 
 
 def _outcome(spec: str | Mapping[str, Any]) -> ExperimentOutcome:
-    outcome = ExperimentOutcome(metric=spec) if isinstance(spec, str) else ExperimentOutcome(**spec)
-    _check_metric(outcome.metric)
+    outcome = ExperimentOutcome.model_validate(spec if isinstance(spec, str) else dict(spec))
+    if outcome.metric is not None:
+        _check_metric(outcome.metric)
     return outcome
 
 
@@ -245,7 +257,8 @@ def ema_model(
         scenario: Preset name, path, mapping or Scenario.
         uncertainties: Dotted path -> (low, high), sampled as uncertainties.
         levers: Dotted path -> (low, high), sampled as policy levers.
-        outcomes: Run-level outcomes: metric names (mean over days) or experiment
+        outcomes: Run-level outcomes: names of the outcome registry
+            (:mod:`sim.results.outcomes`), metric names (mean over days) or experiment
             outcome mappings (default: ``dirisk sweep``'s defaults).
         series: Metrics also returned per day, as time series outcomes.
         steps: Days per run (default: the scenario's).

@@ -27,6 +27,59 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+__all__ = [
+    "Adaptation",
+    "Category",
+    "Document",
+    "Enforcement",
+    "EnforcementChange",
+    "EnforcementPatch",
+    "Event",
+    "Gateway",
+    "HostingChange",
+    "JurisdictionSpec",
+    "MarketSpec",
+    "ModelKind",
+    "ModelRelease",
+    "NodeNetwork",
+    "NodeShock",
+    "Nodes",
+    "NonNegative",
+    "PACKAGE_DIR",
+    "PRESET_DIRS",
+    "PeerToPeer",
+    "PolicyChange",
+    "PolicyDynamics",
+    "Probability",
+    "REQUESTER_KINDS",
+    "Recording",
+    "RequesterKind",
+    "RequesterOverride",
+    "RequesterProfile",
+    "RequestersSpec",
+    "SHARE_TOLERANCE",
+    "Scenario",
+    "ScenarioError",
+    "StrictModel",
+    "TreatySigned",
+    "Validators",
+    "Variant",
+    "check_references",
+    "deep_merge",
+    "from_pydantic",
+    "json_schema",
+    "list_presets",
+    "load_raw",
+    "load_scenario",
+    "parse_yaml",
+    "preset_path",
+    "read_yaml",
+    "resolve",
+    "scenario_to_yaml",
+    "set_path",
+    "validate",
+]
+
 
 def _unit_interval(value: float) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
@@ -65,7 +118,7 @@ class ScenarioError(ValueError):
         super().__init__(f"{where}: {expected}")
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     """Base for every schema block: unknown keys are errors, values are re-validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -81,10 +134,10 @@ def _patch_of(
         info = model.model_fields[field_name]
         kind = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         spec[field_name] = (kind | None, None)
-    return create_model(name, __base__=_Strict, __doc__=doc, __module__=__name__, **spec)
+    return create_model(name, __base__=StrictModel, __doc__=doc, __module__=__name__, **spec)
 
 
-class Category(_Strict):
+class Category(StrictModel):
     """A request category: what a request looks like, independent of who sends it."""
 
     description: str = ""
@@ -101,7 +154,7 @@ class Category(_Strict):
     )
 
 
-class ModelKind(_Strict):
+class ModelKind(StrictModel):
     """A kind of model a node can serve, with its refusal behaviour per category."""
 
     description: str = ""
@@ -122,7 +175,7 @@ class ModelKind(_Strict):
     )
 
 
-class Enforcement(_Strict):
+class Enforcement(StrictModel):
     """A jurisdiction's enforcement profile."""
 
     audit_rate: Probability = Field(0.0, description="Share of nodes in reach audited per day.")
@@ -162,7 +215,7 @@ EnforcementPatch = _patch_of(
 )
 
 
-class RequesterProfile(_Strict):
+class RequesterProfile(StrictModel):
     """Behaviour of one kind of requester."""
 
     share: Probability = Field(description="Share of all requesters of this kind.")
@@ -216,7 +269,7 @@ RequesterOverride = _patch_of(
 )
 
 
-class JurisdictionSpec(_Strict):
+class JurisdictionSpec(StrictModel):
     """An enforcement regime with its share of requesters and hosting."""
 
     description: str = ""
@@ -247,14 +300,14 @@ class JurisdictionSpec(_Strict):
     )
 
 
-class RequestersSpec(_Strict):
+class RequestersSpec(StrictModel):
     """The requester population."""
 
     count: Annotated[int, Field(ge=0)] = Field(description="Number of requesters.")
     kinds: dict[RequesterKind, RequesterProfile]
 
 
-class Nodes(_Strict):
+class Nodes(StrictModel):
     """The compute-node market at the start of a run."""
 
     count: Annotated[int, Field(ge=0)] = Field(description="Number of nodes at start.")
@@ -274,7 +327,7 @@ class Nodes(_Strict):
     )
 
 
-class Gateway(_Strict):
+class Gateway(StrictModel):
     """A central gateway in front of the nodes, with its own policy."""
 
     prohibited: list[str] = Field(
@@ -292,7 +345,7 @@ class Gateway(_Strict):
     )
 
 
-class PeerToPeer(_Strict):
+class PeerToPeer(StrictModel):
     """Discovery through the node network: reach is a neighbourhood of an entry node."""
 
     entry_points: Annotated[int, Field(ge=1)] = Field(
@@ -303,7 +356,7 @@ class PeerToPeer(_Strict):
     )
 
 
-class Validators(_Strict):
+class Validators(StrictModel):
     """A Bittensor-like protocol: validators score miners; traffic and emissions follow
     the stake-weighted consensus of the scores (Yuma consensus)."""
 
@@ -344,7 +397,7 @@ class Validators(_Strict):
     )
 
 
-class MarketSpec(_Strict):
+class MarketSpec(StrictModel):
     """How requests reach nodes."""
 
     protocol: Literal["open", "gateway", "p2p", "validators"] = Field(
@@ -371,7 +424,7 @@ class MarketSpec(_Strict):
     validators: Validators = Field(default_factory=Validators)
 
 
-class Recording(_Strict):
+class Recording(StrictModel):
     """What is recorded besides the per-step tables."""
 
     node_snapshot_every: Annotated[int, Field(ge=0)] = Field(
@@ -379,7 +432,7 @@ class Recording(_Strict):
     )
 
 
-class NodeNetwork(_Strict):
+class NodeNetwork(StrictModel):
     """The network over which nodes imitate each other and new models spread."""
 
     kind: Literal["small_world", "scale_free", "random"] = Field(
@@ -391,7 +444,7 @@ class NodeNetwork(_Strict):
     rewiring: Probability = Field(0.1, description="Watts-Strogatz rewiring probability.")
 
 
-class Adaptation(_Strict):
+class Adaptation(StrictModel):
     """How nodes revise what they do: comply or defy, relocate, switch model, exit, enter."""
 
     enabled: bool = Field(False, description="Nodes adapt at all.")
@@ -440,7 +493,7 @@ class Adaptation(_Strict):
     )
 
 
-class PolicyDynamics(_Strict):
+class PolicyDynamics(StrictModel):
     """How jurisdictions change their rules, and how treaties grow."""
 
     enabled: bool = Field(False, description="Jurisdictions revise their rules at all.")
@@ -483,7 +536,7 @@ class PolicyDynamics(_Strict):
     )
 
 
-class _Event(_Strict):
+class _Event(StrictModel):
     step: Annotated[int, Field(ge=0)] = Field(description="Step at whose end the event fires.")
     note: str = ""
 
@@ -522,7 +575,7 @@ class TreatySigned(_Event):
     name: str = "treaty"
 
 
-class Variant(_Strict):
+class Variant(StrictModel):
     """A derivative of a released model (an abliterated or uncensored fine-tune)."""
 
     model: str
@@ -574,7 +627,7 @@ Event = Annotated[
 ]
 
 
-class _Document(_Strict):
+class Document(StrictModel):
     """A whole input file (scenario or experiment): plain data and a content hash."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -587,7 +640,7 @@ class _Document(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class Scenario(_Document):
+class Scenario(Document):
     """A complete, validated scenario."""
 
     name: str
@@ -642,7 +695,7 @@ class Scenario(_Document):
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     """Read one YAML mapping with the safe loader, or raise ScenarioError."""
     if not path.is_file():
         raise ScenarioError(str(path), "", "file not found")
@@ -707,7 +760,7 @@ def list_presets() -> dict[str, str]:
             found[path.stem] = path
     out = {}
     for name in sorted(found):
-        raw = _read_yaml(found[name])
+        raw = read_yaml(found[name])
         description = str(raw.get("description", "")).strip().splitlines()
         out[name] = description[0] if description else ""
     return out
@@ -739,7 +792,7 @@ def load_raw(ref: str | Path, *, _chain: tuple[Path, ...] = ()) -> tuple[dict[st
     if path in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, path))
         raise ScenarioError(str(_chain[-1]), "extends", f"expected no cycle, found {cycle}")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data, str(path)

@@ -24,7 +24,8 @@ from sim.app.controls import (
     read_upload,
 )
 from sim.experiments.experiment import load_experiment
-from sim.experiments.sweep import SweepError, SweepFolder, sweep
+from sim.experiments.folder import SweepError, SweepFolder
+from sim.experiments.sweep import sweep
 from sim.scenario import ScenarioError
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

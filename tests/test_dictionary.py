@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 import sim
 from sim.analysis.discovery import discover
-from sim.analysis.query import query, read_parts, summarize
+from sim.analysis.query import query, summarize
 from sim.analysis.sensitivity import indices
 from sim.cli import app
 from sim.experiments.experiment import load_experiment
+from sim.experiments.folder import read_parts
 from sim.experiments.sweep import sweep
 from sim.output.dictionary import (
     MANIFEST_JSON,
@@ -93,8 +94,8 @@ def family(type_name: str) -> str:
 
 def test_dictionary_describes_exactly_the_saved_tables():
     assert tuple(TABLES_DICTIONARY) == TABLES, (
-        f"sim.output.dictionary.TABLES_DICTIONARY {list(TABLES_DICTIONARY)} must list the tables of "
-        f"sim.results.tables.TABLES {list(TABLES)}, in the same order"
+        f"sim.output.dictionary.TABLES_DICTIONARY {list(TABLES_DICTIONARY)} must list the "
+        f"tables of sim.results.tables.TABLES {list(TABLES)}, in the same order"
     )
 
 

@@ -23,11 +23,11 @@ from SALib.test_functions import Ishigami
 from typer.testing import CliRunner
 
 from sim.analysis.discovery import DiscoveryError, boxes_prim, boxes_tree
-from sim.analysis.query import read_parts
 from sim.analysis.sensitivity import SensitivityError, analyze, indices
 from sim.cli import app
 from sim.experiments.design import design_points, salib_problem
 from sim.experiments.experiment import load_experiment
+from sim.experiments.folder import read_parts
 from sim.experiments.sweep import sweep
 
 #: Three valid scenario paths: the pure-function tests only borrow them for the design.

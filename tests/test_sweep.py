@@ -29,7 +29,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.analysis.query import query, read_parts, summarize
+from sim.analysis.query import query, summarize
 from sim.cli import app
 from sim.common.stats import Z95
 from sim.experiments.design import design_points
@@ -39,7 +39,8 @@ from sim.experiments.experiment import (
     run_seed,
     summarise_metrics,
 )
-from sim.experiments.sweep import SweepError, SweepFolder, batch_size, plan, sweep
+from sim.experiments.folder import SweepError, SweepFolder, read_parts
+from sim.experiments.sweep import batch_size, plan, sweep
 from sim.results.runner import build_model, run
 from sim.scenario import ScenarioError
 

@@ -3,3 +3,5 @@ sensitivity (SALib) and scenario discovery (PRIM, CART).
 
 May import: :mod:`sim.experiments` and everything beneath it.
 """
+
+__all__: list[str] = []

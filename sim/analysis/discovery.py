@@ -27,6 +27,8 @@ import pandas as pd
 
 from sim.common.files import atomic_write_text
 
+__all__ = ["DiscoveryError", "METHODS", "boxes_prim", "boxes_tree", "discover"]
+
 METHODS = ("tree", "prim")
 
 
@@ -227,8 +229,7 @@ def discover(
         DiscoveryError: bad arguments, not a sweep folder, an unknown outcome, or no
             (or only) cases of interest.
     """
-    from sim.analysis.query import read_parts
-    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.folder import SweepError, SweepFolder, read_parts
 
     if (above is None) == (below is None):
         raise DiscoveryError("give exactly one threshold: above or below (--above or --below)")

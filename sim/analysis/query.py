@@ -18,7 +18,20 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from sim.common.files import atomic_write, atomic_write_text
 from sim.common.stats import ci_columns
-from sim.experiments.experiment import RUN_COLUMNS
+from sim.experiments.folder import PART_KINDS, SweepFolder, has_parts, parts_source, read_parts
+
+__all__ = [
+    "HEATMAP_BINS",
+    "QueryError",
+    "connect",
+    "first_match",
+    "heatmap",
+    "heatmap_sql",
+    "is_binned",
+    "is_number",
+    "query",
+    "summarize",
+]
 
 #: A numeric factor with more settings than this is cut into this many quantile bins on
 #: a sweep heatmap.
@@ -27,14 +40,6 @@ HEATMAP_BINS = 8
 
 class QueryError(ValueError):
     """A query could not run (bad SQL, or a view the sweep does not have)."""
-
-
-def _parts_glob(root: Path, kind: str) -> str:
-    return str(root / kind / "point=*" / "*.parquet")
-
-
-def _has_parts(root: Path, kind: str) -> bool:
-    return any((root / kind).glob("point=*/*.parquet"))
 
 
 def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
@@ -50,14 +55,9 @@ def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET allowed_directories = ['{allowed}/']")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-    for kind, view in (("outcomes", "runs"), ("metrics", "metrics")):
-        if _has_parts(root, kind):
-            pattern = _parts_glob(root, kind).replace("'", "''")
-            con.execute(
-                f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{pattern}', "
-                "hive_partitioning = true, hive_types = {'point': BIGINT}, "
-                "union_by_name = true)"
-            )
+    for kind, view in PART_KINDS.items():
+        if has_parts(root, kind):
+            con.execute(f"CREATE VIEW {view} AS SELECT * FROM {parts_source(root, kind)}")
     for name in ("design", "summary"):
         path = root / f"{name}.parquet"
         if path.is_file():
@@ -81,22 +81,6 @@ def query(root: str | Path, sql: str) -> pd.DataFrame:
         con.close()
 
 
-def read_parts(
-    root: str | Path, kind: str = "outcomes", columns: list[str] | None = None
-) -> pd.DataFrame:
-    """Every part of one kind (``outcomes`` or ``metrics``) as one table, sorted by
-    point and replication (and step); empty when there are none."""
-    root = Path(root)
-    if not _has_parts(root, kind):
-        return pd.DataFrame(columns=columns or list(RUN_COLUMNS))
-    view = "runs" if kind == "outcomes" else "metrics"
-    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    order = "point, replication" + (", step" if kind == "metrics" else "")
-    if columns and kind == "outcomes":
-        order = ", ".join(c for c in ("point", "replication") if c in columns) or "1"
-    return query(root, f"SELECT {select} FROM {view} ORDER BY {order}")
-
-
 def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
     """Per design point: the factor values, runs ok and failed, and for each outcome its
     mean over the successful replications with a 95% confidence interval
@@ -106,8 +90,6 @@ def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
         root: The sweep folder.
         write: Also save ``summary.parquet`` and ``summary.csv`` in it (atomically).
     """
-    from sim.experiments.sweep import SweepFolder
-
     folder = SweepFolder(root)
     manifest = folder.manifest()
     factors, outcomes = list(manifest["factors"]), list(manifest["outcomes"])
@@ -134,8 +116,6 @@ def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
 def heatmap(root: str | Path, outcome: str, x: str, y: str) -> pd.DataFrame:
     """The mean of ``outcome`` over a sweep's successful runs per (``x``, ``y``) cell of
     two factors, across replications and the other factors (see :func:`heatmap_sql`)."""
-    from sim.experiments.sweep import SweepFolder
-
     return query(root, heatmap_sql(outcome, x, y, SweepFolder(root).design()))
 
 

@@ -25,6 +25,8 @@ from SALib.analyze import morris, sobol
 
 from sim.common.files import atomic_write, atomic_write_text
 
+__all__ = ["COLUMNS", "SensitivityError", "analyze", "indices", "plot"]
+
 #: Columns of the indices table per design kind (after ``factor``).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "saltelli": ("S1", "S1_conf", "ST", "ST_conf"),
@@ -122,9 +124,8 @@ def analyze(
         SensitivityError: not a sweep folder, another design kind, an unknown outcome,
             or a design point without a successful run.
     """
-    from sim.analysis.query import read_parts
     from sim.experiments.design import salib_problem
-    from sim.experiments.sweep import SweepError, SweepFolder
+    from sim.experiments.folder import SweepError, SweepFolder, read_parts
 
     folder = SweepFolder(root)
     try:

@@ -1,1 +1,3 @@
 """The Streamlit explorer: thin pages over the same Python API as the CLI."""
+
+__all__: list[str] = []

@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.analysis.query import first_match
 from sim.engine.model import scenario_permissive
-from sim.experiments.sweep import SweepError, SweepFolder
+from sim.experiments.folder import SweepError, SweepFolder
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -25,6 +25,19 @@ from sim.scenario import (
     preset_path,
     validate,
 )
+
+__all__ = [
+    "Controls",
+    "MANIFEST_FIELDS",
+    "MAX_UPLOAD_BYTES",
+    "apply",
+    "experiment_description",
+    "find_sweeps",
+    "pick",
+    "read_upload",
+    "run_key",
+    "sweep_manifest",
+]
 
 #: Largest scenario file the explorer accepts, bytes.
 MAX_UPLOAD_BYTES = 200_000

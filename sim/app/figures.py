@@ -13,6 +13,18 @@ import pandas as pd  # noqa: E402
 import plotly.express as px  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 
+__all__ = [
+    "BAR_COLUMNS",
+    "MARGIN",
+    "MARKERS",
+    "PALETTE",
+    "frontier_figure",
+    "heatmap_figure",
+    "network_figure",
+    "sankey_figure",
+    "sensitivity_figure",
+]
+
 #: Colour-blind-safe palette (Okabe-Ito) for jurisdictions.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 #: Marker per model kind (cycled).

@@ -10,6 +10,8 @@ from sim.results.runner import run
 from sim.results.tables import Results
 from sim.scenario import Scenario
 
+__all__ = ["MAX_RUNS", "last_run", "run_cached"]
+
 #: Runs kept per session (oldest dropped first).
 MAX_RUNS = 8
 

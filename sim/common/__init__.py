@@ -3,3 +3,5 @@
 
 May import: the standard library, numpy, pandas and scipy; nothing of ``sim``.
 """
+
+__all__: list[str] = []

@@ -3,3 +3,5 @@ network, market protocols, validators, events, policy and node dynamics, and rec
 
 May import: :mod:`sim.engine.kernels`, :mod:`sim.scenario` and :mod:`sim.common`.
 """
+
+__all__: list[str] = []

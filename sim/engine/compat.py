@@ -8,6 +8,8 @@ from collections import defaultdict
 
 import mesa
 
+__all__ = ["release_models_after_use"]
+
 
 class _IdCounters(weakref.WeakKeyDictionary):
     """Per-model ``unique_id`` counters that do not keep their models alive."""

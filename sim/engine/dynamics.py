@@ -28,6 +28,19 @@ from sim.engine.nodes import ACTIVE, EXITED, RELOCATING, NodeTable
 if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
 
+__all__ = [
+    "Diffusion",
+    "adapt",
+    "apply_choices",
+    "costs",
+    "diffuse",
+    "enter",
+    "imitate",
+    "market_signals",
+    "node_weights",
+    "revise",
+]
+
 
 @dataclass
 class Diffusion:

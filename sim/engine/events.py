@@ -21,6 +21,8 @@ from sim.scenario import (
 if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
 
+__all__ = ["apply_event"]
+
 
 def apply_event(model: DiriskModel, event: Event) -> None:
     """Apply one timeline event to the model and write it to the event log."""

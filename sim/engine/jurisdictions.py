@@ -12,6 +12,8 @@ from sim.engine.nodes import TAKEN_DOWN
 from sim.engine.policy import PolicySignals
 from sim.scenario import Enforcement, JurisdictionSpec
 
+__all__ = ["ENFORCEMENT_COUNTERS", "Jurisdiction", "MIN_AUDIT_RATE"]
+
 #: The enforcement counters of a step, in the order of ``model.enforcement_counts``.
 ENFORCEMENT_COUNTERS = (
     "audits",
@@ -63,9 +65,10 @@ class Jurisdiction(mesa.Agent):
         return math.floor(e.budget_usd_per_day / e.audit_cost_usd)
 
     def enforce(self, scope: Scope) -> None:
-        """Audit the active nodes in reach (:func:`sim.engine.kernels.enforcement.audit_scope`), fine
-        detected violators, take down what it can: domestic violators with the takedown
-        probability, foreign ones only by a treaty partner that hosts them."""
+        """Audit the active nodes in reach
+        (:func:`sim.engine.kernels.enforcement.audit_scope`), fine detected violators, take
+        down what it can: domestic violators with the takedown probability, foreign ones
+        only by a treaty partner that hosts them."""
         model = self.model
         nodes = model.node_table
         e = self.enforcement

@@ -122,7 +122,8 @@ class DiriskModel(mesa.Model):
             ],
             random=self.random,
         )
-        #: (J, 5) this step's enforcement counters (see sim.engine.jurisdictions.ENFORCEMENT_COUNTERS)
+        #: (J, 5) this step's enforcement counters
+        #: (see sim.engine.jurisdictions.ENFORCEMENT_COUNTERS)
         self.enforcement_counts = np.zeros((len(self.jurisdiction_names), 5))
         self._partners: np.ndarray | None = None
         self.treaties = nx.Graph()

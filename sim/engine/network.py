@@ -14,6 +14,8 @@ import numpy as np
 from sim.engine.kernels.run_sums import Runs
 from sim.scenario import NodeNetwork
 
+__all__ = ["Adjacency", "attach", "build_graph"]
+
 
 def build_graph(n: int, spec: NodeNetwork, seed: int) -> nx.Graph:
     """A graph over ``n`` nodes of the configured kind and mean degree (``seed``: the

@@ -11,6 +11,8 @@ from sim.common.units import DAYS_PER_YEAR
 from sim.engine.requesters import apportion
 from sim.scenario import Scenario
 
+__all__ = ["ACTIVE", "EXITED", "Node", "NodeTable", "RELOCATING", "STATUS_NAMES", "TAKEN_DOWN"]
+
 ACTIVE, TAKEN_DOWN, EXITED, RELOCATING = 0, 1, 2, 3
 STATUS_NAMES = {
     ACTIVE: "active",

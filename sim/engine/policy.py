@@ -13,6 +13,8 @@ from sim.engine.nodes import ACTIVE
 if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
 
+__all__ = ["PolicyMemory", "PolicySignals", "grow_treaties", "signals"]
+
 
 @dataclass(frozen=True)
 class PolicySignals:

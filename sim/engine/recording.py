@@ -24,6 +24,20 @@ from sim.scenario import REQUESTER_KINDS
 if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
 
+__all__ = [
+    "EVENT_COUNTS",
+    "HEADLINE_COUNTERS",
+    "HHI_SCALE",
+    "NODE_FLOWS",
+    "N_STATUS",
+    "Recorder",
+    "SNAPSHOT_FIELDS",
+    "STEP_COUNTERS",
+    "concentration",
+    "headline",
+    "hhi",
+]
+
 HHI_SCALE = 10_000.0
 
 

@@ -11,6 +11,8 @@ from sim.engine.kernels.run_sums import Runs
 from sim.engine.kernels.serving import Demand, ServingResult
 from sim.scenario import REQUESTER_KINDS, Scenario
 
+__all__ = ["MALICIOUS", "Requesters", "apportion", "vpn_exits"]
+
 #: Index of the malicious requester kind.
 MALICIOUS = REQUESTER_KINDS.index("malicious")
 

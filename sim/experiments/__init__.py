@@ -3,3 +3,5 @@ sweep runner on Dask and the policy-cost frontier.
 
 May import: :mod:`sim.results` and everything beneath it.
 """
+
+__all__: list[str] = []

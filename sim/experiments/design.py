@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 from SALib.sample import latin, morris, sobol
 
-from sim.experiments.experiment import Experiment, Factor, _cast
+from sim.experiments.experiment import Experiment, Factor, cast_value
+
+__all__ = ["design_points", "grid_values", "salib_problem"]
 
 
 def salib_problem(factors: list[Factor]) -> dict[str, Any]:
@@ -26,9 +28,9 @@ def grid_values(factor: Factor, levels: int) -> list[Any]:
     """A factor's settings in a grid: its list, or ``levels`` evenly spaced values over
     its range (distinct whole numbers for an integer factor)."""
     if factor.values is not None:
-        return [_cast(factor, v) for v in factor.values]
+        return [cast_value(factor, v) for v in factor.values]
     low, high = factor.range  # type: ignore[misc]
-    values = [_cast(factor, v) for v in np.linspace(low, high, levels)]
+    values = [cast_value(factor, v) for v in np.linspace(low, high, levels)]
     return list(dict.fromkeys(values))
 
 

@@ -30,18 +30,40 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
+from sim.results.outcomes import OUTCOMES, SWEEP_DEFAULT_OUTCOMES
+from sim.results.runner import metric_columns
 from sim.scenario import (
+    Document,
     Scenario,
     ScenarioError,
-    _Document,
-    _read_yaml,
-    _Strict,
+    StrictModel,
     deep_merge,
     from_pydantic,
     load_raw,
+    read_yaml,
     set_path,
     validate,
 )
+
+__all__ = [
+    "DEFAULT_OUTCOMES",
+    "Design",
+    "DesignKind",
+    "Experiment",
+    "ExperimentOutcome",
+    "Factor",
+    "RUN_COLUMNS",
+    "STATS",
+    "Stat",
+    "apply_factors",
+    "cast_value",
+    "experiment_to_yaml",
+    "json_schema",
+    "load_experiment",
+    "plain",
+    "run_seed",
+    "summarise_metrics",
+]
 
 DesignKind = Literal["grid", "lhs", "saltelli", "morris"]
 Stat = Literal["final", "mean", "peak", "total"]
@@ -58,7 +80,7 @@ STATS: dict[str, str] = {
 }
 
 
-class Factor(_Strict):
+class Factor(StrictModel):
     """One uncertain parameter: dotted scenario path(s) and a range or list of values."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
@@ -88,7 +110,7 @@ class Factor(_Strict):
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
-class Design(_Strict):
+class Design(StrictModel):
     """How design points are chosen."""
 
     kind: DesignKind = Field(
@@ -110,38 +132,80 @@ class Design(_Strict):
     )
 
 
-class ExperimentOutcome(_Strict):
-    """One run-level outcome: a statistic of a per-step metric."""
+class ExperimentOutcome(StrictModel):
+    """One run-level outcome of a sweep: an outcome of the registry
+    (:mod:`sim.results.outcomes`), or a statistic of a per-step metric.
 
-    metric: str = Field(description="A column of the metrics table (`dirisk describe metrics`).")
-    stat: Stat = Field("mean", description="final, mean, peak or total.")
+    In YAML a bare name stands for ``{outcome: NAME}`` when NAME is a registry outcome,
+    and for ``{metric: NAME, stat: mean}`` otherwise.
+    """
+
+    outcome: str | None = Field(
+        None,
+        description="A run-level outcome (`dirisk describe outcomes`), defined once for "
+        "runs, sweeps, reports and the explorer.",
+    )
+    metric: str | None = Field(
+        None, description="A column of the metrics table (`dirisk describe metrics`)."
+    )
+    stat: Stat = Field("mean", description="With metric: final, mean, peak or total.")
     last: Annotated[int, Field(ge=1)] | None = Field(
         None, description="Only the last N steps (default: every step)."
     )
-    name: str | None = Field(None, description="Column name (default: metric_stat[_lastN]).")
+    name: str | None = Field(
+        None,
+        description="Column name (default: the outcome's name, or metric_stat; with "
+        "_lastN for the last N steps).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"outcome": data} if data in OUTCOMES else {"metric": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExperimentOutcome:
+        if (self.outcome is None) == (self.metric is None):
+            raise ValueError("give exactly one of 'outcome' or 'metric'")
+        if self.outcome is not None and self.outcome not in OUTCOMES:
+            raise ValueError(
+                f"unknown outcome {self.outcome!r}; expected one of {sorted(OUTCOMES)}"
+            )
+        return self
 
     @property
     def column(self) -> str:
         """The outcome's column name in the sweep tables."""
         if self.name:
             return self.name
-        return f"{self.metric}_{self.stat}" + (f"_last{self.last}" if self.last else "")
+        base = self.outcome if self.outcome is not None else f"{self.metric}_{self.stat}"
+        return base + (f"_last{self.last}" if self.last else "")
+
+    def value(self, metrics: pd.DataFrame) -> float:
+        """The outcome of one run from its metrics table (NaN where undefined)."""
+        if self.outcome is not None:
+            return OUTCOMES[self.outcome].value(metrics, last=self.last)
+        series = metrics[self.metric]
+        if self.last is not None:
+            series = series.iloc[-self.last :]
+        if self.stat == "final":
+            return float(series.iloc[-1]) if len(series) else float("nan")
+        if self.stat == "mean":
+            return float(series.mean())
+        if self.stat == "peak":
+            return float(series.max())
+        return float(series.sum(min_count=1))
 
 
 #: Outcomes summarised when an experiment names none.
-DEFAULT_OUTCOMES: tuple[dict[str, Any], ...] = (
-    {"metric": "malicious_success_share", "stat": "mean"},
-    {"metric": "harm_completion_rate", "stat": "mean"},
-    {"metric": "benign_over_refusal", "stat": "mean"},
-    {"metric": "dual_use_over_refusal", "stat": "mean"},
-    {"metric": "policy_leakage", "stat": "mean"},
-    {"metric": "harmful_completed", "stat": "total"},
-    {"metric": "enforcement_spend_usd", "stat": "total"},
-    {"metric": "permissive_node_share", "stat": "final"},
+DEFAULT_OUTCOMES: tuple[dict[str, Any], ...] = tuple(
+    {"outcome": name} for name in SWEEP_DEFAULT_OUTCOMES
 )
 
 
-class Experiment(_Document):
+class Experiment(Document):
     """A validated experiment."""
 
     name: Annotated[str, Field(min_length=1)]
@@ -205,7 +269,7 @@ def load_experiment(ref: str | Path | dict[str, Any], *, source: str | None = No
         data, source, folder = dict(ref), source or "<dict>", None
     else:
         path = Path(ref)
-        data, source, folder = _read_yaml(path), str(path), path.resolve().parent
+        data, source, folder = read_yaml(path), str(path), path.resolve().parent
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
@@ -291,12 +355,10 @@ def _missing(data: Any, keys: list[str]) -> str:
 
 
 def _check_outcomes(experiment: Experiment, source: str) -> None:
-    """Every outcome names a metrics column."""
-    from sim.output.dictionary import table
-
-    known = set(table("metrics").names) - {"step"}
+    """Every statistic of a metric names a metrics column."""
+    known = set(metric_columns(validate(experiment.scenario, source=source)))
     for i, outcome in enumerate(experiment.outcomes):
-        if outcome.metric not in known:
+        if outcome.metric is not None and outcome.metric not in known:
             raise ScenarioError(
                 source,
                 f"outcomes.{i}.metric",
@@ -310,7 +372,7 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _cast(factor: Factor, value: Any) -> Any:
+def cast_value(factor: Factor, value: Any) -> Any:
     """A sampled value as the scenario expects it (whole numbers for integer factors)."""
     return int(round(float(value))) if factor.integer else plain(value)
 
@@ -337,23 +399,9 @@ def run_seed(experiment: Experiment, point: int, replication: int) -> int:
 
 
 def summarise_metrics(metrics: pd.DataFrame, outcomes: list[ExperimentOutcome]) -> dict[str, float]:
-    """The run-level outcomes of one run's metrics table (NaN where a metric is NaN on
-    every step considered)."""
-    out = {}
-    for outcome in outcomes:
-        series = metrics[outcome.metric]
-        if outcome.last is not None:
-            series = series.iloc[-outcome.last :]
-        if outcome.stat == "final":
-            value = series.iloc[-1] if len(series) else np.nan
-        elif outcome.stat == "mean":
-            value = series.mean()
-        elif outcome.stat == "peak":
-            value = series.max()
-        else:
-            value = series.sum(min_count=1)
-        out[outcome.column] = float(value)
-    return out
+    """The run-level outcomes of one run's metrics table, by column name (NaN where an
+    outcome is undefined)."""
+    return {outcome.column: outcome.value(metrics) for outcome in outcomes}
 
 
 def experiment_to_yaml(experiment: Experiment) -> str:

@@ -10,40 +10,11 @@ import pandas as pd
 
 from sim.common.seeds import replication_seeds
 from sim.common.stats import ci_columns
+from sim.results.outcomes import FRONTIER_OUTCOMES, outcome_values
 from sim.results.runner import ScenarioLike, run
 from sim.scenario import load_scenario, set_path, validate
 
-#: Outcomes summarised per setting (run-level values, then mean and 95% CI over seeds).
-OUTCOMES = (
-    "harm_completion_rate",
-    "harmful_completed",
-    "malicious_success_share",
-    "benign_over_refusal",
-    "dual_use_over_refusal",
-    "policy_leakage",
-    "cross_border_share",
-    "enforcement_spend_usd",
-)
-
-
-def run_outcomes(metrics: pd.DataFrame) -> dict[str, float]:
-    """Run-level values of :data:`OUTCOMES` from a metrics table: totals for counts
-    and money, ratios of totals for rates, means over steps for shares of actors."""
-    total = metrics.sum(numeric_only=True)
-
-    def ratio(num: str, den: str) -> float:
-        return float(total[num] / total[den]) if total[den] else float("nan")
-
-    return {
-        "harm_completion_rate": ratio("harmful_completed", "harmful_requests"),
-        "harmful_completed": float(total["harmful_completed"]),
-        "malicious_success_share": float(metrics["malicious_success_share"].mean()),
-        "benign_over_refusal": float(metrics["benign_over_refusal"].mean()),
-        "dual_use_over_refusal": float(metrics["dual_use_over_refusal"].mean()),
-        "policy_leakage": ratio("prohibited_served", "prohibited_requests"),
-        "cross_border_share": float(metrics["cross_border_share"].mean()),
-        "enforcement_spend_usd": float(total["enforcement_spend_usd"]),
-    }
+__all__ = ["frontier"]
 
 
 def frontier(
@@ -86,10 +57,13 @@ def frontier(
             set_path(data, path, value)
         spec = validate(data, source=f"<{', '.join(paths)} = {value}>")
         runs = pd.DataFrame(
-            [run_outcomes(run(spec, seed=s, steps=steps).metrics) for s in seed_list]
+            [
+                outcome_values(run(spec, seed=s, steps=steps).metrics, FRONTIER_OUTCOMES)
+                for s in seed_list
+            ]
         )
         row: dict[str, float] = {"value": value, "replications": len(seed_list)}
-        for name in OUTCOMES:
+        for name in FRONTIER_OUTCOMES:
             row |= ci_columns(name, runs[name])
         rows.append(row)
     table = pd.DataFrame(rows)

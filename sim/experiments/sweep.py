@@ -1,12 +1,5 @@
-"""Running an experiment's runs on Dask, crash-safe, into a sweep folder.
-
-A sweep folder holds::
-
-    experiment.yaml        the resolved experiment (base scenario included)
-    design.parquet         one row per design point (``point`` + factor columns)
-    manifest.json          experiment hash, run counts, versions, times
-    outcomes/point=P/rep-R.parquet   one row per finished run (ok or failed)
-    metrics/point=P/rep-R.parquet    the run's per-step metrics (``save_metrics: true``)
+"""Running an experiment's runs on Dask, crash-safe, into a sweep folder
+(:mod:`sim.experiments.folder`).
 
 Each part is written atomically by the client as its run's result arrives, so killing
 the sweep loses only runs still in flight, and a part that exists is complete.
@@ -15,8 +8,6 @@ Rerunning into the same folder (or ``--resume``) runs only the missing parts.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import math
 import os
@@ -24,25 +15,39 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.common.files import atomic_write, atomic_write_text
 from sim.experiments.design import design_points
 from sim.experiments.experiment import (
     Experiment,
     apply_factors,
-    experiment_to_yaml,
     load_experiment,
     plain,
     run_seed,
     summarise_metrics,
 )
-from sim.results.runner import run_metrics, versions
+from sim.experiments.folder import SweepFolder, parquet_bytes, utc_now
+from sim.results.runner import run_metrics
 from sim.scenario import validate
+
+__all__ = [
+    "MAX_BATCH",
+    "Progress",
+    "RunSpec",
+    "TARGET_TASK_SECONDS",
+    "TASKS_PER_WORKER",
+    "TASK_RETRIES",
+    "batch_size",
+    "batches",
+    "dask_client",
+    "execute",
+    "local_cluster",
+    "plan",
+    "sweep",
+]
 
 #: Seconds of work a task should take (small runs are batched up to this).
 TARGET_TASK_SECONDS = 0.5
@@ -56,10 +61,6 @@ TASK_RETRIES = 3
 Progress = Callable[[int, int, int], None]
 
 
-class SweepError(ValueError):
-    """A sweep folder cannot be used (it holds another experiment, or is unreadable)."""
-
-
 logger = logging.getLogger(__name__)
 
 
@@ -71,11 +72,6 @@ class RunSpec:
     replication: int
     seed: int
     values: dict[str, Any]
-
-
-def part_name(kind: str, point: int, replication: int) -> str:
-    """Relative path of one run's part (``kind`` is ``outcomes`` or ``metrics``)."""
-    return f"{kind}/point={point}/rep-{replication:05d}.parquet"
 
 
 def plan(experiment: Experiment, design: pd.DataFrame) -> list[RunSpec]:
@@ -128,113 +124,6 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
         parts["outcomes"] = parquet_bytes(pd.DataFrame([row]))
         results.append({"spec": spec, "row": row, "parts": parts})
     return results
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    """``frame`` as the bytes of a Parquet file (no index)."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
-class SweepFolder:
-    """The files of one sweep; creating it for an experiment checks it is that one's."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    @property
-    def manifest_path(self) -> Path:
-        """The manifest file."""
-        return self.root / "manifest.json"
-
-    def manifest(self) -> dict[str, Any]:
-        """The manifest, or SweepError if this is not a sweep folder."""
-        if not self.manifest_path.is_file():
-            raise SweepError(f"{self.root}: no manifest.json (not a dirisk sweep folder)")
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SweepError(f"{self.manifest_path}: unreadable ({exc})") from None
-
-    def experiment(self) -> Experiment:
-        """The experiment this sweep runs."""
-        return load_experiment(self.root / "experiment.yaml")
-
-    def design(self) -> pd.DataFrame:
-        """The design points."""
-        return pd.read_parquet(self.root / "design.parquet")
-
-    def prepare(self, experiment: Experiment, design: pd.DataFrame, total: int) -> None:
-        """Create the folder for ``experiment``, or check an existing one holds it."""
-        digest = experiment.content_hash()
-        if self.manifest_path.is_file():
-            found = self.manifest().get("experiment_hash")
-            if found != digest:
-                raise SweepError(
-                    f"{self.root} holds a different experiment (hash {str(found)[:12]}, "
-                    f"this one {digest[:12]}); choose another --out folder"
-                )
-            return
-        if self.root.exists() and any(self.root.iterdir()):
-            raise SweepError(f"{self.root} is not empty and holds no sweep; choose another --out")
-        atomic_write_text(self.root / "experiment.yaml", experiment_to_yaml(experiment))
-        atomic_write(self.root / "design.parquet", lambda p: design.to_parquet(p, index=False))
-        self.write_manifest(
-            experiment_name=experiment.name,
-            experiment_hash=digest,
-            design=experiment.design.kind,
-            factors=[f.name for f in experiment.factors],
-            outcomes=[o.column for o in experiment.outcomes],
-            points=len(design),
-            replications=experiment.replications,
-            runs=total,
-            created_at=_now(),
-            versions=versions(),
-        )
-
-    def write_manifest(self, **fields: Any) -> None:
-        """Update the manifest's fields (atomically)."""
-        current = self.manifest() if self.manifest_path.is_file() else {}
-        text = json.dumps({**current, **fields}, indent=2, default=str) + "\n"
-        atomic_write_text(self.manifest_path, text)
-
-    def finished(self) -> set[tuple[int, int]]:
-        """(point, replication) of every run with an outcomes part."""
-        done = set()
-        for path in (self.root / "outcomes").glob("point=*/rep-*.parquet"):
-            done.add((int(path.parent.name.split("=", 1)[1]), int(path.stem.split("-", 1)[1])))
-        return done
-
-    def failed(self) -> set[tuple[int, int]]:
-        """(point, replication) of finished runs that failed."""
-        runs = self.runs(columns=["point", "replication", "status"])
-        bad = runs[runs["status"] != "ok"]
-        return set(zip(bad["point"].astype(int), bad["replication"].astype(int), strict=True))
-
-    def remove_stale(self) -> int:
-        """Delete temporary files left by an interrupted write; how many."""
-        stale = list(self.root.glob("**/.*.tmp"))
-        for path in stale:
-            path.unlink(missing_ok=True)
-        return len(stale)
-
-    def save(self, result: dict[str, Any]) -> None:
-        """Write one run's parts (from :func:`execute`): metrics first, the outcomes part
-        (which marks the run finished) last."""
-        spec: RunSpec = result["spec"]
-        for kind in sorted(result["parts"], key=lambda k: k == "outcomes"):
-            data = result["parts"][kind]
-            atomic_write(
-                self.root / part_name(kind, spec.point, spec.replication),
-                lambda p, data=data: p.write_bytes(data),
-            )
-
-    def runs(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Every finished run's outcomes row (``point`` from the partition), sorted."""
-        from sim.analysis.query import read_parts
-
-        return read_parts(self.root, "outcomes", columns=columns)
 
 
 def batches(runs: list[RunSpec], size: int) -> Iterator[list[RunSpec]]:
@@ -325,11 +214,12 @@ def sweep(
         finished -= folder.failed()
     pending = [r for r in runs if (r.point, r.replication) not in finished]
     counts = {"total": len(runs), "skipped": len(runs) - len(pending), "ran": 0, "failed": 0}
-    folder.write_manifest(started_at=_now(), state="running")
+    folder.write_manifest(started_at=utc_now(), state="running")
 
     def record(results: list[dict[str, Any]]) -> None:
         for result in results:
-            folder.save(result)
+            spec = result["spec"]
+            folder.save(spec.point, spec.replication, result["parts"])
             counts["ran"] += 1
             counts["failed"] += result["row"]["status"] != "ok"
         if progress is not None:
@@ -349,7 +239,7 @@ def sweep(
     done, failed = len(folder.finished()), len(folder.failed())
     folder.write_manifest(
         state="complete" if done == len(runs) else "incomplete",
-        finished_at=_now(),
+        finished_at=utc_now(),
         ok=done - failed,
         failed=failed,
     )
@@ -384,7 +274,3 @@ def _run_on_dask(
                 why = future.exception() if future.status == "error" else future.status
                 logger.warning("a batch of %d runs was lost: %s", len(batch_of[future]), why)
             future.release()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()

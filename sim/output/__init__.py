@@ -3,3 +3,5 @@ the data dictionary.
 
 May import: :mod:`sim.analysis` and everything beneath it.
 """
+
+__all__: list[str] = []

@@ -22,6 +22,24 @@ from sim.common.files import atomic_write, atomic_write_text  # noqa: E402
 from sim.common.stats import Z95, mean_ci  # noqa: E402
 from sim.results.tables import Results  # noqa: E402
 
+__all__ = [
+    "FIGURES",
+    "HEADLINES",
+    "ReportError",
+    "STYLES",
+    "band",
+    "composition_figure",
+    "event_figure",
+    "figure_section",
+    "frontier_figure",
+    "headline_figure",
+    "html_page",
+    "leakage_figure",
+    "load_runs",
+    "make_report",
+    "save_figure",
+]
+
 #: Okabe-Ito colours (colour-blind safe) with line styles and markers so lines stay
 #: distinguishable in greyscale.
 STYLES = [

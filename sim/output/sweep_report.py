@@ -15,10 +15,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.analysis.query import first_match, heatmap, is_number, read_parts, summarize
+from sim.analysis.query import first_match, heatmap, is_number, summarize
 from sim.common.files import atomic_write_text
-from sim.experiments.sweep import SweepError, SweepFolder
+from sim.experiments.folder import SweepError, SweepFolder, read_parts
 from sim.output.report import STYLES, ReportError, figure_section, html_page, save_figure
+
+__all__ = [
+    "MAX_OUTCOMES",
+    "frontier_figure",
+    "heatmap_figure",
+    "main_effects_figure",
+    "make_sweep_report",
+]
 
 #: Most outcomes drawn in the heatmap and main-effect figures.
 MAX_OUTCOMES = 6

@@ -3,3 +3,5 @@ files, provenance, and the registry of run-level outcomes.
 
 May import: :mod:`sim.engine`, :mod:`sim.scenario` and :mod:`sim.common`.
 """
+
+__all__: list[str] = []

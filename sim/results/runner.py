@@ -17,6 +17,18 @@ from sim.engine.model import DiriskModel
 from sim.results.tables import EVENT_COLUMNS, EVENT_DTYPES, Results
 from sim.scenario import Scenario, load_scenario
 
+__all__ = [
+    "Progress",
+    "ScenarioLike",
+    "build_model",
+    "metric_columns",
+    "run",
+    "run_metrics",
+    "simulate",
+    "versions",
+    "with_steps",
+]
+
 ScenarioLike = Scenario | str | Path | dict[str, Any]
 Progress = Callable[[int, int], None]
 
@@ -78,6 +90,12 @@ def run_metrics(scenario: ScenarioLike, seed: int | None = None) -> pd.DataFrame
     model = build_model(scenario, seed=seed)
     simulate(model)
     return model.recorder.headline()
+
+
+def metric_columns(scenario: ScenarioLike) -> list[str]:
+    """The columns of the metrics table a run of ``scenario`` writes, but ``step`` (read
+    off a model built and not stepped)."""
+    return [c for c in build_model(scenario).recorder.headline().columns if c != "step"]
 
 
 def run(

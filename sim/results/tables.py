@@ -10,7 +10,18 @@ from typing import Any, Literal
 import pandas as pd
 
 from sim.common.files import atomic_write, atomic_write_text
+from sim.results.outcomes import HEADLINE_OUTCOMES, outcome
 from sim.scenario import scenario_to_yaml
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_DTYPES",
+    "Format",
+    "Results",
+    "TABLES",
+    "read_table",
+    "write_table",
+]
 
 Format = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = (
@@ -116,70 +127,17 @@ class Results:
         return cls(**{name: read_table(out / f"{name}.{fmt}", fmt) for name in TABLES}, meta=meta)
 
     def summary(self) -> pd.DataFrame:
-        """Headline numbers over the whole run, one row per metric (for the CLI)."""
-        m = self.metrics
-        totals = m[
-            [
-                "requests_emitted",
-                "requests_served",
-                "harmful_requests",
-                "harmful_completed",
-                "prohibited_requests",
-                "prohibited_served",
-            ]
-        ].sum()
-        last = m.iloc[-1] if len(m) else pd.Series(dtype=float)
-        rows = [
-            ("requests emitted", totals["requests_emitted"], "count", "total"),
-            ("requests served", totals["requests_served"], "count", "total"),
-            (
-                "harmful requests completed",
-                totals["harmful_completed"],
-                "count",
-                "total, malicious intent",
-            ),
-            (
-                "harm completion rate",
-                _share(totals["harmful_completed"], totals["harmful_requests"]),
-                "share",
-                "completed / attempted",
-            ),
-            (
-                "malicious success share",
-                m["malicious_success_share"].mean(),
-                "share",
-                "mean over steps",
-            ),
-            ("benign over-refusal", m["benign_over_refusal"].mean(), "share", "mean over steps"),
-            (
-                "dual-use over-refusal",
-                m["dual_use_over_refusal"].mean(),
-                "share",
-                "mean over steps",
-            ),
-            (
-                "cross-border share of service",
-                m["cross_border_share"].mean(),
-                "share",
-                "mean over steps",
-            ),
-            (
-                "policy leakage",
-                _share(totals["prohibited_served"], totals["prohibited_requests"]),
-                "share",
-                "prohibited at residence, served anyway",
-            ),
-            ("active nodes", last.get("active_nodes", 0), "count", "last step"),
-            ("takedowns", m["takedowns"].sum(), "count", "total"),
-            ("fines", m["fines_usd"].sum(), "USD", "total"),
-        ]
-        return pd.DataFrame(rows, columns=["metric", "value", "unit", "basis"])
+        """Headline numbers over the whole run, one row per outcome of
+        :data:`~sim.results.outcomes.HEADLINE_OUTCOMES` (for the CLI and the explorer):
+        ``outcome`` (its registry name), ``metric`` (readable), ``value``, ``unit`` and
+        ``basis``."""
+        rows = []
+        for name in HEADLINE_OUTCOMES:
+            spec = outcome(name)
+            rows.append((name, spec.label, spec.value(self.metrics), spec.unit, spec.basis))
+        return pd.DataFrame(rows, columns=["outcome", "metric", "value", "unit", "basis"])
 
     def nodes_by_jurisdiction(self) -> pd.Series:
         """Active nodes per jurisdiction at the last step."""
         last = self.nodes[self.nodes["step"] == self.nodes["step"].max()]
         return last.groupby("jurisdiction", observed=True)["nodes_active"].sum()
-
-
-def _share(num: float, den: float) -> float:
-    return float(num) / float(den) if den else float("nan")

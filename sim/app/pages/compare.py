@@ -12,8 +12,10 @@ from sim.app.controls import Controls, apply
 from sim.app.session import run_cached
 from sim.common.seeds import replication_seeds
 from sim.common.stats import mean_ci
-from sim.experiments.frontier import OUTCOMES, run_outcomes
+from sim.results.outcomes import FRONTIER_OUTCOMES, outcome, outcome_values
 from sim.scenario import ScenarioError, list_presets, load_scenario, set_path, validate
+
+__all__: list[str] = []
 
 st.title("Compare two scenarios")
 st.caption(
@@ -57,19 +59,20 @@ except (ScenarioError, yaml.YAMLError) as exc:
     st.stop()
 seeds = replication_seeds(specs[0].seed, replications)
 outcomes = [
-    pd.DataFrame([run_outcomes(run_cached(spec, s).metrics) for s in seeds]) for spec in specs
+    pd.DataFrame([outcome_values(run_cached(spec, s).metrics, FRONTIER_OUTCOMES) for s in seeds])
+    for spec in specs
 ]
 
 
 rows = []
-for outcome in OUTCOMES:
-    a, b = outcomes[0][outcome], outcomes[1][outcome]
+for name in FRONTIER_OUTCOMES:
+    a, b = outcomes[0][name], outcomes[1][name]
     mean_a, half_a = mean_ci(a)
     mean_b, half_b = mean_ci(b)
     mean_d, half_d = mean_ci(b - a)  # paired: same seeds
     rows.append(
         {
-            "measure": outcome,
+            "measure": outcome(name).label,
             f"A: {name_a}": f"{mean_a:.4g} ± {half_a:.2g}",
             f"B: {name_b}": f"{mean_b:.4g} ± {half_b:.2g}",
             "B − A": f"{mean_d:+.4g} ± {half_d:.2g}",

@@ -13,7 +13,9 @@ from sim.analysis.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned,
 from sim.analysis.sensitivity import analyze
 from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
-from sim.experiments.sweep import SweepError, SweepFolder
+from sim.experiments.folder import SweepError, SweepFolder
+
+__all__: list[str] = []
 
 #: Where ``dirisk sweep`` saves sweeps by default.
 SWEEPS = "sweeps/"

@@ -11,6 +11,8 @@ import streamlit as st
 from sim.app.session import last_run
 from sim.scenario import scenario_to_yaml
 
+__all__: list[str] = []
+
 st.title("Export the last run")
 results = last_run()
 if results is None:

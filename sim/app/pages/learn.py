@@ -6,6 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
+__all__: list[str] = []
+
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 GLOSSARY = {

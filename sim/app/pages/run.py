@@ -9,6 +9,8 @@ from sim.app.controls import Controls, apply, read_upload
 from sim.app.session import run_cached
 from sim.scenario import ScenarioError, list_presets, load_scenario, validate
 
+__all__: list[str] = []
+
 st.title("Run a scenario")
 presets = list_presets()
 source = st.radio("Scenario", ["Preset", "Upload a YAML file"], horizontal=True)

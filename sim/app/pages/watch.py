@@ -12,6 +12,8 @@ from sim.app.session import last_run, run_cached
 from sim.results.runner import build_model
 from sim.scenario import load_scenario
 
+__all__: list[str] = []
+
 st.title("Watch a run day by day")
 results = last_run()
 if results is None:

@@ -4,3 +4,5 @@ an agent, a model or a scenario.
 
 May import: numpy, networkx and :mod:`sim.common`.
 """
+
+__all__: list[str] = []

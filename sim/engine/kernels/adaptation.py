@@ -27,6 +27,17 @@ import numpy as np
 
 from sim.common.units import DAYS_PER_YEAR
 
+__all__ = [
+    "Costs",
+    "MarketSignals",
+    "allowed_options",
+    "current_option",
+    "expected_profit",
+    "fermi_copy",
+    "logit_choice",
+    "option_grid",
+]
+
 
 @dataclass(frozen=True)
 class MarketSignals:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["Evidence", "Scope", "audit", "audit_scope", "fine_amounts", "gather_evidence"]
+
 
 @dataclass(frozen=True)
 class Evidence:

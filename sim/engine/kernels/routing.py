@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["GUIDE_RESOLUTION", "RoutingTable", "admit", "price_weight", "routing_weights"]
+
 #: Upper bound on a uniform draw, so that ``group + u`` never rounds up to ``group + 1``.
 _U_MAX = 1.0 - 1e-9
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["Runs"]
+
 
 @dataclass(frozen=True)
 class Runs:

@@ -4,9 +4,9 @@ Pure functions on arrays, one entry per request. A request makes up to
 ``1 + persistence`` attempts. Behind a central gateway, an attempt may first be stopped
 there (:func:`gateway_stops`). Otherwise it is routed
 (:meth:`sim.engine.kernels.routing.RoutingTable.route`), must find room at the node
-(:func:`sim.engine.kernels.routing.admit`), and is then refused with the node's refusal probability for
-the request's category (model refusal, possibly defeated by a jailbreak, combined with
-the node's compliance filter) or blocked by a KYC gate. A failed attempt is retried on
+(:func:`sim.engine.kernels.routing.admit`), and is then refused with the node's refusal
+probability for the request's category (model refusal, possibly defeated by a jailbreak,
+combined with the node's compliance filter) or blocked by a KYC gate. A failed attempt is retried on
 another node while attempts remain. Each request ends in
 exactly one final status, so ``served + refused + dropped == emitted``.
 """
@@ -19,6 +19,20 @@ from functools import cached_property
 import numpy as np
 
 from sim.engine.kernels.routing import RoutingTable, admit
+
+__all__ = [
+    "DROPPED",
+    "DROPPED_NODE",
+    "Demand",
+    "REFUSED",
+    "REFUSED_NODE",
+    "SERVED",
+    "ServingResult",
+    "ServingRules",
+    "gateway_stops",
+    "refusal_probability",
+    "serve",
+]
 
 SERVED, REFUSED, DROPPED = 1, 2, 3  #: final status codes (``ServingResult.status``)
 
