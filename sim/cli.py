@@ -471,14 +471,15 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
-    from sim.analysis.sensitivity import SensitivityError, analyze, plot
+    from sim.analysis.sensitivity import SensitivityError, analyze
     from sim.experiments.folder import SweepFolder
+    from sim.output.sweep_report import sensitivity_figure
 
     target = out or sweep_dir / "sensitivity"
     try:
         table = analyze(sweep_dir, outcome)
         manifest = SweepFolder(sweep_dir).manifest()
-        files = plot(table, target, manifest["experiment_name"])
+        files = sensitivity_figure(table, target, manifest["experiment_name"])
     except SensitivityError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:

@@ -1762,8 +1762,8 @@ def render_markdown() -> str:
         "disagree. -->",
         "",
         "**This file is generated** from `sim/output/dictionary.py` "
-        "(`python -m sim.output.dictionary`); edit the dictionary there, never here. `dirisk describe [TABLE]` prints the same "
-        "in the terminal.",
+        "(`python -m sim.output.dictionary`); edit the dictionary there, never here. "
+        "`dirisk describe [TABLE]` prints the same in the terminal.",
         "",
         "**Column names are a stable public interface**: the names, types and units below "
         "are what analysis code may rely on. A column is renamed, retyped or removed only "

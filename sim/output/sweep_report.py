@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from sim.analysis.query import first_match, heatmap, is_number, summarize
 from sim.common.files import atomic_write_text
@@ -26,6 +27,7 @@ __all__ = [
     "heatmap_figure",
     "main_effects_figure",
     "make_sweep_report",
+    "sensitivity_figure",
 ]
 
 #: Most outcomes drawn in the heatmap and main-effect figures.
@@ -177,13 +179,13 @@ def make_sweep_report(root: Path, out: Path) -> Path:
 
 def _sensitivity_section(root: Path, name: str, outcomes: list[str], out: Path) -> str:
     """The sensitivity figure and table, or why they could not be computed."""
-    from sim.analysis.sensitivity import SensitivityError, analyze, plot
+    from sim.analysis.sensitivity import SensitivityError, analyze
 
     try:
         table = analyze(root, outcomes)
     except SensitivityError as exc:
         return f"<h2>Sensitivity</h2>\n<p>Not computed: {html.escape(str(exc))}</p>"
-    png = plot(table, out, name)[0].name
+    png = sensitivity_figure(table, out, name)[0].name
     return figure_section("Sensitivity", png, out) + table.to_html(
         index=False, float_format=lambda v: f"{v:.3g}"
     )
@@ -212,3 +214,90 @@ experiment hash <code>{manifest["experiment_hash"][:16]}</code>.</p>
 all in summary.csv from <code>dirisk summarize</code>).</p>
 {summary.head(50).to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a")}
 """
+
+
+def sensitivity_figure(table: pd.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
+    """Figures of a sensitivity table (from :func:`sim.analysis.sensitivity.analyze`), as
+    PNG and SVG.
+
+    Sobol: per outcome, S1 (hatched) and ST (plain) bars per factor with 95% intervals.
+    Morris: per outcome, mu_star against sigma (each factor labelled) and mu_star bars
+    with 95% intervals.
+
+    Args:
+        table: The indices, with an ``outcome`` column.
+        out_dir: Folder for ``sobol.png``/``.svg`` or ``morris.png``/``.svg``.
+        name: The experiment's name, for the title.
+
+    Returns:
+        The paths of the files written.
+    """
+    out = Path(out_dir)
+    sobol_kind = "S1" in table.columns
+    groups = list(table.groupby("outcome", sort=False))
+    height = max(2.6, 0.9 + 0.35 * table.groupby("outcome").size().max())
+    fig = Figure(figsize=(8 if sobol_kind else 11, height * len(groups)))
+    axes = fig.subplots(len(groups), 1 if sobol_kind else 2, squeeze=False)
+    blue, orange = STYLES[0]["color"], STYLES[1]["color"]
+    for row, (outcome, part) in zip(axes, groups, strict=True):
+        rows = np.arange(len(part))
+        labels = part["factor"].tolist()
+        if sobol_kind:
+            ax = row[0]
+            for offset, col, colour, hatch, label in (
+                (-0.2, "S1", blue, "//", "first order S1 (alone)"),
+                (0.2, "ST", orange, "", "total ST (with interactions)"),
+            ):
+                ax.barh(
+                    rows + offset,
+                    part[col],
+                    height=0.4,
+                    xerr=part[f"{col}_conf"],
+                    color=colour,
+                    hatch=hatch,
+                    edgecolor="black",
+                    linewidth=0.5,
+                    error_kw={"elinewidth": 0.8, "capsize": 2},
+                    label=label,
+                )
+            ax.axvline(0, color="black", linewidth=0.6)
+            ax.set_xlabel("share of the outcome's variance (0–1)")
+            if ax is axes[0][0]:
+                ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+        else:
+            scatter, ax = row
+            scatter.scatter(
+                part["mu_star"], part["sigma"], color=blue, marker="o", edgecolor="black"
+            )
+            for x, y, label in zip(part["mu_star"], part["sigma"], labels, strict=True):
+                scatter.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+            scatter.margins(0.2)
+            scatter.set_xlim(left=0)
+            scatter.set_ylim(bottom=0)
+            scatter.set_xlabel("mu* (mean |effect|, outcome units per factor range)")
+            scatter.set_ylabel("sigma (spread of effects)")
+            scatter.set_title(outcome, fontsize=9)
+            scatter.grid(alpha=0.3)
+            ax.barh(
+                rows,
+                part["mu_star"],
+                xerr=part["mu_star_conf"],
+                color=blue,
+                hatch="//",
+                edgecolor="black",
+                linewidth=0.5,
+                error_kw={"elinewidth": 0.8, "capsize": 2},
+            )
+            ax.set_xlabel("mu* (mean |effect|, outcome units per factor range)")
+        ax.set_yticks(rows, labels)
+        ax.invert_yaxis()
+        ax.set_title(outcome, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    kind = "sobol" if sobol_kind else "morris"
+    title = (
+        f"{name}: Sobol sensitivity indices (bars: 95% interval)"
+        if sobol_kind
+        else f"{name}: Morris elementary effects (bars: 95% interval)"
+    )
+    save_figure(fig, title, kind, out)
+    return [out / f"{kind}.png", out / f"{kind}.svg"]
