@@ -172,7 +172,7 @@ def test_compare_one_scenario_with_a_changed_parameter():
     at.button(key="compare").click().run()
     assert not at.exception
     table = at.dataframe[0].value.set_index("measure")
-    assert table.loc["harm_completion_rate", "B − A"].startswith("-")  # fewer retries, less harm
+    assert table.loc["harm completion rate", "B − A"].startswith("-")  # fewer retries, less harm
     at.text_input(key="path").set_value("nodes.no_such_field").run()
     at.button(key="compare").click().run()
     assert not at.exception and "unknown field" in at.error[0].value
@@ -214,7 +214,7 @@ def test_explore_shows_a_sweeps_manifest_heatmap_and_frontier(sweep_dir):
     assert at.selectbox(key="sweep").options == [str(sweep_dir)]
     text = " ".join(m.value for m in at.markdown)
     assert "Audits against filters" in text and "**grid**" in text and "`filter_recall`" in text
-    assert "**complete**" in text and "`harmful_completed_total`" in text
+    assert "**complete**" in text and "`harmful_completed`" in text
     assert [(m.label, m.value) for m in at.metric] == [
         ("Runs ok", "12"),
         ("Runs failed", "0"),
@@ -223,7 +223,7 @@ def test_explore_shows_a_sweeps_manifest_heatmap_and_frontier(sweep_dir):
     assert len(at.get("plotly_chart")) == 2
     heatmap = plotly_data(at, 0)
     outcome = at.selectbox(key="heat_outcome").value
-    assert heatmap["type"] == "heatmap" and outcome == "malicious_success_share_mean"
+    assert heatmap["type"] == "heatmap" and outcome == "malicious_success_share"
     assert heatmap["x"] == ["0", "0.1", "0.2"] and heatmap["y"] == ["0.5", "0.9"]
     assert heatmap["layout"]["xaxis"]["title"]["text"] == "audit_rate"
     assert heatmap["colorbar"]["title"]["text"] == outcome
@@ -233,8 +233,8 @@ def test_explore_shows_a_sweeps_manifest_heatmap_and_frontier(sweep_dir):
     assert "across their replications" in at.caption[2].value
     frontier = plotly_data(at, 1)
     assert frontier["type"] == "scatter" and len(as_array(frontier["x"])) == 6
-    assert frontier["layout"]["yaxis"]["title"]["text"] == "malicious_success_share_mean"
-    assert at.selectbox(key="refusal").value == "dual_use_over_refusal_mean"
+    assert frontier["layout"]["yaxis"]["title"]["text"] == "malicious_success_share"
+    assert at.selectbox(key="refusal").value == "dual_use_over_refusal"
     assert "saltelli or morris" in at.info[0].value  # a grid has no sensitivity indices
     at.selectbox(key="heat_x").set_value("filter_recall").run()
     assert not at.exception and at.selectbox(key="heat_y").value == "audit_rate"

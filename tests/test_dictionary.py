@@ -282,7 +282,7 @@ def sweep_dir(tmp_path_factory) -> Path:
     assert counts["ok"] == counts["total"] == 4, counts
     summarize(root)
     # No audits, no audit spending: the runs without audits are the cases of interest.
-    discover(root, "enforcement_spend_usd_total", below=1e-9)
+    discover(root, "enforcement_spend_usd", below=1e-9)
     return root
 
 

@@ -146,13 +146,13 @@ def test_ema_model_runs_experiments_with_named_finite_outcomes():
         experiments.columns
     )
     assert set(outcomes) == {
-        "policy_leakage_mean",
+        "policy_leakage",
         "harmful_completed_total",
         "malicious_success_share",
     }
-    assert outcomes["policy_leakage_mean"].shape == (3,)
+    assert outcomes["policy_leakage"].shape == (3,)
     assert outcomes["malicious_success_share"].shape == (3, STEPS)
-    for name in ("policy_leakage_mean", "harmful_completed_total"):
+    for name in ("policy_leakage", "harmful_completed_total"):
         assert np.isfinite(outcomes[name]).all()
 
 

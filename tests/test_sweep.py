@@ -443,7 +443,7 @@ def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
     bad = runs[runs["status"] == "failed"]
     assert list(bad["vpn"]) == [1.5, 1.5]
     assert bad["error"].str.contains("requesters.kinds.malicious.vpn_use").all()
-    assert bad["malicious_success_share_mean"].isna().all()
+    assert bad["malicious_success_share"].isna().all()
     assert (runs.loc[runs["status"] == "ok", "error"] == "").all()
     # Only the runs that finished have a metrics part.
     ok_point = int(runs.loc[runs["status"] == "ok", "point"].iloc[0])
@@ -478,7 +478,7 @@ def test_stale_temporary_files_are_removed_on_resume(local_two: Path) -> None:
 def test_summary_is_mean_and_95_ci_over_replications(local_two: Path) -> None:
     table = summarize(local_two)
     runs = read_parts(local_two)
-    name = "malicious_success_share_mean"
+    name = "malicious_success_share"
     for point, group in runs.groupby("point"):
         row = table.set_index("point").loc[point]
         values = group[name]

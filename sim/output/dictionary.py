@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.results.outcomes import OUTCOMES
+
 __all__ = [
     "ACTORS",
     "Column",
@@ -87,8 +89,10 @@ PHASE_MEANINGS = {
 PLACEHOLDERS: dict[str, str] = {
     "factor": "each factor's `name`, in experiment order (manifest.json `factors`)",
     "outcome": "each outcome's column name, in experiment order (manifest.json "
-    "`outcomes`): `<metric>_<stat>`, or `<metric>_<stat>_last<N>` for an outcome over the "
-    "last N steps, unless the outcome sets its own `name`",
+    "`outcomes`): a run-level outcome's name (`dirisk describe outcomes`; the default "
+    "outcomes are of this kind) or `<metric>_<stat>` for a statistic of a metrics column, "
+    "with `_last<N>` for an outcome over the last N steps, unless the outcome sets its own "
+    "`name`",
     "metric": "each column of the metrics table but `step`, in its order",
 }
 _PLACEHOLDER = re.compile(r"<(\w+)>")
@@ -1787,6 +1791,7 @@ def render_markdown() -> str:
     ]
     for t in TABLES_DICTIONARY.values():
         out += _table_markdown(t)
+    out += _outcomes_markdown()
     out += _keys_markdown("run.json", "Metadata of the run, a JSON object:", RUN_JSON)
     out += ["## scenario.yaml", "", SCENARIO_YAML, ""]
     out += [
@@ -1804,6 +1809,32 @@ def render_markdown() -> str:
         out += _table_markdown(t)
     out += _keys_markdown("manifest.json", "Metadata of the sweep, a JSON object:", MANIFEST_JSON)
     return _join(out)
+
+
+def _outcomes_markdown() -> list[str]:
+    """The section on run-level outcomes, from the outcome registry."""
+    out = [
+        "## Run-level outcomes",
+        "",
+        "One number per run, computed from its `metrics` table and defined once "
+        "(`sim.results.outcomes`): the run summary, the frontier, sweeps (as outcome "
+        "columns), reports, the explorer and the adapters all use these definitions. "
+        "Σ sums over the run's steps.",
+        "",
+        _row(["outcome", "unit", "aggregation", "formula", "meaning"]),
+        _row(["---"] * 5),
+    ]
+    for o in OUTCOMES.values():
+        out.append(_row([f"`{o.name}`", o.unit, o.aggregation, o.formula, o.meaning]))
+    return [*out, ""]
+
+
+def _describe_outcomes() -> list[str]:
+    lines = ["Run-level outcomes (one number per run, from its metrics table):", ""]
+    for o in OUTCOMES.values():
+        lines.append(f"  {o.name}  {o.unit}, {o.aggregation}: {o.formula}")
+        lines += _wrap(o.meaning, "      ")
+    return lines
 
 
 def _join(lines: list[str]) -> str:
@@ -1840,8 +1871,8 @@ def describe(name: str | None = None) -> str:
     """Plain-text description for the terminal.
 
     Args:
-        name: A table name (of a run or a sweep folder), ``"run.json"`` or
-            ``"manifest.json"``; None for an overview of every table.
+        name: A table name (of a run or a sweep folder), ``"run.json"``,
+            ``"manifest.json"`` or ``"outcomes"``; None for an overview of every table.
 
     Raises:
         UnknownTable: ``name`` is neither a table nor run.json nor manifest.json.
@@ -1859,13 +1890,16 @@ def describe(name: str | None = None) -> str:
             "",
             *_list_tables(SWEEP_TABLES, ("manifest.json", "metadata of the sweep"), width),
             "",
-            "`dirisk describe TABLE` lists a table's columns; docs/DATA.md has all of them.",
+            "`dirisk describe TABLE` lists a table's columns, `dirisk describe outcomes` the "
+            "run-level outcomes; docs/DATA.md has all of them.",
         ]
         return "\n".join(lines) + "\n"
     if name in ("run.json", "run"):
         lines = _describe_keys("run.json: metadata of the run (a JSON object)", RUN_JSON)
         lines += [""] + _wrap(f"scenario.yaml: {SCENARIO_YAML}", "")
         return "\n".join(lines) + "\n"
+    if name == "outcomes":
+        return "\n".join(_describe_outcomes()) + "\n"
     if name in ("manifest.json", "manifest"):
         title = "manifest.json: metadata of a sweep folder (a JSON object)"
         return "\n".join(_describe_keys(title, MANIFEST_JSON)) + "\n"
@@ -1892,7 +1926,7 @@ def describe(name: str | None = None) -> str:
 # --------------------------------------------------------------------------- main
 
 #: Where the generated Markdown lives in a source checkout.
-DATA_MD = Path(__file__).resolve().parents[1] / "docs" / "DATA.md"
+DATA_MD = Path(__file__).resolve().parents[2] / "docs" / "DATA.md"
 
 
 def main(argv: list[str] | None = None) -> int:
