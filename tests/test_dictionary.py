@@ -1,4 +1,4 @@
-"""The data dictionary (sim/dictionary.py) cannot drift from what a run or a sweep writes.
+"""The data dictionary (sim/output/dictionary.py) cannot drift from what a run or a sweep writes.
 
 Every column a run or a sweep writes has an entry and every entry a column (a sweep's
 factor and outcome columns through the placeholder entries), the dictionary's types are
@@ -104,9 +104,9 @@ def assert_same_names(label: str, actual: list[str], described: list[str]) -> No
     undocumented = [c for c in actual if c not in described]
     stale = [c for c in described if c not in actual]
     assert not undocumented and not stale, (
-        f"{label}: columns written but not in sim/dictionary.py: {undocumented}; "
-        f"entries in sim/dictionary.py with no written column: {stale} "
-        "(update sim/dictionary.py, then run `python -m sim.output.dictionary`)"
+        f"{label}: columns written but not in sim/output/dictionary.py: {undocumented}; "
+        f"entries in sim/output/dictionary.py with no written column: {stale} "
+        "(update sim/output/dictionary.py, then run `python -m sim.output.dictionary`)"
     )
 
 
@@ -389,7 +389,8 @@ def test_placeholders_are_explained_and_used():
 def test_data_md_is_the_rendered_dictionary():
     assert DATA_MD.is_file(), "docs/DATA.md is missing: run `python -m sim.output.dictionary`"
     assert DATA_MD.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/DATA.md is out of date with sim/dictionary.py: run `python -m sim.output.dictionary`"
+        "docs/DATA.md is out of date with sim/output/dictionary.py: "
+        "run `python -m sim.output.dictionary`"
     )
 
 
