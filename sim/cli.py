@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.common.stats import INTERVAL_METHOD
+from sim.results.outcomes import outcome as outcome_of
 from sim.results.runner import run as run_scenario
 from sim.results.tables import TABLES, Results
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
@@ -206,6 +208,107 @@ def _ci(row: object, name: str) -> str:
         getattr(row, f"{name}_ci_high"),
     )
     return f"{_fmt(mean, 'share')} [{_fmt(low, 'share')}, {_fmt(high, 'share')}]"
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Scenario A: a file or a preset name.")],
+    b: Annotated[
+        str | None,
+        typer.Argument(help="Scenario B: a file or a preset name (default: A, with --param)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="PATH=VALUE set in B ('*' for every key at a level); repeatable."),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(min=2, help="Common seeds (default 5). Not with --precision.")
+    ] = None,
+    precision: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Add seeds until the 95% interval of B − A for --outcome has this "
+            "half-width (in the outcome's unit: 0.01 is one percentage point of a share).",
+        ),
+    ] = None,
+    outcome: Annotated[
+        str, typer.Option(help="The outcome --precision applies to.")
+    ] = "harm_completion_rate",
+    max_seeds: Annotated[int, typer.Option(min=3, help="Most seeds --precision may run.")] = 100,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write summary.csv and paired.csv into this folder.")
+    ] = None,
+) -> None:
+    """B against A over common seeds: each headline outcome with paired 95% intervals."""
+    from sim.experiments.compare import compare as paired_compare
+    from sim.experiments.compare import parse_param
+
+    if seeds is not None and precision is not None:
+        raise fail("give --seeds or --precision, not both")
+    if b is None and not param:
+        raise fail("give scenario B, or --param PATH=VALUE to change A")
+    try:
+        result = paired_compare(
+            a,
+            b,
+            params=[parse_param(p) for p in param or []],
+            seeds=seeds,
+            precision=precision,
+            precision_outcome=outcome,
+            max_seeds=max_seeds,
+            steps=steps,
+        )
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc).strip("\"'")) from None
+    n = len(result.seeds)
+    view = Table(title=f"A: {result.name_a}  ·  B: {result.name_b}  ·  {n} common seeds")
+    for col, justify in (
+        ("outcome", "left"),
+        ("A", "right"),
+        ("B", "right"),
+        ("B − A [95% interval]", "right"),
+        ("verdict", "left"),
+    ):
+        view.add_column(col, justify=justify)
+    for row in result.summary.itertuples(index=False):
+        unit = outcome_of(row.metric).unit
+        view.add_row(
+            outcome_of(row.metric).label,
+            _fmt(row.mean_a, unit),
+            _fmt(row.mean_b, unit),
+            f"{_fmt_diff(row.diff, unit)} [{_fmt_diff(row.diff_low, unit)}, "
+            f"{_fmt_diff(row.diff_high, unit)}]",
+            row.verdict,
+        )
+    out_console.print(view)
+    out_console.print(
+        f"paired over common random numbers; intervals: {INTERVAL_METHOD} at n = {n}; "
+        "differences of shares in percentage points",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.precision is not None:
+        out_console.print(result.precision.describe(), highlight=False, soft_wrap=True)
+    if out is not None:
+        result.save(out)
+        out_console.print(
+            f"summary.csv and paired.csv written to {out}/", highlight=False, soft_wrap=True
+        )
+
+
+def _fmt_diff(value: float, unit: str) -> str:
+    """A difference for people: shares in signed percentage points."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if unit == "share":
+        return f"{100 * value:+.1f} pp"
+    if unit == "USD":
+        return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
+    return f"{value:+,.0f}"
 
 
 @app.command()

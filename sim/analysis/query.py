@@ -84,7 +84,7 @@ def query(root: str | Path, sql: str) -> pd.DataFrame:
 def summarize(root: str | Path, *, write: bool = True) -> pd.DataFrame:
     """Per design point: the factor values, runs ok and failed, and for each outcome its
     mean over the successful replications with a 95% confidence interval
-    (``_ci_low``/``_ci_high``; normal approximation).
+    (``_ci_low``/``_ci_high``; Student's t at the number of successful runs).
 
     Args:
         root: The sweep folder.

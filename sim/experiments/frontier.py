@@ -38,7 +38,7 @@ def frontier(
 
     Returns:
         One row per setting: ``value``, and for each outcome its mean, ``_ci_low`` and
-        ``_ci_high`` (95%, normal approximation over seeds); plus ``harm_prevented``
+        ``_ci_high`` (95%, Student's t over seeds); plus ``harm_prevented``
         (harmful requests completed at the first setting minus at this one, per run) and
         ``spend_per_harm_prevented_usd`` (extra enforcement spend over the first setting
         per harmful request prevented; NaN where nothing was prevented).

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim.common.files import atomic_write, atomic_write_text  # noqa: E402
-from sim.common.stats import Z95, mean_ci  # noqa: E402
+from sim.common.stats import INTERVAL_METHOD, mean_ci  # noqa: E402
+from sim.common.stats import band as stats_band  # noqa: E402
 from sim.results.tables import Results  # noqa: E402
 
 __all__ = [
@@ -88,15 +89,12 @@ def load_runs(directories: list[Path]) -> list[Results]:
 
 
 def band(runs: list[Results], column: str) -> pd.DataFrame:
-    """Per step: mean over runs and the 95% interval (normal approximation)."""
+    """Per step: mean over runs and its 95% interval (Student's t at the number of runs;
+    with one run the band is the run itself)."""
     values = pd.concat([r.metrics.set_index("step")[column] for r in runs], axis=1)
-    mean = values.mean(axis=1)
-    half = (
-        Z95 * values.std(axis=1, ddof=1) / np.sqrt(values.shape[1])
-        if values.shape[1] > 1
-        else mean * 0
-    )
-    return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half})
+    mean, half = stats_band(values.to_numpy(dtype=float))
+    half = np.nan_to_num(half)  # one run: no band to draw
+    return pd.DataFrame({"mean": mean, "low": mean - half, "high": mean + half}, index=values.index)
 
 
 def save_figure(fig: plt.Figure, title: str, name: str, out: Path) -> str:
@@ -272,6 +270,12 @@ td,th{{border:1px solid #ccc;padding:4px 8px}}
 """
 
 
+def _half_width(values: pd.Series) -> str:
+    """The 95% half-width over runs, or n/a with one run."""
+    half = mean_ci(values)[1]
+    return "n/a" if np.isnan(half) else f"{half:,.2g}"
+
+
 def make_report(directories: list[Path], out: Path) -> Path:
     """Write report.html and its figures for runs of one scenario into ``out``.
 
@@ -286,7 +290,7 @@ def make_report(directories: list[Path], out: Path) -> Path:
     summary = pd.concat([r.summary().set_index("metric")["value"] for r in runs], axis=1)
     rows = "\n".join(
         f"<tr><td>{html.escape(metric)}</td><td>{values.mean():,.4g}</td>"
-        f"<td>{mean_ci(values)[1]:,.2g}</td></tr>"
+        f"<td>{_half_width(values)}</td></tr>"
         for metric, values in summary.iterrows()
     )
     spec = meta["scenario"]
@@ -296,7 +300,8 @@ def make_report(directories: list[Path], out: Path) -> Path:
 scenario hash <code>{meta["scenario_hash"][:16]}</code>; dirisk {meta["versions"]["dirisk"]},
 mesa {meta["versions"]["mesa"]}, numpy {meta["versions"]["numpy"]}.</p>
 <h2>Summary</h2>
-<table><tr><th>measure</th><th>mean over runs</th><th>95% half-width</th></tr>
+<table><tr><th>measure</th><th>mean over runs</th>
+<th>95% half-width ({INTERVAL_METHOD} over {len(runs)} run(s))</th></tr>
 {rows}</table>
 {chr(10).join(sections)}"""
     page = html_page(f"dirisk report: {scenario}", body)
