@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import yaml
 
 from sim.app.controls import Controls, apply
 from sim.app.session import run_cached
-from sim.common.seeds import replication_seeds
-from sim.common.stats import mean_ci
-from sim.results.outcomes import FRONTIER_OUTCOMES, outcome, outcome_values
+from sim.common.stats import INTERVAL_METHOD
+from sim.experiments.compare import compare
+from sim.results.outcomes import outcome
 from sim.scenario import ScenarioError, list_presets, load_scenario, set_path, validate
 
 __all__: list[str] = []
@@ -57,31 +58,46 @@ try:
 except (ScenarioError, yaml.YAMLError) as exc:
     st.error(str(exc).splitlines()[0])
     st.stop()
-seeds = replication_seeds(specs[0].seed, replications)
-outcomes = [
-    pd.DataFrame([outcome_values(run_cached(spec, s).metrics, FRONTIER_OUTCOMES) for s in seeds])
-    for spec in specs
-]
+result = compare(
+    specs[0],
+    specs[1],
+    seeds=replications,
+    runner=lambda spec, seed: run_cached(spec, seed).metrics,
+)
+
+
+def shown(value: float, unit: str, *, signed: bool = False) -> str:
+    """A value for people: shares as percentages (differences in points), counts and
+    money with thousands separators, never e-notation."""
+    if np.isnan(value):
+        return "n/a"
+    sign = "+" if signed else ""
+    if unit == "share":
+        return f"{100 * value:{sign}.1f} pp" if signed else f"{value:.1%}"
+    if unit == "USD":
+        return f"{'-' if value < 0 else sign}${abs(value):,.0f}"
+    return f"{value:{sign},.0f}"
 
 
 rows = []
-for name in FRONTIER_OUTCOMES:
-    a, b = outcomes[0][name], outcomes[1][name]
-    mean_a, half_a = mean_ci(a)
-    mean_b, half_b = mean_ci(b)
-    mean_d, half_d = mean_ci(b - a)  # paired: same seeds
+for row in result.summary.itertuples(index=False):
+    unit = outcome(row.metric).unit
     rows.append(
         {
-            "measure": outcome(name).label,
-            f"A: {name_a}": f"{mean_a:.4g} ± {half_a:.2g}",
-            f"B: {name_b}": f"{mean_b:.4g} ± {half_b:.2g}",
-            "B − A": f"{mean_d:+.4g} ± {half_d:.2g}",
-            "clearly different": "yes" if abs(mean_d) > half_d else "no",
+            "measure": outcome(row.metric).label,
+            f"A: {name_a}": shown(row.mean_a, unit),
+            f"B: {name_b}": shown(row.mean_b, unit),
+            "B − A": shown(row.diff, unit, signed=True),
+            "95% interval of B − A": f"[{shown(row.diff_low, unit, signed=True)}, "
+            f"{shown(row.diff_high, unit, signed=True)}]",
+            "verdict": row.verdict,
         }
     )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption(
-    "± is the half-width of a 95% confidence interval over seeds; 'clearly different' "
-    "means the interval of B − A excludes zero. Rates are shares (0–1); "
-    "harmful_completed counts requests; enforcement spend is in USD."
+    f"{len(result.seeds)} common seeds. The interval is that of the per-seed differences "
+    f"B − A ({INTERVAL_METHOD} at n = {len(result.seeds)}): 'B higher' or 'B lower' only "
+    "when it excludes zero; 'not distinguishable' means these seeds cannot tell A and B "
+    "apart, not that they are equal (add seeds). Differences of shares are in percentage "
+    "points. `dirisk compare` gives the same numbers on the command line."
 )
