@@ -91,12 +91,35 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the run already in the output folder.")
+    ] = False,
 ) -> None:
-    """Run a scenario, print a summary and write its tables and run.json."""
+    """Run a scenario, print a summary and write its tables and run.json.
+
+    The output folder must not exist or be empty (--force replaces a previous run whole);
+    it appears complete or not at all.
+    """
+    from sim.results.tables import DirectoryNotEmpty, check_target
+
     try:
         spec = load_scenario(scenario)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
+    target = out or Path("runs") / f"{spec.name}_seed{spec.seed if seed is None else seed}"
+
+    def refuse(exc: DirectoryNotEmpty) -> typer.Exit:
+        if force:
+            return fail(str(exc))
+        return fail(
+            f"{target} is not empty (it holds a run or other files); pass --force to "
+            "replace it, or choose another --out"
+        )
+
+    try:
+        check_target(target, overwrite=force)  # before running, not after
+    except DirectoryNotEmpty as exc:
+        raise refuse(exc) from None
     total = steps or spec.steps
     show_bar = not quiet and err_console.is_terminal
     with Progress(
@@ -111,9 +134,10 @@ def run(
         results = run_scenario(
             spec, seed=seed, steps=steps, progress=lambda done, _: bar.update(task, completed=done)
         )
-    target = out or Path("runs") / f"{spec.name}_seed{results.meta['seed']}"
     try:
-        results.save(target, format=format.value)
+        results.save(target, format=format.value, overwrite=force)
+    except DirectoryNotEmpty as exc:
+        raise refuse(exc) from None
     except OSError as exc:
         raise fail(f"{target}: cannot write results ({exc.strerror or exc})") from None
     if not quiet:
@@ -574,7 +598,7 @@ def sensitivity(
     ] = None,
 ) -> None:
     """Sobol indices (saltelli) or Morris effects of each outcome, with figures."""
-    from sim.analysis.sensitivity import SensitivityError, analyze
+    from sim.analysis.sensitivity import SensitivityError, analyze, index_warnings
     from sim.experiments.folder import SweepFolder
     from sim.output.sweep_report import sensitivity_figure
 
@@ -592,6 +616,8 @@ def sensitivity(
         kind = "Morris elementary effects (outcome units per factor range)"
     out_console.print(f"{manifest['experiment_name']}: {kind}", highlight=False, soft_wrap=True)
     sys.stdout.write(table.to_string(index=False, float_format="{:.4g}".format) + "\n")
+    for warning in index_warnings(table):
+        out_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
     out_console.print(
         f"table written to {sweep_dir / 'sensitivity.csv'} and sensitivity.parquet; figures "
         f"{', '.join(f.name for f in files)} in {target}/",

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import sim
 from sim.analysis.query import HEATMAP_BINS, heatmap_sql, query
+from sim.analysis.sensitivity import analyze, index_warnings
 from sim.app.controls import (
     MAX_UPLOAD_BYTES,
     Controls,
@@ -271,7 +272,12 @@ def test_explore_shows_sensitivity_indices_of_a_morris_sweep(tmp_path):
     }
     sweep(load_experiment(experiment), tmp_path / "morris", workers=1)
     at = explore(tmp_path / "morris")
-    assert not at.exception and not at.error and not at.warning
+    assert not at.exception and not at.error
+    # Two trajectories give wide intervals: the page says which indices not to trust.
+    chosen = at.selectbox(key="sensitivity_outcome").value
+    cautions = index_warnings(analyze(tmp_path / "morris", [chosen], write=False))
+    shown = "".join(w.value for w in at.warning)
+    assert all(c in shown for c in cautions) and bool(shown) == bool(cautions)
     bars = plotly_data(at, 2)
     assert bars["type"] == "bar" and bars["name"] == "mu_star"
     assert bars["y"] == ["audit_rate", "filter_recall"]

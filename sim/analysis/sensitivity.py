@@ -24,7 +24,7 @@ from SALib.analyze import morris, sobol
 
 from sim.common.files import atomic_write, atomic_write_text
 
-__all__ = ["COLUMNS", "SensitivityError", "analyze", "indices"]
+__all__ = ["COLUMNS", "SensitivityError", "analyze", "index_warnings", "indices"]
 
 #: Columns of the indices table per design kind (after ``factor``).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -174,3 +174,35 @@ def analyze(
         atomic_write(root / "sensitivity.parquet", lambda p: table.to_parquet(p, index=False))
         atomic_write_text(root / "sensitivity.csv", table.to_csv(index=False))
     return table
+
+
+def index_warnings(table: pd.DataFrame) -> list[str]:
+    """Plain warnings about indices a reader should not trust: Sobol indices outside
+    [0, 1] (impossible for variance shares: the sample is too small), and indices whose
+    95% interval is wider than the index itself (the sign or ranking may be noise).
+
+    Args:
+        table: Indices from :func:`analyze` (with ``outcome``) or :func:`indices`.
+    """
+    out = []
+    for row in table.itertuples(index=False):
+        where = f"{getattr(row, 'outcome', 'outcome')}, {row.factor}"
+        if "S1" in table.columns:
+            for name in ("S1", "ST"):
+                value, conf = getattr(row, name), getattr(row, f"{name}_conf")
+                if not 0 <= value <= 1:
+                    out.append(
+                        f"{where}: {name} = {value:.3g} is outside [0, 1], impossible for a "
+                        "share of variance: the sample is too small (raise design.samples)"
+                    )
+                elif conf > abs(value):
+                    out.append(
+                        f"{where}: {name} = {value:.3g} ± {conf:.2g}: the interval is wider "
+                        "than the index (raise design.samples or replications)"
+                    )
+        elif row.mu_star_conf > row.mu_star:
+            out.append(
+                f"{where}: mu* = {row.mu_star:.3g} ± {row.mu_star_conf:.2g}: the interval is "
+                "wider than the index (raise design.samples)"
+            )
+    return out

@@ -179,15 +179,19 @@ def make_sweep_report(root: Path, out: Path) -> Path:
 
 def _sensitivity_section(root: Path, name: str, outcomes: list[str], out: Path) -> str:
     """The sensitivity figure and table, or why they could not be computed."""
-    from sim.analysis.sensitivity import SensitivityError, analyze
+    from sim.analysis.sensitivity import SensitivityError, analyze, index_warnings
 
     try:
         table = analyze(root, outcomes)
     except SensitivityError as exc:
         return f"<h2>Sensitivity</h2>\n<p>Not computed: {html.escape(str(exc))}</p>"
     png = sensitivity_figure(table, out, name)[0].name
-    return figure_section("Sensitivity", png, out) + table.to_html(
-        index=False, float_format=lambda v: f"{v:.3g}"
+    warnings = "".join(f"<li>{html.escape(w)}</li>" for w in index_warnings(table))
+    caution = f"<p><b>Caution.</b></p><ul>{warnings}</ul>" if warnings else ""
+    return (
+        figure_section("Sensitivity", png, out)
+        + table.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        + caution
     )
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from sim.analysis.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned, query, summarize
-from sim.analysis.sensitivity import analyze
+from sim.analysis.sensitivity import analyze, index_warnings
 from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
 from sim.experiments.folder import SweepError, SweepFolder
@@ -153,6 +153,12 @@ else:
             else "mu*: how much the outcome moves, on average, when the factor goes across "
             "its whole range (in the outcome's units). Bars: 95% intervals."
         )
+        cautions = index_warnings(indices)
+        if cautions:
+            st.warning(
+                "Do not read these indices as findings yet:\n\n"
+                + "\n".join(f"- {c}" for c in cautions)
+            )
 
 st.header("Query with SQL")
 st.caption(
