@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim import __version__
 from sim.common.stats import INTERVAL_METHOD
 from sim.results.outcomes import outcome as outcome_of
 from sim.results.runner import run as run_scenario
@@ -53,6 +54,22 @@ app = typer.Typer(
 )
 out_console = Console()
 err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"dirisk {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """dirisk: simulate decentralised AI inference and the content policies that govern it."""
 
 
 class OutputFormat(StrEnum):
@@ -636,7 +653,7 @@ def discover(
     below: Annotated[
         float | None, typer.Option(help="Cases of interest: runs with the outcome below this.")
     ] = None,
-    method: Annotated[str, typer.Option(help="tree or prim (needs dirisk[ema]).")] = "tree",
+    method: Annotated[str, typer.Option(help="tree or prim (needs dirisk\\[ema]).")] = "tree",
     max_depth: Annotated[int, typer.Option(min=1, help="Depth of the tree (tree).")] = 3,
     min_share: Annotated[
         float, typer.Option(min=0.0, max=0.5, help="Smallest box, as a share of the runs.")
@@ -681,16 +698,28 @@ def discover(
     say(f"boxes written to {sweep_dir / 'discovery.csv'}", highlight=False, soft_wrap=True)
 
 
-def main() -> None:
-    """Entry point that turns unexpected errors into exit code 1."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage errors are one line on stderr and exit 2; unexpected errors
+    exit 1 with their traceback."""
     try:
-        app()
+        code = app(args=argv, prog_name="dirisk", standalone_mode=False)
+    except typer.Abort:
+        err_console.print("aborted", highlight=False)
+        raise SystemExit(130) from None
+    except typer.TyperException as exc:  # usage errors (exit 2) and other click errors
+        code = int(getattr(exc, "exit_code", 1))
+        context = getattr(exc, "ctx", None)
+        hint = f" (see {context.command_path} --help)" if code == 2 and context else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        fail(message + hint, code)
+        raise SystemExit(code) from None
     except SystemExit:
         raise
     except Exception as exc:  # an internal error: report it, exit 1
         err_console.print_exception()
         err_console.print(f"internal error: {exc}", markup=False)
         raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

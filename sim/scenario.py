@@ -8,6 +8,7 @@ whose message names the file, the dotted field path and what was expected.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -777,8 +778,11 @@ def resolve(ref: str, *, relative_to: Path | None = None) -> Path:
         return candidate
     preset = preset_path(ref)
     if preset is None:
-        known = ", ".join(list_presets()) or "none"
-        raise ScenarioError(ref, "", f"no such file or preset (presets: {known})")
+        names = list(list_presets())
+        close = difflib.get_close_matches(ref, names, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(names) or "none"
+        raise ScenarioError(ref, "", f"no such file or preset ({hint}presets: {known})")
     return preset
 
 
