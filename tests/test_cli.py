@@ -125,10 +125,10 @@ def test_run_writes_parquet_tables_and_run_json_and_prints_a_summary(
     assert meta["format"] == "parquet"
     assert meta["steps"] == 3
     assert meta["scenario_name"] == "classroom_demo"
-    assert REQUIRED_TABLES <= set(meta["tables"])
+    assert {f"{name}.parquet" for name in REQUIRED_TABLES} <= set(meta["tables"])
     for table in meta["tables"]:
-        assert (out / f"{table}.parquet").is_file(), table
-        assert not (out / f"{table}.csv").exists()
+        assert (out / table).is_file(), table
+        assert not (out / table.replace(".parquet", ".csv")).exists()
     assert len(pd.read_parquet(out / "metrics.parquet")) == 3
 
 
@@ -142,10 +142,10 @@ def test_run_with_format_csv_writes_csv_tables(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 0, result.output
     meta = json.loads((out / "run.json").read_text())
     assert meta["format"] == "csv"
-    assert REQUIRED_TABLES <= set(meta["tables"])
+    assert {f"{name}.csv" for name in REQUIRED_TABLES} <= set(meta["tables"])
     for table in meta["tables"]:
-        assert (out / f"{table}.csv").is_file(), table
-        assert not (out / f"{table}.parquet").exists()
+        assert (out / table).is_file(), table
+        assert not (out / table.replace(".csv", ".parquet")).exists()
     assert len(pd.read_csv(out / "metrics.csv")) == 3
 
 
@@ -248,3 +248,117 @@ def test_installed_console_script_reports_bad_input_in_one_line(tmp_path: Path) 
     assert len(lines) == 1, proc.stderr
     assert path.name in lines[0] and field in lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+# ----------------------------------------------------------------- run: one run per folder
+
+
+def run_args(out: Path, *extra: str) -> list[str]:
+    return ["run", "classroom_demo", "--steps", "2", "--quiet", "--out", str(out), *extra]
+
+
+def test_run_twice_into_one_folder_exits_2_with_one_line_and_keeps_the_first_run(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A second `dirisk run --out DIR` into a run folder exits 2 with one stderr line naming
+    the folder and --force, and leaves the first run as it was."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, run_args(out)).exit_code == 0
+    first = (out / "run.json").read_bytes()
+    result = runner.invoke(app, run_args(out, "--format", "csv"))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(out) in lines[0] and "--force" in lines[0]
+    assert "Traceback" not in result.output
+    assert (out / "run.json").read_bytes() == first
+    assert not any(out.glob("*.csv"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_refuses_a_taken_folder_before_simulating(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal comes before the simulation, not after minutes of it."""
+    import sim.cli as cli
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the scenario was simulated")
+
+    monkeypatch.setattr(cli, "run_scenario", no_simulation)
+    result = runner.invoke(app, run_args(out))
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_run_with_force_replaces_the_previous_run_whole(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, run_args(out, "--format", "csv")).exit_code == 0
+    result = runner.invoke(app, run_args(out, "--force"))
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["format"] == "parquet"
+    assert not any(out.glob("*.csv"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_never_writes_into_a_folder_of_other_files_even_with_force(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    for extra in ((), ("--force",)):
+        result = runner.invoke(app, run_args(out, *extra))
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and str(out) in lines[0], result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_rerun_into_the_default_folder_of_the_same_scenario_and_seed_needs_force(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """runs/<scenario>_seed<seed>/ follows the same rule; another seed is another folder."""
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "classroom_demo", "--steps", "2", "--seed", "3", "--quiet"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert (tmp_path / "runs" / "classroom_demo_seed3" / "run.json").is_file()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2, again.output
+    assert "classroom_demo_seed3" in again.stderr and "--force" in again.stderr
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    other = ["run", "classroom_demo", "--steps", "2", "--seed", "4", "--quiet"]
+    assert runner.invoke(app, other).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "classroom_demo_seed3",
+        "classroom_demo_seed4",
+    ]
+
+
+def test_run_json_records_the_command_line_and_provenance(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    argv = ["dirisk", *run_args(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    result = runner.invoke(app, argv[1:])
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "run.json").read_text())["versions"]
+    assert recorded["command"] == argv
+    assert {"dirisk_build", "git_commit", "git_dirty", "pyarrow", "cpu_count"} <= set(recorded)
+
+
+def test_run_json_tables_match_what_describe_says(runner: CliRunner, tmp_path: Path) -> None:
+    """run.json's tables lists `<name>.<format>` files, as `dirisk describe run.json` says."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, run_args(out, "--format", "csv")).exit_code == 0
+    tables = json.loads((out / "run.json").read_text())["tables"]
+    assert tables and all(name.endswith(".csv") and (out / name).is_file() for name in tables)
+    described = runner.invoke(app, ["describe", "run.json"])
+    assert described.exit_code == 0
+    assert "<name>.<format>" in described.stdout

@@ -1212,7 +1212,20 @@ RUN_JSON: tuple[MetaKey, ...] = (
     MetaKey(
         "versions",
         "object",
-        "Versions of python, dirisk, mesa, numpy, pandas, networkx and pydantic.",
+        "Provenance of the run: "
+        "`python`, `dirisk` (the package version) and `dirisk_build` (the version with the "
+        "commit as a PEP 440 local label, `0.1.0+g1a2b3c4`, `.dirty` appended when tracked "
+        "files differed from it; the version alone without git); `git_commit` (the full "
+        "hash) and `git_dirty` (true/false), null unless dirisk ran from a git checkout "
+        "(git asked with a short timeout; untracked files do not count); one key per "
+        "direct dependency of dirisk (`[project] dependencies` of pyproject.toml as "
+        "installed, lower-case names: mesa, numpy, pandas, pyarrow, …) with its installed "
+        "version (null if missing); `platform` (`platform.platform()`), `machine` "
+        "(`platform.machine()`), `cpu` (the CPU model from /proc/cpuinfo, else "
+        "`platform.processor()`, else null) and `cpu_count` (`os.cpu_count()`); "
+        "`command`: the process's `sys.argv` as a list, the `dirisk ...` command line when "
+        "run from the CLI, the host program's (python, pytest, a notebook kernel) when "
+        "dirisk is called as a library. All but `command` is read once per process.",
     ),
     MetaKey("started_at", "string", "When the run started, ISO 8601 in UTC."),
     MetaKey("finished_at", "string", "When the run finished, ISO 8601 in UTC."),
@@ -1228,7 +1241,13 @@ RUN_JSON: tuple[MetaKey, ...] = (
         "The merged scenario as run, defaults included (the content of scenario.yaml).",
     ),
     MetaKey("format", "string", "File format of the tables: parquet or csv."),
-    MetaKey("tables", "array", "Names of the tables written, each as `<name>.<format>`."),
+    MetaKey(
+        "tables",
+        "array",
+        "Files of the tables written, `<name>.<format>` (`metrics.parquet`, …), in table "
+        "order. run.json files of earlier versions list bare names (`metrics`); "
+        "`Results.load` reads both.",
+    ),
 )
 
 #: What scenario.yaml is.
@@ -1241,9 +1260,15 @@ SCENARIO_YAML = (
 
 #: Run folder contents, for the overview.
 _FILES = (
+    (
+        "<folder>/",
+        "the run, complete or absent: written as the hidden sibling "
+        "`.<folder>.<pid>-<token>.saving`, then renamed into place; a folder that is not "
+        "empty is refused, or replaced whole with `--force` (`overwrite=True`)",
+    ),
     ("<table>.parquet or <table>.csv", "one file per table below"),
     ("scenario.yaml", "the merged scenario as run"),
-    ("run.json", "metadata of the run; written last, so a folder with run.json is complete"),
+    ("run.json", "metadata of the run: scenario, seed, provenance (versions, commit, machine)"),
 )
 
 _CONVENTIONS = (
@@ -1611,8 +1636,10 @@ MANIFEST_JSON: tuple[MetaKey, ...] = (
     MetaKey(
         "versions",
         "object",
-        "Versions of python, dirisk, mesa, numpy, pandas, networkx and pydantic of the "
-        "process that created the folder.",
+        "Provenance of the process that created the folder, with the keys of run.json "
+        "`versions`: `python`, `dirisk`, `dirisk_build`, `git_commit`, `git_dirty`, one "
+        "per direct dependency, `platform`, `machine`, `cpu`, `cpu_count` and `command` "
+        "(the `dirisk sweep ...` command line, as a list).",
     ),
     MetaKey(
         "started_at",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
+import re
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
@@ -18,9 +23,14 @@ from sim.results.tables import EVENT_COLUMNS, EVENT_DTYPES, Results
 from sim.scenario import Scenario, load_scenario
 
 __all__ = [
+    "GIT_TIMEOUT",
     "Progress",
     "ScenarioLike",
+    "build_info",
     "build_model",
+    "build_version",
+    "dependencies",
+    "git_revision",
     "metric_columns",
     "run",
     "run_metrics",
@@ -33,22 +43,154 @@ ScenarioLike = Scenario | str | Path | dict[str, Any]
 Progress = Callable[[int, int], None]
 
 
+#: Seconds each git command may take before the commit (or dirty flag) is recorded as null.
+GIT_TIMEOUT = 2.0
+#: Libraries recorded when the dirisk distribution's requirements cannot be read (dirisk
+#: imported from a folder that was never installed).
+_CORE_LIBRARIES = ("mesa", "networkx", "numpy", "pandas", "pyarrow", "pydantic")
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _installed(dist: str) -> str | None:
+    """The installed version of distribution ``dist``, or None."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def dependencies() -> list[str]:
+    """The direct dependencies of dirisk (``[project] dependencies`` of pyproject.toml, as
+    recorded in the installed ``dirisk`` distribution, extras left out), lower-case, in
+    the distribution's order."""
+    try:
+        requirements = metadata.requires("dirisk")
+    except metadata.PackageNotFoundError:
+        requirements = None
+    if requirements is None:
+        return list(_CORE_LIBRARIES)
+    names = []
+    for requirement in requirements:
+        spec, _, marker = requirement.partition(";")
+        match = _REQUIREMENT_NAME.match(spec)
+        if match is None or "extra" in marker:
+            continue
+        name = match.group(1).lower()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """Standard output of ``git -C root ARGS`` (stripped), or None when git is missing,
+    fails or takes longer than :data:`GIT_TIMEOUT`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_OPTIONAL_LOCKS="0", LC_ALL="C")  # never take the index lock
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_revision(root: Path | None = None) -> tuple[str | None, bool | None]:
+    """The commit checked out in the git work tree ``root`` (default: the folder holding
+    the ``sim`` package) and whether its tracked files differ from it (untracked files do
+    not count).
+
+    ``root`` must be the top of the work tree, so an installed copy of dirisk inside some
+    other repository (a virtual environment in a project) records no commit. Git missing,
+    failing or slow gives None (for the commit, or only for the dirty flag), never an
+    error.
+    """
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root)
+    out = _git(root, "rev-parse", "--show-toplevel", "HEAD")
+    lines = out.splitlines() if out else []
+    if len(lines) != 2:
+        return None, None
+    top, commit = lines
+    try:
+        if Path(top).resolve() != root.resolve():
+            return None, None
+    except OSError:
+        return None, None
+    if re.fullmatch(r"[0-9a-f]{40,64}", commit) is None:
+        return None, None
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    return commit, (None if status is None else status != "")
+
+
+def build_version(version: str | None, commit: str | None, dirty: bool | None) -> str | None:
+    """The version of a build: ``version`` with the commit as a PEP 440 local label,
+    ``0.1.0+g1a2b3c4`` (``0.1.0+g1a2b3c4.dirty`` when tracked files were changed), or
+    ``version`` alone when the commit is unknown."""
+    if version is None or commit is None:
+        return version
+    label = f"g{commit[:7]}" + (".dirty" if dirty else "")
+    return f"{version}{'.' if '+' in version else '+'}{label}"
+
+
+def _cpu_model() -> str | None:
+    """The CPU model: /proc/cpuinfo's ``model name`` when present, else
+    ``platform.processor()``, else None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 @functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
-    """Versions of dirisk and the libraries that decide its numbers (looked up once per
-    process: package metadata is slow to read)."""
-    out = {"python": platform.python_version()}
-    for dist in ("dirisk", "mesa", "numpy", "pandas", "networkx", "pydantic"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "unknown"
-    return tuple(out.items())
+def build_info() -> Mapping[str, Any]:
+    """What built the numbers, computed once per process (package metadata, git and
+    /proc/cpuinfo are slow to read), read-only: the :func:`versions` record without
+    ``command``. ``build_info.cache_clear()`` forgets it (git's dirty flag is as of the
+    first call)."""
+    version = _installed("dirisk")
+    commit, dirty = git_revision()
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "dirisk": version,
+        "dirisk_build": build_version(version, commit, dirty),
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }
+    for name in dependencies():
+        info[name] = _installed(name)
+    info.update(
+        platform=platform.platform(),
+        machine=platform.machine() or None,
+        cpu=_cpu_model(),
+        cpu_count=os.cpu_count(),
+    )
+    return MappingProxyType(info)
 
 
-def versions() -> dict[str, str]:
-    """Versions of python, dirisk and the libraries that decide its numbers."""
-    return dict(_versions())
+def versions() -> dict[str, Any]:
+    """The provenance of a run (run.json and manifest.json ``versions``).
+
+    Keys: ``python``; ``dirisk`` (the package version); ``dirisk_build`` (with the commit,
+    see :func:`build_version`); ``git_commit`` and ``git_dirty`` (None unless dirisk runs
+    from a git checkout, see :func:`git_revision`); one key per direct dependency
+    (:func:`dependencies`: its installed version, None if missing); ``platform``,
+    ``machine``, ``cpu`` and ``cpu_count`` (of this machine); and ``command``, this
+    process's ``sys.argv`` as a list: the ``dirisk ...`` command line when run from the
+    CLI, the host program's (python, pytest, a notebook kernel) when dirisk is called as a
+    library. All but ``command`` is cached per process (:func:`build_info`).
+    """
+    return {**build_info(), "command": list(sys.argv)}
 
 
 def build_model(

@@ -1,25 +1,36 @@
-"""Results of a run: tidy pandas tables plus metadata, saved atomically."""
+"""Results of a run: tidy pandas tables plus metadata, saved as one folder that appears
+whole or not at all."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from sim.common.files import atomic_write, atomic_write_text
+from sim.common.files import (
+    DirectoryNotEmpty,
+    atomic_directory,
+    atomic_write,
+    atomic_write_text,
+    is_empty_directory,
+)
 from sim.results.outcomes import HEADLINE_OUTCOMES, outcome
 from sim.scenario import scenario_to_yaml
 
 __all__ = [
     "EVENT_COLUMNS",
     "EVENT_DTYPES",
+    "DirectoryNotEmpty",
     "Format",
     "Results",
     "TABLES",
+    "check_target",
     "read_table",
+    "table_file",
     "write_table",
 ]
 
@@ -43,6 +54,61 @@ EVENT_DTYPES = {
     "node_id": "int64",
     "detail": "str",
 }
+
+
+def table_file(name: str, fmt: Format) -> str:
+    """The file name of table ``name`` in format ``fmt`` (``metrics.parquet``), as listed
+    in run.json's ``tables``."""
+    return f"{name}.{fmt}"
+
+
+def _run_file_names() -> set[str]:
+    """Every file name :meth:`Results.save` writes, in either format."""
+    tables = {table_file(name, fmt) for name in TABLES for fmt in ("parquet", "csv")}
+    return tables | {"scenario.yaml", "run.json"}
+
+
+def check_target(directory: str | Path, *, overwrite: bool = False) -> Path:
+    """Check that :meth:`Results.save` may write the run folder ``directory``.
+
+    A missing or empty folder may be written. A non-empty one only with ``overwrite``, and
+    only when it is a run folder: it holds a run.json (whatever else it holds, e.g. a
+    ``dirisk report`` of that run, goes with it), or only files a run writes (an
+    interrupted save of an older dirisk). Any other folder, or a file, is never replaced.
+
+    Returns:
+        ``directory`` as a Path.
+
+    Raises:
+        DirectoryNotEmpty: the folder may not be written (the message names it and says
+            what to do).
+    """
+    out = Path(directory)
+    if not os.path.lexists(out) or is_empty_directory(out):
+        return out
+    if not overwrite:
+        raise DirectoryNotEmpty(
+            out,
+            f"{out} is not empty (it holds a run or other files): pass overwrite=True "
+            "(dirisk run --force) to replace it, or choose another folder",
+        )
+    if not out.is_dir():
+        raise DirectoryNotEmpty(out, f"{out} is a file, not a run folder: not replacing it")
+    if (out / "run.json").is_file():
+        return out
+    known = _run_file_names()
+    foreign = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.name not in known and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+    )
+    if foreign:
+        raise DirectoryNotEmpty(
+            out,
+            f"{out} is not a run folder (no run.json; it holds {', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}): not replacing it; choose another folder",
+        )
+    return out
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: Format) -> None:
@@ -93,38 +159,74 @@ class Results:
         """Every table by name."""
         return {name: getattr(self, name) for name in TABLES}
 
-    def save(self, directory: str | Path, *, format: Format = "parquet") -> Path:
-        """Write every table, the merged scenario (scenario.yaml) and run.json into
-        ``directory`` (created if needed).
+    def save(
+        self, directory: str | Path, *, format: Format = "parquet", overwrite: bool = False
+    ) -> Path:
+        """Write every table, the merged scenario (scenario.yaml) and run.json as the
+        folder ``directory``.
 
-        Each file is written atomically; run.json is written last, so a folder with a
-        run.json holds a complete run. ``dirisk run DIR/scenario.yaml --seed SEED``
-        reproduces it.
+        The folder appears whole or not at all: everything is written into a hidden
+        sibling (``.<name>.<pid>-<token>.saving``, in the same parent folder), which is
+        then renamed to ``directory``; an error or a kill leaves no ``directory`` (or the
+        previous one) and no hidden folder (a killed save's is deleted by the next save of
+        the same folder). ``dirisk run DIR/scenario.yaml --seed SEED`` reproduces the run.
+
+        Args:
+            directory: The run folder. It must not exist or be empty, unless ``overwrite``.
+            format: ``parquet`` or ``csv``.
+            overwrite: Replace an existing run folder whole (renamed away, the new one
+                renamed in, the old one deleted). Never replaces a folder that is not a
+                run (see :func:`check_target`).
 
         Returns:
             The directory.
+
+        Raises:
+            DirectoryNotEmpty: ``directory`` is not empty and ``overwrite`` is False, or it
+                is not a run folder (a ``FileExistsError``).
         """
         if format not in ("parquet", "csv"):
             raise ValueError(f"format must be 'parquet' or 'csv', got {format!r}")
-        out = Path(directory)
-        for name, frame in self.tables().items():
-            write_table(frame, out / f"{name}.{format}", format)
-        if "scenario" in self.meta:
-            atomic_write_text(out / "scenario.yaml", scenario_to_yaml(self.meta["scenario"]))
-        meta = {**self.meta, "format": format, "tables": list(TABLES)}
-        atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+        out = check_target(directory, overwrite=overwrite)
+        meta = {
+            **self.meta,
+            "format": format,
+            "tables": [table_file(name, format) for name in TABLES],
+        }
+
+        def write(folder: Path) -> None:
+            for name, frame in self.tables().items():
+                write_table(frame, folder / table_file(name, format), format)
+            if "scenario" in self.meta:
+                text = scenario_to_yaml(self.meta["scenario"])
+                atomic_write_text(folder / "scenario.yaml", text)
+            atomic_write_text(folder / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+
+        atomic_directory(out, write, overwrite=overwrite)
         return out
 
     @classmethod
     def load(cls, directory: str | Path) -> Results:
-        """Read a run saved with :meth:`save`."""
+        """Read a run saved with :meth:`save` (run.json ``tables`` may list file names,
+        ``metrics.parquet``, or, as written before, bare table names, ``metrics``)."""
         out = Path(directory)
         meta_path = out / "run.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{out}: no run.json (not a finished dirisk run)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         fmt = meta.get("format", "parquet")
-        return cls(**{name: read_table(out / f"{name}.{fmt}", fmt) for name in TABLES}, meta=meta)
+        files = {name: table_file(name, fmt) for name in TABLES}
+        for entry in meta.get("tables", []):
+            stem, dot, suffix = str(entry).rpartition(".")
+            if dot and stem in files and suffix in ("parquet", "csv"):
+                files[stem] = entry
+        return cls(
+            **{
+                name: read_table(out / file, file.rpartition(".")[2])
+                for name, file in files.items()
+            },
+            meta=meta,
+        )
 
     def summary(self) -> pd.DataFrame:
         """Headline numbers over the whole run, one row per outcome of
