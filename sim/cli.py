@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim import __version__
 from sim.common.stats import INTERVAL_METHOD
 from sim.results.outcomes import outcome as outcome_of
+from sim.results.runner import build_info
 from sim.results.runner import run as run_scenario
 from sim.results.tables import TABLES, Results
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
@@ -58,7 +58,7 @@ err_console = Console(stderr=True)
 
 def _version(value: bool) -> None:
     if value:
-        out_console.print(f"dirisk {__version__}", highlight=False)
+        out_console.print(f"dirisk {build_info()['dirisk_build']}", highlight=False)
         raise typer.Exit()
 
 

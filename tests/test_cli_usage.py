@@ -7,6 +7,7 @@ import pytest
 
 import sim
 from sim.cli import main
+from sim.results.runner import build_info
 
 
 def run_main(capsys, *argv: str) -> tuple[int, str, str]:
@@ -34,9 +35,10 @@ def test_usage_errors_are_one_line_on_stderr_with_exit_2(capsys, argv, expected)
     assert len(err.strip().splitlines()) == 1, err
 
 
-def test_version_names_the_package_version(capsys):
+def test_version_names_the_build_with_its_commit(capsys):
     code, out, _ = run_main(capsys, "--version")
-    assert code == 0 and out.strip() == f"dirisk {sim.__version__}"
+    assert code == 0 and out.strip() == f"dirisk {build_info()['dirisk_build']}"
+    assert out.strip().startswith(f"dirisk {sim.__version__}")
 
 
 def test_a_mistyped_preset_gets_the_nearest_name(capsys):
