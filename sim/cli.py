@@ -115,7 +115,8 @@ def run(
     """Run a scenario, print a summary and write its tables and run.json.
 
     The output folder must not exist or be empty (--force replaces a previous run whole);
-    it appears complete or not at all.
+    it appears complete or not at all. Without --out, a taken default folder is kept and
+    the run goes to the next free one (runs/<scenario>_seed<seed>-2/, ...).
     """
     from sim.results.tables import DirectoryNotEmpty, check_target
 
@@ -123,7 +124,9 @@ def run(
         spec = load_scenario(scenario)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
-    target = out or Path("runs") / f"{spec.name}_seed{spec.seed if seed is None else seed}"
+    target = out or _default_folder(
+        Path("runs") / f"{spec.name}_seed{spec.seed if seed is None else seed}", force
+    )
 
     def refuse(exc: DirectoryNotEmpty) -> typer.Exit:
         if force:
@@ -159,6 +162,17 @@ def run(
         raise fail(f"{target}: cannot write results ({exc.strerror or exc})") from None
     if not quiet:
         print_summary(results, target)
+
+
+def _default_folder(base: Path, force: bool) -> Path:
+    """``base``, or with --force off and ``base`` taken, the first free ``base-N``."""
+    if force:
+        return base
+    candidate, number = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
 
 
 def print_summary(results: Results, target: Path) -> None:

@@ -320,22 +320,25 @@ def test_run_never_writes_into_a_folder_of_other_files_even_with_force(
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
-def test_rerun_into_the_default_folder_of_the_same_scenario_and_seed_needs_force(
+def test_rerun_without_out_keeps_the_first_run_and_takes_the_next_free_folder(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """runs/<scenario>_seed<seed>/ follows the same rule; another seed is another folder."""
+    """runs/<scenario>_seed<seed>/ is never overwritten without --force: a rerun goes to
+    runs/<scenario>_seed<seed>-2/ and says so; --force replaces the default folder."""
     monkeypatch.chdir(tmp_path)
-    args = ["run", "classroom_demo", "--steps", "2", "--seed", "3", "--quiet"]
-    assert runner.invoke(app, args).exit_code == 0
-    assert (tmp_path / "runs" / "classroom_demo_seed3" / "run.json").is_file()
+    args = ["run", "classroom_demo", "--steps", "2", "--seed", "3"]
+    assert runner.invoke(app, [*args, "--quiet"]).exit_code == 0
+    first = (tmp_path / "runs" / "classroom_demo_seed3" / "run.json").read_bytes()
     again = runner.invoke(app, args)
-    assert again.exit_code == 2, again.output
-    assert "classroom_demo_seed3" in again.stderr and "--force" in again.stderr
-    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert again.exit_code == 0, again.output
+    assert "runs/classroom_demo_seed3-2/" in again.stdout
+    assert (tmp_path / "runs" / "classroom_demo_seed3" / "run.json").read_bytes() == first
+    assert runner.invoke(app, [*args, "--quiet", "--force"]).exit_code == 0
     other = ["run", "classroom_demo", "--steps", "2", "--seed", "4", "--quiet"]
     assert runner.invoke(app, other).exit_code == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "classroom_demo_seed3",
+        "classroom_demo_seed3-2",
         "classroom_demo_seed4",
     ]
 
