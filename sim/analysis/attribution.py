@@ -1,0 +1,216 @@
+"""Why harm leaks: Shapley attribution of an outcome to its channels
+(``dirisk attribute``).
+
+For every seed, the value of each coalition of channels (the outcome with those channels
+on and the others switched off) comes from one run of an attribution sweep
+(:mod:`sim.experiments.attribution`); the channels' Shapley values then add up exactly to
+the outcome with every channel on minus the outcome with every applicable channel off,
+seed by seed. Contributions are reported as means over seeds with 95% Student's t
+intervals, with pairwise interaction indices for channels that act together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.analysis.shapley import Coalition, interaction_indices, shapley_values
+from sim.common.files import atomic_write_text
+from sim.common.stats import INTERVAL_METHOD, mean_ci
+from sim.experiments.attribution import attribution_experiment
+from sim.experiments.channels import CHANNELS, applicability
+from sim.experiments.folder import SweepError, SweepFolder, read_parts
+from sim.experiments.sweep import Progress, sweep
+from sim.results.runner import ScenarioLike
+
+__all__ = [
+    "ATTRIBUTION_COLUMNS",
+    "Attribution",
+    "AttributionError",
+    "attribute",
+    "attribution_of",
+]
+
+#: Columns of attribution.csv.
+ATTRIBUTION_COLUMNS = ("channel", "contribution", "low", "high", "share", "n", "applies", "reason")
+
+
+class AttributionError(ValueError):
+    """An attribution cannot be computed (not an attribution folder, or runs missing)."""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The attribution of one outcome of one scenario to its channels.
+
+    Attributes:
+        scenario: The scenario's name.
+        outcome: The outcome attributed.
+        table: One row per channel asked for (:data:`ATTRIBUTION_COLUMNS`):
+            contribution (mean Shapley value over seeds), its 95% interval, its share of
+            the mean total effect, seeds, whether the channel applies and why not.
+        per_seed: ``seed, channel, contribution`` for every seed and applicable channel.
+        totals: ``seed, all_on, all_off``: the outcome with every channel on and with
+            every applicable channel off.
+        interactions: ``channel_a, channel_b, interaction, low, high, n``, strongest first.
+    """
+
+    scenario: str
+    outcome: str
+    table: pd.DataFrame
+    per_seed: pd.DataFrame
+    totals: pd.DataFrame
+    interactions: pd.DataFrame
+
+    def save(self, directory: str | Path) -> Path:
+        """Write attribution.csv, per_seed.csv, totals.csv and interactions.csv."""
+        out = Path(directory)
+        for name, frame in (
+            ("attribution", self.table),
+            ("per_seed", self.per_seed),
+            ("totals", self.totals),
+            ("interactions", self.interactions),
+        ):
+            atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+        return out
+
+
+def attribution_of(root: str | Path) -> Attribution:
+    """The attribution computed from a finished attribution sweep folder.
+
+    Raises:
+        AttributionError: not an attribution folder, or a coalition of some seed has no
+            successful run.
+    """
+    folder = SweepFolder(root)
+    try:
+        experiment = folder.experiment()
+    except (SweepError, OSError) as exc:
+        raise AttributionError(f"{root}: not an attribution folder ({exc})") from None
+    players = [f.channel for f in experiment.factors if f.channel is not None]
+    if not players or len(players) != len(experiment.factors):
+        raise AttributionError(f"{root}: not an attribution folder (its factors are not channels)")
+    (spec,) = experiment.outcomes
+    column = spec.column
+    runs = read_parts(root)
+    ok = runs[runs["status"] == "ok"]
+    expected = 2 ** len(players) * experiment.replications
+    if len(ok) < expected:
+        raise AttributionError(
+            f"{root}: {expected - len(ok)} of {expected} runs are missing or failed; finish "
+            f"the sweep (dirisk attribute ... --out {root}, or dirisk sweep --resume "
+            f"--retry-failed --out {root})"
+        )
+    per_seed, totals, pairs = [], [], []
+    for (_replication, seed), group in ok.groupby(["replication", "seed"], sort=True):
+        values: dict[Coalition, float] = {
+            frozenset(p for p in players if row[p] == 1): float(row[column])
+            for _, row in group.iterrows()
+        }
+        phi = shapley_values(values, players)
+        per_seed += [{"seed": int(seed), "channel": p, "contribution": phi[p]} for p in players]
+        totals.append(
+            {
+                "seed": int(seed),
+                "all_on": values[frozenset(players)],
+                "all_off": values[frozenset()],
+            }
+        )
+        pairs += [
+            {"seed": int(seed), "channel_a": a, "channel_b": b, "interaction": v}
+            for (a, b), v in interaction_indices(values, players).items()
+        ]
+    per_seed_frame = pd.DataFrame(per_seed, columns=["seed", "channel", "contribution"])
+    totals_frame = pd.DataFrame(totals, columns=["seed", "all_on", "all_off"])
+    total_effect = (totals_frame["all_on"] - totals_frame["all_off"]).mean()
+    reasons = applicability(experiment.scenario, _asked(Path(root), players))
+    rows = []
+    for name, why in reasons.items():
+        if why:
+            rows.append(
+                (name, float("nan"), float("nan"), float("nan"), float("nan"), 0, False, why)
+            )
+            continue
+        values_of = per_seed_frame.loc[per_seed_frame["channel"] == name, "contribution"]
+        mean, half = mean_ci(values_of)
+        share = mean / total_effect if total_effect else float("nan")
+        rows.append((name, mean, mean - half, mean + half, share, len(values_of), True, ""))
+    table = pd.DataFrame(rows, columns=list(ATTRIBUTION_COLUMNS))
+    return Attribution(
+        scenario=experiment.scenario["name"],
+        outcome=spec.outcome or column,
+        table=table,
+        per_seed=per_seed_frame,
+        totals=totals_frame,
+        interactions=_interaction_table(pd.DataFrame(pairs)),
+    )
+
+
+def _asked(root: Path, players: Sequence[str]) -> list[str]:
+    """The channels an attribution was asked for (attribution.json), applicable or not."""
+    path = root / "attribution.json"
+    if path.is_file():
+        return list(json.loads(path.read_text(encoding="utf-8"))["channels"])
+    return list(players)
+
+
+def _interaction_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Mean interaction index per pair over seeds with its interval, strongest first."""
+    columns = ["channel_a", "channel_b", "interaction", "low", "high", "n"]
+    if pairs.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (a, b), group in pairs.groupby(["channel_a", "channel_b"], sort=False):
+        mean, half = mean_ci(group["interaction"])
+        rows.append((a, b, mean, mean - half, mean + half, len(group)))
+    table = pd.DataFrame(rows, columns=columns)
+    return table.reindex(table["interaction"].abs().sort_values(ascending=False).index).reset_index(
+        drop=True
+    )
+
+
+def attribute(
+    scenario: ScenarioLike,
+    out: str | Path,
+    *,
+    channels: Sequence[str] | None = None,
+    outcome_name: str = "harmful_completed",
+    seeds: int = 5,
+    steps: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> Attribution:
+    """Run (or resume) the attribution sweep of ``scenario`` into ``out`` and compute the
+    attribution; writes its tables into ``out`` too.
+
+    Args:
+        scenario: The scenario (preset name, path, mapping or Scenario).
+        out: The attribution folder (a sweep folder; rerun to resume).
+        channels: Channel names (default: all).
+        outcome_name: The run-level outcome to attribute.
+        seeds: Common seeds; every coalition runs with each.
+        steps: Days per run.
+        workers: Local worker processes (default: one per core).
+        scheduler: Address of a Dask scheduler instead.
+        progress: Called as runs finish (see :func:`sim.experiments.sweep.sweep`).
+        on_plan: Called once with (applicable channels, runs) before running.
+    """
+    asked = list(channels) if channels else list(CHANNELS)
+    experiment, reasons = attribution_experiment(
+        scenario, channels=asked, outcome_name=outcome_name, seeds=seeds, steps=steps
+    )
+    if on_plan is not None:
+        applying = sum(1 for why in reasons.values() if not why)
+        on_plan(applying, 2**applying * seeds)
+    sweep(experiment, out, workers=workers, scheduler=scheduler, progress=progress)
+    record = {"channels": asked, "outcome": outcome_name, "method": INTERVAL_METHOD}
+    atomic_write_text(Path(out) / "attribution.json", json.dumps(record, indent=2) + "\n")
+    result = attribution_of(out)
+    result.save(out)
+    return result
