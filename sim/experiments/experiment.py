@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
+from sim.experiments.channels import CHANNELS, switch_off
 from sim.results.outcomes import OUTCOMES, SWEEP_DEFAULT_OUTCOMES
 from sim.results.runner import metric_columns
 from sim.scenario import (
@@ -86,9 +87,15 @@ class Factor(StrictModel):
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         description="Column name of the factor in the sweep tables (a Python identifier)."
     )
-    path: str | list[str] = Field(
+    path: str | list[str] | None = Field(
+        None,
         description="Dotted path(s) into the scenario ('*' for every key at a level), all "
-        "set to the factor's value."
+        "set to the factor's value.",
+    )
+    channel: str | None = Field(
+        None,
+        description="Instead of a path: a channel of leakage (sim.experiments.channels), "
+        "on at 1 and switched off at 0.",
     )
     range: tuple[float, float] | None = Field(
         None, description="Lower and upper bound of a continuous factor."
@@ -98,6 +105,15 @@ class Factor(StrictModel):
 
     @model_validator(mode="after")
     def _one_domain(self) -> Factor:
+        if (self.path is None) == (self.channel is None):
+            raise ValueError("give exactly one of 'path' or 'channel'")
+        if self.channel is not None:
+            if self.channel not in CHANNELS:
+                raise ValueError(
+                    f"unknown channel {self.channel!r}; expected one of {list(CHANNELS)}"
+                )
+            if self.values is None or not set(self.values) <= {0, 1}:
+                raise ValueError("a channel factor takes values from [0, 1] (0: switched off)")
         if (self.range is None) == (self.values is None):
             raise ValueError("give exactly one of 'range' or 'values'")
         if self.range is not None and not self.range[0] < self.range[1]:
@@ -106,7 +122,9 @@ class Factor(StrictModel):
 
     @property
     def paths(self) -> list[str]:
-        """The dotted paths the factor sets."""
+        """The dotted paths the factor sets (none for a channel)."""
+        if self.path is None:
+            return []
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
@@ -270,6 +288,7 @@ def load_experiment(ref: str | Path | dict[str, Any], *, source: str | None = No
     else:
         path = Path(ref)
         data, source, folder = read_yaml(path), str(path), path.resolve().parent
+    _not_a_scenario(data, source, None if isinstance(ref, dict) else str(ref))
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as exc:
@@ -279,6 +298,37 @@ def load_experiment(ref: str | Path | dict[str, Any], *, source: str | None = No
     _check_factors(experiment, source)
     _check_outcomes(experiment, source)
     return experiment
+
+
+#: Top-level keys of a scenario file that an experiment file never has.
+_SCENARIO_KEYS = frozenset(Scenario.model_fields) - frozenset(Experiment.model_fields) | {"extends"}
+
+
+def _not_a_scenario(data: Any, source: str, file: str | None) -> None:
+    """Refuse a scenario given where an experiment is expected (top-level scenario keys
+    such as ``jurisdictions`` or ``extends``, and no ``factors``), showing the smallest
+    experiment that sweeps it."""
+    if not isinstance(data, dict) or "factors" in data:
+        return
+    found = sorted(k for k in data if isinstance(k, str) and k in _SCENARIO_KEYS)
+    if not found:
+        return
+    import yaml
+
+    stem = Path(file).stem if file is not None else str(data.get("name") or "scenario")
+    example = {
+        "name": f"{stem}_sweep",
+        "scenario": file if file is not None else "<scenario file or preset>",
+        "factors": [{"name": "filter_recall", "path": "nodes.filter_recall", "range": [0.5, 0.9]}],
+    }
+    form = yaml.safe_dump(example, default_flow_style=True, sort_keys=False, width=1_000_000)
+    raise ScenarioError(
+        source,
+        "",
+        f"this is a scenario (it has {', '.join(found)}), not an experiment; `dirisk run` "
+        "runs it, and a sweep needs an experiment file that names it and its factors, at "
+        f"least: {form.strip()} (docs/SWEEPS.md)",
+    )
 
 
 def _base_scenario(experiment: Experiment, *, source: str, folder: Path | None) -> Scenario:
@@ -381,13 +431,15 @@ def apply_factors(
     base: dict[str, Any], point: dict[str, Any], factors: list[Factor]
 ) -> dict[str, Any]:
     """A copy of the scenario mapping ``base`` with each factor set to its value in
-    ``point`` (values already cast)."""
+    ``point`` (values already cast); channel factors at 0 switch their channel off, after
+    the paths are set."""
     data = copy.deepcopy(base)
     for factor in factors:
         if factor.name in point:
             for path in factor.paths:
                 set_path(data, path, point[factor.name])
-    return data
+    off = [f.channel for f in factors if f.channel is not None and point.get(f.name) == 0]
+    return switch_off(data, off) if off else data
 
 
 def run_seed(experiment: Experiment, point: int, replication: int) -> int:
