@@ -367,10 +367,98 @@ def _fmt_diff(value: float, unit: str) -> str:
 
 
 @app.command()
+def attribute(
+    scenario: Annotated[str, typer.Argument(help="Scenario file or preset name.")],
+    channels: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated channels (default: all; `dirisk attribute --help`)."),
+    ] = None,
+    outcome: Annotated[
+        str, typer.Option(help="The run-level outcome to attribute (dirisk describe outcomes).")
+    ] = "harmful_completed",
+    seeds: Annotated[int, typer.Option(min=2, help="Common seeds per coalition.")] = 5,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Attribution folder (default: attributions/<scenario>); rerun to resume."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
+    ] = None,
+) -> None:
+    """Why harm leaks: Shapley contributions of each channel (vpn, retries, jailbreaks,
+    permissive_models, havens, cross_border, kyc_forgery, requester_learning, protocol,
+    node_adaptation) to an outcome, over common seeds, with 95% intervals."""
+    from sim.analysis.attribution import AttributionError
+    from sim.analysis.attribution import attribute as run_attribution
+    from sim.experiments.channels import CHANNELS
+    from sim.experiments.folder import SweepError
+    from sim.output.attribution_report import describe_attribution
+
+    try:
+        spec = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise fail(str(exc)) from None
+    target = out or Path("attributions") / spec.name
+    names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
+    plan = {}
+    try:
+        result = run_attribution(
+            spec,
+            target,
+            channels=names,
+            outcome_name=outcome,
+            seeds=seeds,
+            steps=steps,
+            workers=workers,
+            scheduler=scheduler,
+            on_plan=lambda n, runs: plan.update(channels=n, runs=runs),
+        )
+    except (ScenarioError, SweepError, AttributionError) as exc:
+        raise fail(str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc).strip("\"'")) from None
+    label = outcome_of(outcome).label
+    view = Table(title=f"{spec.name}: why {label} leaks ({len(result.totals)} common seeds)")
+    for col, justify in (
+        ("channel", "left"),
+        ("contribution [95% interval]", "right"),
+        ("share", "right"),
+        ("when switched off / why it does not apply", "left"),
+    ):
+        view.add_column(col, justify=justify)
+    for row in result.table.itertuples(index=False):
+        if not row.applies:
+            view.add_row(CHANNELS[row.channel].label, "does not apply", "", row.reason)
+            continue
+        view.add_row(
+            CHANNELS[row.channel].label,
+            f"{row.contribution:+,.4g} [{row.low:+,.4g}, {row.high:+,.4g}]",
+            f"{row.share:.0%}",
+            CHANNELS[row.channel].off,
+        )
+    out_console.print(view)
+    out_console.print(describe_attribution(result), highlight=False, soft_wrap=True)
+    out_console.print(
+        f"{plan.get('runs', '?')} runs ({plan.get('channels', '?')} channels x {seeds} seeds); "
+        f"tables written to {target}/ (dirisk report {target} draws the waterfall)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
 def report(
     runs: Annotated[
         list[Path],
-        typer.Argument(help="Run folders of one scenario (one per seed), or one sweep folder."),
+        typer.Argument(
+            help="Run folders of one scenario (one per seed), or one sweep or attribution folder."
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -378,17 +466,21 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
+    from sim.analysis.attribution import AttributionError
     from sim.experiments.folder import SweepFolder
+    from sim.output.attribution_report import make_attribution_report
     from sim.output.report import ReportError, make_report
     from sim.output.sweep_report import make_sweep_report
 
     target = out or runs[0] / "report"
     try:
-        if len(runs) == 1 and SweepFolder(runs[0]).manifest_path.is_file():
+        if len(runs) == 1 and (runs[0] / "attribution.json").is_file():
+            path = make_attribution_report(runs[0], target)
+        elif len(runs) == 1 and SweepFolder(runs[0]).manifest_path.is_file():
             path = make_sweep_report(runs[0], target)
         else:
             path = make_report(runs, target)
-    except ReportError as exc:
+    except (ReportError, AttributionError) as exc:
         raise fail(str(exc)) from None
     out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)
 
