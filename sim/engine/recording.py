@@ -443,6 +443,32 @@ class Recorder:
         out["step"] += first
         return out
 
+    def headline_by_residence(self) -> dict[str, pd.DataFrame]:
+        """The headline metrics restricted to the requesters resident in each jurisdiction,
+        by jurisdiction name: the request, actor and flow columns (harm, leakage,
+        over-refusal, cross-border service) count only that jurisdiction's residents; node
+        and enforcement columns are those of the whole market."""
+        m = self.model
+        arrays = self._arrays()
+        per_step = pd.DataFrame(self._global, columns=list(STEP_COUNTERS))
+        events = pd.DataFrame(m.event_log, columns=["step", "event"])
+        out = {}
+        for j, name in enumerate(m.jurisdiction_names):
+            resident = slice(j, j + 1)
+            out[name] = headline(
+                requests=arrays["requests"][:, resident],
+                actors=arrays["actors"][:, resident],
+                nodes=arrays["nodes"],
+                jurisdictions=arrays["jurisdictions"],
+                prohibited=arrays["prohibited"][:, resident],
+                flows=arrays["flows"][:, :, resident],
+                per_step=per_step,
+                events=events,
+                harmful=m.harmful,
+                permissive=m.permissive,
+            )
+        return out
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """All tables of the run (see docs/DATA.md for every column)."""
         m = self.model
