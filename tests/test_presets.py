@@ -25,6 +25,7 @@ PRESETS = (
     "trusted_access_kyc",
     "protocol_self_governance",
     "defence_in_depth",
+    "compliance_everywhere",
 )
 SEEDS = range(3)
 STEPS = 120
@@ -142,6 +143,19 @@ def test_validator_probing_lowers_harm_below_the_baseline():
     assert max(tail(r, "harm_completion_rate") for r in probed) < min(
         tail(r, "harm_completion_rate") for r in base
     )
+
+
+def test_compliance_everywhere_holds_the_policy_at_a_cost_to_legitimate_users():
+    """Node-side compliance everywhere at least halves the baseline's policy leakage over
+    common seeds, and legitimate users pay for it in refusals."""
+    from sim.experiments.compare import compare
+
+    result = compare("baseline", "compliance_everywhere", seeds=3, steps=60)
+    rows = result.summary.set_index("metric")
+    leakage = rows.loc["policy_leakage"]
+    assert leakage["verdict"] == "B lower" and leakage["mean_b"] <= leakage["mean_a"] / 2
+    for cost in ("benign_over_refusal", "dual_use_over_refusal"):
+        assert rows.loc[cost, "verdict"] == "B higher"
 
 
 def test_the_scenario_catalogue_covers_every_preset():
