@@ -27,7 +27,7 @@ from sim.analysis.sensitivity import SensitivityError, analyze, indices
 from sim.cli import app
 from sim.experiments.design import design_points, salib_problem
 from sim.experiments.experiment import load_experiment
-from sim.experiments.folder import read_parts
+from sim.experiments.folder import SweepFolder, parquet_bytes, read_parts
 from sim.experiments.sweep import sweep
 
 #: Three valid scenario paths: the pure-function tests only borrow them for the design.
@@ -278,6 +278,47 @@ def test_prim_takes_the_knee_when_no_box_is_dense_enough(corner):
     box = boxes_prim(x, y, threshold=1.01).iloc[0]
     assert box["rule"] != "all runs"
     assert box["density"] > y.mean()
+
+
+def test_prim_finds_a_box_on_an_integer_factor(corner):
+    """An int64 factor (an `integer: true` factor, or `seed`): ema_workbench 2.5.3 puts
+    limits such as 5.5 into the factor's own column, which pandas 3 refuses for int64;
+    the factors reach PRIM as floats, and the caller's table is left as it was."""
+    x, _ = corner
+    x = x.assign(x2=(x["x2"] * 10).astype("int64"))  # 0..9
+    y = ((x["x1"] < 0.3) & (x["x2"] >= 6)).to_numpy()
+    top = boxes_prim(x, y).iloc[0]
+    assert top["density"] >= 0.9 and top["coverage"] >= 0.8
+    assert 5 <= top["x2_low"] <= 6 and top["x2_high"] == 9
+    assert "x2" in top["rule"] and "x3" not in top["rule"]
+    assert x["x2"].dtype == "int64"
+
+
+def test_cli_discover_prim_on_a_sweep_with_an_integer_factor(runner, tmp_path):
+    """`dirisk discover --method prim` on a sweep folder whose factor is `integer: true`
+    (int64 in the outcomes parts) prints its box instead of failing."""
+    spec = sweep_experiment("integer", {"kind": "lhs", "samples": 60})
+    spec["factors"][1] = {
+        "name": "persistence",
+        "path": "requesters.kinds.malicious.persistence",
+        "range": [0, 8],
+        "integer": True,
+    }
+    experiment = load_experiment(spec)
+    design = design_points(experiment)
+    folder = SweepFolder(tmp_path / "sweep")
+    folder.prepare(experiment, design, len(design))
+    for row in design.itertuples():  # the outcomes parts of a sweep, written by hand
+        success = float(row.audit_rate < 0.1 and row.persistence >= 4)
+        part = {"point": row.point, "replication": 0, "seed": 0, "audit_rate": row.audit_rate,
+                "persistence": row.persistence, SUCCESS: success, SPEND: 0.0, "status": "ok",
+                "error": "", "seconds": 0.0}  # fmt: skip
+        folder.save(row.point, 0, {"outcomes": parquet_bytes(pd.DataFrame([part]))})
+    assert read_parts(folder.root)["persistence"].dtype == "int64"
+    args = ["discover", str(folder.root), "--outcome", SUCCESS, "--above", "0.5"]
+    result = runner.invoke(app, [*args, "--method", "prim"])
+    assert result.exit_code == 0, result.output
+    assert "box 1:" in result.stdout and "persistence" in result.stdout
 
 
 def test_prim_without_ema_workbench_says_how_to_install_it(corner, monkeypatch):

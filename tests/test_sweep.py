@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import copy
 import gc
+import logging
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,8 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -32,6 +38,7 @@ from typer.testing import CliRunner
 from sim.analysis.query import query, summarize
 from sim.cli import app
 from sim.common.stats import Z95
+from sim.experiments import sweep as sweep_module
 from sim.experiments.design import design_points
 from sim.experiments.experiment import (
     ExperimentOutcome,
@@ -39,7 +46,7 @@ from sim.experiments.experiment import (
     run_seed,
     summarise_metrics,
 )
-from sim.experiments.folder import SweepError, SweepFolder, read_parts
+from sim.experiments.folder import PART_KINDS, SweepError, SweepFolder, read_parts
 from sim.experiments.sweep import batch_size, plan, sweep
 from sim.results.runner import build_model, run
 from sim.scenario import ScenarioError
@@ -186,6 +193,34 @@ def test_experiment_is_self_contained_after_loading(tmp_path: Path) -> None:
     assert all(e["step"] < 8 for e in exp.scenario["timeline"])
     again = load_experiment(yaml.safe_load(yaml.safe_dump(exp.to_dict())))
     assert again.content_hash() == exp.content_hash()
+
+
+def test_a_scenario_file_given_as_an_experiment_is_named_a_scenario(
+    tmp_path: Path, tiny: dict[str, Any]
+) -> None:
+    """`dirisk sweep scenario.yaml` says the file is a scenario, not an experiment, and
+    shows the smallest experiment that sweeps it, which loads as it is shown."""
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml.safe_dump(tiny), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_experiment(path)
+    assert info.value.source == str(path) and info.value.path == ""
+    message = info.value.expected
+    assert "is a scenario" in message and "not an experiment" in message
+    assert "required field" not in message
+    shown = message.split("at least: ", 1)[1].rsplit(" (docs/SWEEPS.md)", 1)[0]
+    form = yaml.safe_load(shown)
+    assert list(form) == ["name", "scenario", "factors"] and form["scenario"] == str(path)
+    (tmp_path / "x_sweep.yaml").write_text(shown, encoding="utf-8")
+    assert len(load_experiment(tmp_path / "x_sweep.yaml").factors) == 1
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "not an experiment" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+    child = tmp_path / "child.yaml"  # a scenario that only extends another
+    child.write_text("extends: classroom_demo\nsteps: 5\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="is a scenario"):
+        load_experiment(child)
 
 
 # ------------------------------------------------------------------ designs and seeds
@@ -472,6 +507,101 @@ def test_stale_temporary_files_are_removed_on_resume(local_two: Path) -> None:
     assert not stale.exists()
 
 
+def test_an_unreachable_scheduler_stops_the_sweep_at_once_and_leaves_it_resumable(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens at the --scheduler address (a free port on 127.0.0.1): the sweep
+    stops before any run with a SweepError that names the address (one line on stderr,
+    exit code 2, not "cannot write the sweep"), and the manifest says interrupted and
+    why, not running."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    out = tmp_path / "sweep"
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(yaml.safe_dump(experiment()), encoding="utf-8")
+    args = ["sweep", str(exp), "--out", str(out), "--scheduler", address]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert f"no Dask scheduler answers at {address}" in result.stderr
+    assert "cannot write" not in result.stderr and "Traceback" not in result.output
+    with pytest.raises(SweepError, match=re.escape(address)):
+        sweep(load_experiment(exp), out, scheduler=address)
+    manifest = SweepFolder(out).manifest()
+    assert manifest["state"] == "interrupted" and address in manifest["reason"]
+    assert manifest["ok"] == 0 and not list(out.glob("outcomes/*/*.parquet"))
+
+
+@pytest.fixture
+def quick_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster without workers is given up after a fraction of a second."""
+    monkeypatch.setattr(sweep_module, "WORKER_GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(sweep_module, "POLL_SECONDS", 0.05)
+
+
+@contextmanager
+def inprocess_cluster(workers: int) -> Iterator[Any]:
+    """A Dask cluster in this process (scheduler and threaded workers)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=workers,
+        processes=False,
+        threads_per_worker=1,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster
+
+
+def test_a_scheduler_without_workers_stops_the_sweep_which_then_resumes(
+    tmp_path: Path, quick_grace: None
+) -> None:
+    """A scheduler with no worker for the grace period: SweepError before any run, the
+    manifest interrupted; once a worker joins, the same folder resumes to complete."""
+    exp = load_experiment(experiment())
+    out = tmp_path / "sweep"
+    with inprocess_cluster(workers=0) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(SweepError, match="has no workers"):
+            sweep(exp, out, scheduler=address)
+        manifest = SweepFolder(out).manifest()
+        assert manifest["state"] == "interrupted" and "no workers" in manifest["reason"]
+        assert not list(out.glob("outcomes/*/*.parquet"))
+        cluster.scale(1)
+        cluster.wait_for_workers(1)
+        counts = sweep(exp, out, scheduler=address)
+    assert counts["ok"] == counts["total"] == 12 and counts["skipped"] == 0
+    manifest = SweepFolder(out).manifest()
+    assert manifest["state"] == "complete" and manifest["reason"] == ""
+
+
+def test_workers_all_lost_mid_sweep_stop_it_after_the_grace_period(
+    tmp_path: Path, quick_grace: None
+) -> None:
+    """The cluster's only worker leaves once the sweep has started: instead of waiting
+    for ever, the sweep stops with a SweepError after the grace period; the runs already
+    finished are kept and the manifest says interrupted."""
+    out = tmp_path / "sweep"
+    with inprocess_cluster(workers=1) as cluster:
+
+        def lose_the_workers(done: int, failed: int, total: int) -> None:
+            if done == 1:  # the first run, run before any batch is submitted
+                cluster.scale(0)
+                deadline = time.monotonic() + 60
+                while cluster.scheduler.workers and time.monotonic() < deadline:
+                    time.sleep(0.02)
+
+        with pytest.raises(SweepError, match="lost all its workers"):
+            sweep(
+                load_experiment(experiment()),
+                out,
+                scheduler=cluster.scheduler_address,
+                progress=lose_the_workers,
+            )
+    manifest = SweepFolder(out).manifest()
+    assert manifest["state"] == "interrupted" and "lost all its workers" in manifest["reason"]
+    assert manifest["ok"] == len(list(out.glob("outcomes/*/*.parquet"))) == 1
+
+
 # ------------------------------------------------------------------ summaries and SQL
 
 
@@ -508,6 +638,112 @@ def test_query_and_summarize_commands(local_two: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["summarize", str(local_two)])
     assert result.exit_code == 0 and "6 design points" in result.stdout
     assert "audit_rate" in result.stdout and "±" in result.stdout
+
+
+#: pandas and pyarrow: the folder name `point=P` read as an int64 partition.
+POINT_PARTITIONING = ds.partitioning(pa.schema([("point", pa.int64())]), flavor="hive")
+
+
+@pytest.fixture(scope="module")
+def twelve_points(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sweep of 12 design points (as text, point 10 sorts before point 2) with one
+    replication each and its metrics, on a cluster in this process."""
+    root = tmp_path_factory.mktemp("twelve") / "sweep"
+    spec = experiment(steps=3, replications=1, design={"kind": "grid", "levels": 6})
+    with inprocess_cluster(workers=1) as cluster:
+        sweep(
+            load_experiment({**spec, "save_metrics": True}),
+            root,
+            scheduler=cluster.scheduler_address,
+        )
+    return root
+
+
+def documented_readers(root: Path, kind: str, *, new: bool) -> dict[str, pd.DataFrame]:
+    """Every part of ``kind`` read by each reading method docs/SWEEPS.md and DATA.md
+    give; the ones that need ``point`` in the parts only when ``new``."""
+    parts = root / kind
+    pattern = f"{parts}/*/*.parquet"
+    hive = "hive_partitioning = true, hive_types = {'point': BIGINT}, union_by_name = true"
+    with duckdb.connect() as con:
+        read = {
+            "sim.experiments.folder.read_parts": read_parts(root, kind),
+            "dirisk query": query(root, f"SELECT * FROM {PART_KINDS[kind]}"),
+            "duckdb read_parquet": con.execute(f"SELECT * FROM read_parquet('{pattern}')").df(),
+            "duckdb read_parquet, hive settings": con.execute(
+                f"SELECT * FROM read_parquet('{pattern}', {hive})"
+            ).df(),
+            "pandas, int64 partitioning": pd.read_parquet(parts, partitioning=POINT_PARTITIONING),
+            "pyarrow.dataset, int64 partitioning": arrow(parts, POINT_PARTITIONING),
+        }
+    if new:
+        read["pandas, partitioning=None"] = pd.read_parquet(parts, partitioning=None)
+        read["pyarrow.dataset"] = arrow(parts, None)
+    return read
+
+
+def arrow(parts: Path, partitioning: ds.Partitioning | None) -> pd.DataFrame:
+    """``pyarrow.dataset.dataset(parts, partitioning=...)`` as a pandas table."""
+    return ds.dataset(parts, partitioning=partitioning).to_table().to_pandas()
+
+
+def assert_points_in_design_order(root: Path, kind: str, frame: pd.DataFrame) -> None:
+    """One int64 ``point`` column; sorted by it, the points are in design order."""
+    assert list(frame.columns).count("point") == 1 and frame.columns.is_unique
+    assert frame["point"].dtype == "int64"
+    design = SweepFolder(root).design()
+    ordered = frame.sort_values(["point", "replication"], kind="stable", ignore_index=True)
+    assert ordered["point"].unique().tolist() == list(range(len(design)))
+    step = len(ordered) // len(design)
+    factors = ordered["audit_rate"] if kind == "outcomes" else None
+    if factors is not None:
+        assert factors.tolist() == design["audit_rate"].repeat(step).tolist()
+
+
+@pytest.mark.parametrize("kind", ["outcomes", "metrics"])
+def test_every_documented_reader_gives_int64_points_in_design_order(
+    twelve_points: Path, kind: str
+) -> None:
+    """Each part holds `point` as an int64 column; every documented way of reading the
+    parts gives one int64 `point` column, and sorting by it gives design order (0, 1,
+    2, ..., 10, 11), not text order. Plain `pd.read_parquet` is refused by pyarrow, as
+    the docs say."""
+    part = pd.read_parquet(twelve_points / kind / "point=10" / "rep-00000.parquet")
+    assert part.columns[:2].tolist() == ["point", "replication"]
+    assert part["point"].dtype == "int64" and set(part["point"]) == {10}
+    readers = documented_readers(twelve_points, kind, new=True)
+    for name, frame in readers.items():
+        assert len(frame) == len(readers["dirisk query"]) > 0, name
+        assert_points_in_design_order(twelve_points, kind, frame)
+    assert readers["sim.experiments.folder.read_parts"].columns[0] == "point"
+    with pytest.raises(pa.ArrowTypeError, match="Unable to merge"):
+        pd.read_parquet(twelve_points / kind)
+
+
+def test_folders_written_before_parts_held_point_read_and_resume_alike(
+    twelve_points: Path, tmp_path: Path
+) -> None:
+    """A folder whose parts have `point` only in their folder name (as dirisk wrote them
+    before) reads the same through dirisk and the documented readers, and resuming it
+    writes its new parts the same way (every part of a folder has the same columns)."""
+    root = tmp_path / "old"
+    shutil.copytree(twelve_points, root)
+    for path in root.glob("*/point=*/*.parquet"):
+        pd.read_parquet(path).drop(columns="point").to_parquet(path, index=False)
+    for kind in ("outcomes", "metrics"):
+        for frame in documented_readers(root, kind, new=False).values():
+            assert_points_in_design_order(root, kind, frame)
+    assert read_parts(root).columns[0] == "point"
+    before = read_parts(root)
+    for kind in ("outcomes", "metrics"):
+        (root / kind / "point=7" / "rep-00000.parquet").unlink()
+    counts = sweep(SweepFolder(root).experiment(), root)  # one run: no cluster
+    assert counts["ran"] == 1 and counts["missing"] == 0
+    for kind in ("outcomes", "metrics"):
+        assert "point" not in pd.read_parquet(root / kind / "point=7" / "rep-00000.parquet")
+    pd.testing.assert_frame_equal(
+        read_parts(root).drop(columns="seconds"), before.drop(columns="seconds")
+    )
 
 
 def test_resume_needs_a_folder() -> None:

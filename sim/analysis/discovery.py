@@ -165,8 +165,11 @@ def boxes_prim(
             ) from None
         # ema_workbench keeps the peeled box only if its last (densest) box reaches
         # Prim's threshold; a tiny one keeps the whole trajectory (cases of interest are
-        # still y == 1) and the box is chosen here.
-        box = Prim(x.reset_index(drop=True), y, threshold=1e-9, mass_min=min_share).find_box()
+        # still y == 1) and the box is chosen here. The factors go in as floats:
+        # ema_workbench 2.5.3 writes limits halfway between two values (1.5) into the
+        # columns' own dtype, which pandas 3 refuses for an int64 column.
+        cases = x.reset_index(drop=True).astype(float)
+        box = Prim(cases, y, threshold=1e-9, mass_min=min_share).find_box()
     trajectory = box.peeling_trajectory
     dense = trajectory[trajectory["density"] >= threshold]
     if len(dense):

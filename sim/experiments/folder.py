@@ -5,11 +5,14 @@ A sweep folder holds::
 
     experiment.yaml        the resolved experiment (base scenario included)
     design.parquet         one row per design point (``point`` + factor columns)
-    manifest.json          experiment hash, run counts, versions, times
+    manifest.json          experiment hash, run counts, state, versions, times
     outcomes/point=P/rep-R.parquet   one row per finished run (ok or failed)
     metrics/point=P/rep-R.parquet    the run's per-step metrics (``save_metrics: true``)
 
-Each part is written atomically, so a part that exists is complete.
+Each part is written atomically, so a part that exists is complete. Each part holds its
+design point as an int64 column ``point``, which the hive folder name ``point=P``
+repeats (for partition pruning). Folders begun before parts held the column have it only
+in the folder name; dirisk reads both, and keeps writing a folder the way it was begun.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
 from sim.common.files import atomic_write, atomic_write_text
 from sim.experiments.experiment import (
@@ -63,19 +67,26 @@ def has_parts(root: Path, kind: str) -> bool:
 
 
 def parts_source(root: Path, kind: str) -> str:
-    """SQL (DuckDB) reading every part of ``kind``, with ``point`` from the partition."""
+    """SQL (DuckDB) reading every part of ``kind``, ``point`` (BIGINT) first.
+
+    ``point`` is in the parts and in their folder names (``point=P``). DuckDB's hive
+    partitioning makes the two one column, the folder's value typed BIGINT, so parts
+    without the column (folders begun before parts held it) read the same way, alone or
+    mixed with parts that hold it (``union_by_name``).
+    """
     pattern = str(root / kind / "point=*" / "*.parquet").replace("'", "''")
     return (
-        f"read_parquet('{pattern}', hive_partitioning = true, "
-        "hive_types = {'point': BIGINT}, union_by_name = true)"
+        f"(SELECT point, * EXCLUDE (point) FROM read_parquet('{pattern}', "
+        "hive_partitioning = true, hive_types = {'point': BIGINT}, union_by_name = true))"
     )
 
 
 def read_parts(
     root: str | Path, kind: str = "outcomes", columns: list[str] | None = None
 ) -> pd.DataFrame:
-    """Every part of one kind (``outcomes`` or ``metrics``) as one table, sorted by
-    point and replication (and step); empty when there are none."""
+    """Every part of one kind (``outcomes`` or ``metrics``) as one table, ``point``
+    (int64) first, sorted by point and replication (and step); empty when there are
+    none."""
     root = Path(root)
     if not has_parts(root, kind):
         return pd.DataFrame(columns=columns or list(RUN_COLUMNS))
@@ -156,6 +167,13 @@ class SweepFolder:
         text = json.dumps({**current, **fields}, indent=2, default=str) + "\n"
         atomic_write_text(self.manifest_path, text)
 
+    def parts_hold_point(self) -> bool:
+        """Whether this folder's parts hold the ``point`` column: true for a new folder,
+        false for one begun before parts held it (its new parts are written the same way,
+        so that every part of a folder has the same columns)."""
+        first = next((self.root / "outcomes").glob("point=*/rep-*.parquet"), None)
+        return first is None or "point" in pq.read_schema(first).names
+
     def finished(self) -> set[tuple[int, int]]:
         """(point, replication) of every run with an outcomes part."""
         done = set()
@@ -187,7 +205,7 @@ class SweepFolder:
             )
 
     def runs(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Every finished run's outcomes row (``point`` from the partition), sorted."""
+        """Every finished run's outcomes row, sorted (see :func:`read_parts`)."""
         return read_parts(self.root, "outcomes", columns=columns)
 
 

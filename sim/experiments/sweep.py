@@ -4,6 +4,11 @@
 Each part is written atomically by the client as its run's result arrives, so killing
 the sweep loses only runs still in flight, and a part that exists is complete.
 Rerunning into the same folder (or ``--resume``) runs only the missing parts.
+
+A cluster that cannot run the sweep stops it with a :class:`SweepError` rather than
+leaving it waiting: a scheduler that does not answer, or one without workers for
+:data:`WORKER_GRACE_SECONDS` (at the start, or after losing them all). The manifest then
+records ``state: interrupted`` and the reason; the folder resumes like any other.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,17 +35,20 @@ from sim.experiments.experiment import (
     run_seed,
     summarise_metrics,
 )
-from sim.experiments.folder import SweepFolder, parquet_bytes, utc_now
+from sim.experiments.folder import SweepError, SweepFolder, parquet_bytes, utc_now
 from sim.results.runner import run_metrics
 from sim.scenario import validate
 
 __all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
     "MAX_BATCH",
+    "POLL_SECONDS",
     "Progress",
     "RunSpec",
     "TARGET_TASK_SECONDS",
     "TASKS_PER_WORKER",
     "TASK_RETRIES",
+    "WORKER_GRACE_SECONDS",
     "batch_size",
     "batches",
     "dask_client",
@@ -57,6 +66,13 @@ MAX_BATCH = 64
 TASKS_PER_WORKER = 4
 #: Times a task is retried when its worker dies.
 TASK_RETRIES = 3
+#: Seconds to reach the Dask scheduler given with ``scheduler`` (``--scheduler``).
+CONNECT_TIMEOUT_SECONDS = 10.0
+#: Seconds a sweep waits for a worker when its cluster has none, at the start or after
+#: losing them all, before it stops (the folder is left to resume).
+WORKER_GRACE_SECONDS = 60.0
+#: Seconds between looks at the cluster while no batch finishes.
+POLL_SECONDS = 1.0
 
 Progress = Callable[[int, int, int], None]
 
@@ -86,9 +102,17 @@ def plan(experiment: Experiment, design: pd.DataFrame) -> list[RunSpec]:
     return runs
 
 
-def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]:
+def execute(
+    experiment: Experiment, runs: list[RunSpec], *, point_column: bool = True
+) -> list[dict[str, Any]]:
     """Run a batch (on a worker). A run that raises is returned as failed with its
     message; it never stops the batch.
+
+    Args:
+        experiment: The experiment.
+        runs: The batch.
+        point_column: Parts start with the int64 column ``point`` (false only for a
+            folder begun before parts held it: :meth:`SweepFolder.parts_hold_point`).
 
     Returns:
         Per run: ``spec``, ``row`` (the outcomes part's one row) and ``parts``: the
@@ -106,13 +130,18 @@ def execute(experiment: Experiment, runs: list[RunSpec]) -> list[dict[str, Any]]
             metrics = run_metrics(scenario, seed=spec.seed)
             outcomes = summarise_metrics(metrics, experiment.outcomes)
             if experiment.save_metrics:
-                parts["metrics"] = parquet_bytes(metrics.assign(replication=spec.replication))
+                frame = metrics.assign(replication=spec.replication)
+                if point_column:
+                    frame.insert(0, "point", spec.point)
+                    frame = frame[["point", "replication", *metrics.columns]]
+                parts["metrics"] = parquet_bytes(frame)
             status, error = "ok", ""
         except Exception as exc:  # recorded in the part, the sweep goes on
             outcomes = {o.column: math.nan for o in experiment.outcomes}
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             parts.clear()
         row = {
+            **({"point": spec.point} if point_column else {}),
             "replication": spec.replication,
             "seed": spec.seed,
             **spec.values,
@@ -161,16 +190,104 @@ def local_cluster(workers: int | None = None) -> Any:
 
 @contextmanager
 def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A Dask client: on an existing cluster at ``scheduler``, or on a fresh
-    :func:`local_cluster` of ``workers`` processes."""
+    """A Dask client with at least one worker: on an existing cluster at ``scheduler``,
+    or on a fresh :func:`local_cluster` of ``workers`` processes.
+
+    Raises:
+        SweepError: no scheduler answers at ``scheduler`` (within
+            :data:`CONNECT_TIMEOUT_SECONDS`), or the cluster has had no worker for
+            :data:`WORKER_GRACE_SECONDS`.
+    """
     from distributed import Client
 
     if scheduler is not None:
-        with Client(scheduler, timeout="30s") as client:
+        _check_reachable(scheduler)
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_SECONDS}s")
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            raise SweepError(
+                f"cannot connect to the Dask scheduler at {scheduler} ({_one_line(exc)}): "
+                "check the address and that `dask scheduler` runs there"
+            ) from None
+        with client:
+            _wait_for_workers(client, scheduler)
             yield client
         return
     with local_cluster(workers) as cluster, Client(cluster) as client:
+        _wait_for_workers(client, None)
         yield client
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type when it has none)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at a TCP (or TLS) scheduler address, rather
+    than after the client's connection retries."""
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(location, default_port=8786)
+    except ValueError as exc:
+        raise SweepError(f"--scheduler {address}: not a Dask address ({_one_line(exc)})") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS).close()
+    except OSError as exc:
+        why = exc.strerror or _one_line(exc)
+        raise SweepError(
+            f"no Dask scheduler answers at {address} ({why}): start one "
+            f"(`dask scheduler --host {host} --port {port}`) or check the address; "
+            "the sweep is resumable"
+        ) from None
+
+
+def _cluster_name(scheduler: str | None) -> str:
+    """The cluster, for messages."""
+    return "the local Dask cluster" if scheduler is None else f"the Dask scheduler at {scheduler}"
+
+
+def _worker_count(client: Any, scheduler: str | None) -> int:
+    """Workers the scheduler knows now."""
+    try:
+        return len(client.scheduler_info(n_workers=-1).get("workers", {}))
+    except (OSError, ValueError) as exc:  # CommClosedError and TimeoutError are OSErrors
+        raise SweepError(
+            f"lost the connection to {_cluster_name(scheduler)} ({_one_line(exc)}); "
+            "the sweep is resumable"
+        ) from None
+
+
+def _no_workers(scheduler: str | None, *, lost: bool) -> SweepError:
+    """The error of a cluster without workers for the whole grace period."""
+    what = "lost all its workers" if lost else "has no workers"
+    hint = "" if scheduler is None else f"; start some (`dask worker {scheduler}`)"
+    return SweepError(
+        f"{_cluster_name(scheduler)} {what}, and none joined in {WORKER_GRACE_SECONDS:g} s"
+        f"{hint}, then resume the sweep (`dirisk sweep --resume --out DIR`)"
+    )
+
+
+def _wait_for_workers(client: Any, scheduler: str | None) -> None:
+    """Return once the cluster has a worker; SweepError after :data:`WORKER_GRACE_SECONDS`."""
+    if _worker_count(client, scheduler):
+        return
+    logger.warning(
+        "%s has no workers; waiting up to %g s for one",
+        _cluster_name(scheduler),
+        WORKER_GRACE_SECONDS,
+    )
+    deadline = time.monotonic() + WORKER_GRACE_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+        if _worker_count(client, scheduler):
+            return
+    raise _no_workers(scheduler, lost=False)
 
 
 def sweep(
@@ -200,7 +317,10 @@ def sweep(
 
     Raises:
         ScenarioError: the experiment file is invalid.
-        SweepError: ``out`` holds another experiment.
+        SweepError: ``out`` holds another experiment; or the cluster cannot run the
+            sweep (no scheduler answers at ``scheduler``, or no worker for
+            :data:`WORKER_GRACE_SECONDS`): the manifest's ``state`` is then
+            ``interrupted`` with the ``reason``, and the folder resumes.
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
@@ -214,7 +334,8 @@ def sweep(
         finished -= folder.failed()
     pending = [r for r in runs if (r.point, r.replication) not in finished]
     counts = {"total": len(runs), "skipped": len(runs) - len(pending), "ran": 0, "failed": 0}
-    folder.write_manifest(started_at=utc_now(), state="running")
+    point_column = folder.parts_hold_point()
+    folder.write_manifest(started_at=utc_now(), state="running", reason="")
 
     def record(results: list[dict[str, Any]]) -> None:
         for result in results:
@@ -225,48 +346,88 @@ def sweep(
         if progress is not None:
             progress(counts["skipped"] + counts["ran"], counts["failed"], counts["total"])
 
-    if progress is not None:
-        progress(counts["skipped"], 0, counts["total"])
-    if pending:
-        # The first run is run here: it times a run (to size the batches) and its part
-        # is kept like any other.
-        t0 = time.perf_counter()
-        record(execute(experiment, pending[:1]))
-        per_run = time.perf_counter() - t0
-        rest = pending[1:]
-        if rest:
-            _run_on_dask(experiment, rest, per_run, workers, scheduler, record)
-    done, failed = len(folder.finished()), len(folder.failed())
-    folder.write_manifest(
-        state="complete" if done == len(runs) else "incomplete",
-        finished_at=utc_now(),
-        ok=done - failed,
-        failed=failed,
-    )
+    try:
+        if progress is not None:
+            progress(counts["skipped"], 0, counts["total"])
+        if pending:
+            with ExitStack() as stack:
+                client = None
+                if scheduler is not None and len(pending) > 1:
+                    # Reach the cluster first: a sweep it cannot run stops before any run.
+                    client = stack.enter_context(dask_client(workers, scheduler))
+                # The first run is run here: it times a run (to size the batches) and its
+                # part is kept like any other.
+                t0 = time.perf_counter()
+                record(execute(experiment, pending[:1], point_column=point_column))
+                per_run = time.perf_counter() - t0
+                rest = pending[1:]
+                if rest:
+                    if client is None:
+                        client = stack.enter_context(dask_client(workers, scheduler))
+                    _run_on_dask(client, scheduler, experiment, rest, per_run, point_column, record)
+    except BaseException as exc:  # the command returns: the manifest must not say running
+        reason = str(exc) if isinstance(exc, SweepError) else f"stopped by {type(exc).__name__}"
+        if not isinstance(exc, SweepError) and str(exc):
+            reason += f": {_one_line(exc)}"
+        with suppress(Exception):  # never hide the error that stopped the sweep
+            folder.write_manifest(state="interrupted", reason=reason, finished_at=utc_now())
+            _record_end(folder, len(runs), "interrupted", reason)
+        raise
+    done, failed = _record_end(folder, len(runs), None, "")
     return {**counts, "ok": done - failed, "failed_total": failed, "missing": len(runs) - done}
 
 
+def _record_end(folder: SweepFolder, total: int, state: str | None, reason: str) -> tuple[int, int]:
+    """Write the end of a sweep into the manifest: ``state`` (None: complete, or
+    incomplete when runs are missing), ``reason``, the time and the counts of runs ok
+    and failed. Returns the finished and the failed runs."""
+    done, failed = len(folder.finished()), len(folder.failed())
+    if state is None:
+        state = "complete" if done == total else "incomplete"
+    folder.write_manifest(
+        state=state, reason=reason, finished_at=utc_now(), ok=done - failed, failed=failed
+    )
+    return done, failed
+
+
 def _run_on_dask(
+    client: Any,
+    scheduler: str | None,
     experiment: Experiment,
     runs: list[RunSpec],
     seconds_per_run: float,
-    workers: int | None,
-    scheduler: str | None,
+    point_column: bool,
     record: Callable[[list[dict[str, Any]]], None],
 ) -> None:
-    """Submit ``runs`` in batches and record each batch as it completes."""
+    """Submit ``runs`` in batches and record each batch as it completes.
+
+    Raises:
+        SweepError: the cluster had no worker for :data:`WORKER_GRACE_SECONDS` while
+            batches were waiting (the batches still running are given up).
+    """
     from distributed import as_completed
 
-    with dask_client(workers, scheduler) as client:
-        n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        size = batch_size(seconds_per_run, len(runs), n_workers)
-        # The experiment travels with each task (a few kB): scattered data would be lost
-        # with the worker holding it, and the tasks depending on it with it.
-        batch_of = {
-            client.submit(execute, experiment, batch, pure=False, retries=TASK_RETRIES): batch
-            for batch in batches(runs, size)
-        }
-        for future in as_completed(list(batch_of)):
+    n_workers = max(1, _worker_count(client, scheduler))
+    size = batch_size(seconds_per_run, len(runs), n_workers)
+    # The experiment travels with each task (a few kB): scattered data would be lost
+    # with the worker holding it, and the tasks depending on it with it.
+    batch_of = {
+        client.submit(
+            execute,
+            experiment,
+            batch,
+            point_column=point_column,
+            pure=False,
+            retries=TASK_RETRIES,
+        ): batch
+        for batch in batches(runs, size)
+    }
+    pending = as_completed(list(batch_of))
+    looked = time.monotonic()
+    alone_since: float | None = None
+    while not pending.is_empty():
+        ready = pending.next_batch(block=False)
+        for future in ready:
             if future.status == "finished":
                 record(future.result())
             else:  # its workers died more than TASK_RETRIES times, or the task raised:
@@ -274,3 +435,22 @@ def _run_on_dask(
                 why = future.exception() if future.status == "error" else future.status
                 logger.warning("a batch of %d runs was lost: %s", len(batch_of[future]), why)
             future.release()
+        now = time.monotonic()
+        if ready:
+            looked, alone_since = now, None
+            continue
+        time.sleep(0.02)
+        if now - looked < POLL_SECONDS:
+            continue
+        looked = now
+        if _worker_count(client, scheduler):
+            alone_since = None
+        elif alone_since is None:
+            alone_since = now
+            logger.warning(
+                "%s has lost all its workers; waiting up to %g s for one",
+                _cluster_name(scheduler),
+                WORKER_GRACE_SECONDS,
+            )
+        elif now - alone_since >= WORKER_GRACE_SECONDS:
+            raise _no_workers(scheduler, lost=True)

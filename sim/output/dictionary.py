@@ -1300,7 +1300,8 @@ def _point(meaning: str) -> Column:
 
 
 _PART_POINT = _point(
-    "Design point of the run, as in design.parquet (read from the part's folder name `point=P`)."
+    "Design point of the run, as in design.parquet: the part's first column, repeated by "
+    "its folder name `point=P` (in a folder begun by an earlier dirisk, only there)."
 )
 _REPLICATION = Column(
     "replication",
@@ -1333,7 +1334,7 @@ RUNS = Table(
     key=("point", "replication"),
     source="sim.experiments.sweep.execute",
     files="Files `outcomes/point=P/rep-R.parquet`, one part per run, read together as the "
-    "view `runs` of `dirisk query` (or `sim.analysis.query.read_parts(DIR)`)",
+    "view `runs` of `dirisk query` (or `sim.experiments.folder.read_parts(DIR)`)",
     columns=(
         _PART_POINT,
         _REPLICATION,
@@ -1376,8 +1377,10 @@ RUNS = Table(
         ),
     ),
     notes=(
-        "Readers put `point`, which comes from the folder name, last; within a part the "
-        "columns are in the order above without it.",
+        "Within a part the columns are in the order above. A folder begun by an earlier "
+        "dirisk has parts without `point` (its folder name holds it), and its new parts "
+        "are written the same way; `dirisk query` and `read_parts` still give `point` "
+        "first (see the reading methods below).",
         "A run lost with its worker has no row until the sweep is rerun (`dirisk sweep "
         "--resume`); a failed run is rerun only with `--retry-failed`.",
         "Runs of one design point are replications: average their outcomes (`summary`) "
@@ -1393,7 +1396,7 @@ RUN_METRICS = Table(
     key=("point", "replication", "step"),
     source="sim.experiments.sweep.SweepFolder.save",
     files="Files `metrics/point=P/rep-R.parquet`, one part per run, read together as the "
-    'view `metrics` of `dirisk query` (or `sim.analysis.query.read_parts(DIR, "metrics")`)',
+    'view `metrics` of `dirisk query` (or `sim.experiments.folder.read_parts(DIR, "metrics")`)',
     columns=(
         _PART_POINT,
         _REPLICATION,
@@ -1406,7 +1409,11 @@ RUN_METRICS = Table(
             "documents it (int64 for its count columns).",
         ),
     ),
-    notes=("A failed run has no metrics part.",),
+    notes=(
+        "A failed run has no metrics part.",
+        "Within a part the columns are in the order above; as for `runs`, a folder begun "
+        "by an earlier dirisk has parts without `point`.",
+    ),
 )
 
 DESIGN = Table(
@@ -1650,15 +1657,27 @@ MANIFEST_JSON: tuple[MetaKey, ...] = (
         "state",
         "string",
         "running while a sweep runs (or after one was killed); complete when every run has "
-        "an outcomes part; incomplete when some runs are missing (rerun to finish).",
+        "an outcomes part; incomplete when some runs are missing (rerun to finish); "
+        "interrupted when the sweep stopped early, with its reason in `reason`: no Dask "
+        "scheduler answered, the cluster had no worker for the grace period "
+        "(`sim.experiments.sweep.WORKER_GRACE_SECONDS`), or the command was stopped "
+        "(rerun or `dirisk sweep --resume --out DIR` to finish).",
+    ),
+    MetaKey(
+        "reason",
+        "string",
+        "Why the latest sweep stopped early (state interrupted): the message `dirisk "
+        "sweep` printed, or what stopped the command (`stopped by KeyboardInterrupt`); the "
+        "empty string otherwise.",
     ),
     MetaKey(
         "finished_at",
         "string",
-        "When the latest sweep finished, ISO 8601 in UTC; absent until one has.",
+        "When the latest sweep ended (finished or was interrupted), ISO 8601 in UTC; absent "
+        "until one has.",
     ),
-    MetaKey("ok", "integer", "Runs with status ok when the latest sweep finished."),
-    MetaKey("failed", "integer", "Runs with status failed when the latest sweep finished."),
+    MetaKey("ok", "integer", "Runs with status ok when the latest sweep ended."),
+    MetaKey("failed", "integer", "Runs with status failed when the latest sweep ended."),
 )
 
 #: Sweep folder contents, for the overview.
@@ -1694,6 +1713,21 @@ _SWEEP_CONVENTIONS = (
     "complete, and a killed sweep resumes where it stopped.",
     '`dirisk query DIR "SQL"` runs DuckDB SQL over the views `runs`, `metrics` '
     "(table `run_metrics`), `design` and `summary`.",
+    "Each outcomes and metrics part holds `point` as an int64 column, and its folder name "
+    "`point=P` repeats it (hive partitioning). Every reading method below gives one "
+    "int64 `point` column, and sorting by it gives design order (0, 1, 2, …, 10, not 0, "
+    "1, 10, 2): `dirisk query` and `sim.experiments.folder.read_parts(DIR, KIND)` "
+    "(`point` first; `read_parts` sorted by point and replication, and step); DuckDB's "
+    "`read_parquet('DIR/KIND/*/*.parquet')`, or with `hive_partitioning = true, "
+    "hive_types = {'point': BIGINT}, union_by_name = true` as dirisk reads it (the "
+    "folder's value and the part's are one column); `pandas.read_parquet(DIR/KIND, "
+    "partitioning=P)` and `pyarrow.dataset.dataset(DIR/KIND, partitioning=P)` with "
+    "`P = pyarrow.dataset.partitioning(pyarrow.schema([('point', pyarrow.int64())]), "
+    "flavor='hive')`; and for folders whose parts hold `point`, `pandas.read_parquet("
+    "DIR/KIND, partitioning=None)` and `pyarrow.dataset.dataset(DIR/KIND)`, which read "
+    "it from the parts. Plain `pandas.read_parquet(DIR/KIND)` (and `partitioning='hive'` "
+    "in pyarrow) fails with ArrowTypeError (Unable to merge): pyarrow types the folder "
+    "name int32 and will not merge it with the part's int64 column.",
 )
 
 
