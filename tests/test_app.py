@@ -53,7 +53,7 @@ def test_run_page_loads_with_the_classroom_preset_selected():
 def test_a_preset_runs_and_draws_its_charts_and_headline_numbers():
     at = run_classroom(app())
     assert not at.exception
-    assert len(at.get("vega_lite_chart")) == 6
+    assert len(at.get("plotly_chart")) == 6
     assert [m.label for m in at.metric][:2] == [
         "Harmful requests completed",
         "Harm completion rate",
@@ -61,13 +61,17 @@ def test_a_preset_runs_and_draws_its_charts_and_headline_numbers():
     assert int(at.metric[0].value.replace(",", "")) > 0
 
 
-def test_a_changed_slider_changes_the_result():
+def test_a_changed_slider_changes_the_result_when_run_is_pressed():
     at = run_classroom(app())
     before = int(at.metric[0].value.replace(",", ""))
     at.slider(key="malicious").set_value(0.0).run()
     assert not at.exception
+    # The run shown stays until Run is pressed, and the page says the levers changed.
+    assert int(at.metric[0].value.replace(",", "")) == before
+    assert "changed since this run" in at.warning[0].value
+    at.button(key="run").click().run()
     assert before > 0 and at.metric[0].value == "0"
-    assert at.metric[1].value == "n/a"
+    assert at.metric[1].value == "n/a" and not at.warning
 
 
 @pytest.mark.parametrize(
@@ -99,7 +103,7 @@ def test_a_valid_upload_runs():
     ).run()
     at = run_classroom(at)
     assert not at.exception and not at.error
-    assert len(at.get("vega_lite_chart")) == 6
+    assert len(at.get("plotly_chart")) == 6
 
 
 def test_learn_page_explains_the_model_and_renders_the_docs():
@@ -378,3 +382,108 @@ def test_find_sweeps_and_default_choices(tmp_path):
     assert pick(options, "malicious_success", "harm") == 2
     assert pick(options, "dual_use_over_refusal", "over_refusal") == 1
     assert pick(options, "nothing") == 0
+
+
+# ------------------------------------------------------------------ why it leaks
+
+
+def test_why_page_explains_which_channels_let_harm_out_with_a_waterfall_that_adds_up():
+    from sim.analysis.attribution import attribution_of
+    from sim.experiments.channels import CHANNELS
+
+    at = app().switch_page("sim/app/pages/why.py").run()
+    assert not at.exception
+    assert at.selectbox(key="why_preset").value == "classroom_demo"
+    assert at.selectbox(key="why_outcome").value == "harmful_completed"
+    days = next(s for s in at.slider if s.label == "Days per run")
+    assert at.slider(key="why_seeds").value == 3 and days.value == 30
+    assert not at.get("plotly_chart")  # nothing runs before Explain
+    at.slider(key="why_seeds").set_value(2)
+    days.set_value(5)
+    at.multiselect[0].set_value(["vpn", "retries", "permissive_models"]).run()
+    assert "**16 simulations** of 5 days" in " ".join(m.value for m in at.markdown)
+    assert not at.get("plotly_chart")
+    at.button(key="explain").click().run()
+    assert not at.exception and not at.error
+    (folder,) = at.session_state["attribution_folders"].values()
+    result = attribution_of(folder)
+    table = result.table[result.table["applies"]]
+    on, off = result.totals["all_on"].mean(), result.totals["all_off"].mean()
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars, whiskers = spec["data"]
+    assert bars["type"] == "waterfall" and bars["orientation"] == "h"
+    assert bars["measure"] == ["absolute", "relative", "relative", "relative", "total"]
+    x = as_array(bars["x"])
+    assert x[0] == pytest.approx(off) and x[-1] == pytest.approx(on)
+    assert x[1:-1].sum() == pytest.approx(on - off)  # Shapley values add up exactly
+    order = table.reindex(table["contribution"].abs().sort_values(ascending=False).index)
+    labels = [CHANNELS[c].label for c in order["channel"]]
+    assert bars["y"] == ["chosen channels off", *labels, "every channel on"]
+    np.testing.assert_allclose(x[1:-1], order["contribution"])
+    np.testing.assert_allclose(
+        as_array(whiskers["error_x"]["array"]), order["high"] - order["contribution"]
+    )
+    assert "harmful requests completed (count)" in spec["layout"]["xaxis"]["title"]["text"]
+    assert all("95% interval" in h for h in bars["hovertext"][1:-1])
+
+    (caption,) = [c.value for c in at.caption if c.value.startswith("With every channel on")]
+    largest = table.loc[table["contribution"].idxmax(), "channel"]
+    assert f"The biggest share comes from {CHANNELS[largest].label}" in caption
+    assert "Student's t" in caption and "2 seeds" in caption and "5 days" in caption
+    text = " ".join(m.value for m in at.markdown)
+    pair = result.interactions.iloc[0]
+    a, b = CHANNELS[pair["channel_a"]].label, CHANNELS[pair["channel_b"]].label
+    assert f"**{a}** and **{b}** leak" in text and "together than apart" in text
+    assert "**requester learning**: requesters do not learn" in text  # listed, not drawn
+
+    # Other settings wait for Explain; coming back shows the kept result without rerunning.
+    at.selectbox(key="why_outcome").set_value("policy_leakage").run()
+    assert not at.exception and not at.get("plotly_chart")
+    assert "Press **Explain**" in at.info[0].value
+    at.selectbox(key="why_outcome").set_value("harmful_completed").run()
+    assert len(at.get("plotly_chart")) == 1
+    assert list(at.session_state["attribution_folders"].values()) == [folder]
+
+
+def test_why_page_explains_the_last_run_by_default():
+    at = run_classroom(app())
+    at.switch_page("sim/app/pages/why.py").run()
+    assert not at.exception
+    assert at.radio(key="why_source").value == "The last run: classroom_demo (10 days)"
+    days = next(s for s in at.slider if s.label == "Days per run")
+    assert days.max == 10 and days.value == 10
+    at.radio(key="why_source").set_value("A preset").run()
+    assert not at.exception and at.selectbox(key="why_preset").value == "classroom_demo"
+
+
+def test_waterfall_figure_draws_applicable_channels_largest_first_with_intervals():
+    from sim.app.figures import waterfall_figure
+
+    nan = float("nan")
+    table = pd.DataFrame(
+        {
+            "channel": ["vpn", "retries", "protocol", "havens"],
+            "contribution": [0.01, 0.05, nan, -0.02],
+            "low": [-0.01, 0.03, nan, -0.03],
+            "high": [0.03, 0.07, nan, -0.01],
+            "share": [0.25, 1.25, nan, -0.5],
+            "n": [2, 2, 0, 2],
+            "applies": [True, True, False, True],
+            "reason": ["", "", "the market is open already", ""],
+        }
+    )
+    totals = pd.DataFrame({"seed": [1, 2], "all_on": [0.30, 0.32], "all_off": [0.27, 0.27]})
+    labels = {"vpn": "VPN", "retries": "retries", "havens": "havens", "protocol": "protocol"}
+    figure = waterfall_figure(table, totals, labels=labels, value_title="leakage", share=True)
+    bars, whiskers = figure.data
+    assert list(bars.y) == ["every channel off", "retries", "havens", "VPN", "every channel on"]
+    np.testing.assert_allclose(bars.x, [0.27, 0.05, -0.02, 0.01, 0.31])
+    assert list(bars.measure) == ["absolute", "relative", "relative", "relative", "total"]
+    np.testing.assert_allclose(whiskers.x, [0.32, 0.30, 0.31])  # at each bar's end
+    np.testing.assert_allclose(whiskers.error_x.array, [0.02, 0.01, 0.02])
+    np.testing.assert_allclose(whiskers.error_x.arrayminus, [0.02, 0.01, 0.02])
+    assert figure.layout.xaxis.tickformat == ".0%" and figure.layout.xaxis.title.text == "leakage"
+    notes = [a.text for a in figure.layout.annotations]
+    assert "+5.0 pp (+3.0 pp to +7.0 pp)" in notes and "27.0%" in notes and "31.0%" in notes
+    assert "125% of the difference" in bars.hovertext[1]

@@ -117,8 +117,9 @@ def test_an_educator_runs_watches_exports_and_sees_a_bad_upload_rejected(server,
     page.get_by_text("Run a scenario").wait_for()
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Harm completion rate").first.wait_for()
-    page.locator('[data-testid="stVegaLiteChart"]').nth(5).wait_for()  # they draw one by one
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 6
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    charts.nth(5).wait_for()  # they draw one by one
+    assert charts.count() == 6
     shot(page, "run")
 
     page.get_by_role("link", name="Watch").click()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from sim.scenario import (
 __all__ = [
     "Controls",
     "MANIFEST_FIELDS",
+    "MAX_NODES",
+    "MAX_REQUESTER_DAYS",
     "MAX_UPLOAD_BYTES",
     "apply",
     "experiment_description",
@@ -37,6 +40,7 @@ __all__ = [
     "read_upload",
     "run_key",
     "sweep_manifest",
+    "work_limit_problem",
 ]
 
 #: Largest scenario file the explorer accepts, bytes.
@@ -147,6 +151,33 @@ def _set_permissive_share(data: dict[str, Any], share: float) -> None:
             continue
         for k, v in mix.items():
             mix[k] = share * v / perm if k in permissive else (1 - share) * v / rest
+
+
+#: Most requester-days (requesters × days) a run in the explorer may take; the
+#: environment variable DIRISK_APP_MAX_REQUESTER_DAYS overrides it.
+MAX_REQUESTER_DAYS = 50_000_000
+#: Most nodes a run in the explorer may have (DIRISK_APP_MAX_NODES overrides it).
+MAX_NODES = 100_000
+
+
+def work_limit_problem(spec: Scenario) -> str:
+    """Why the explorer will not run ``spec`` ("" if it will): a world above the limits
+    would hold the server for minutes and gigabytes; run it with `dirisk run` instead."""
+    max_days = int(os.environ.get("DIRISK_APP_MAX_REQUESTER_DAYS", MAX_REQUESTER_DAYS))
+    max_nodes = int(os.environ.get("DIRISK_APP_MAX_NODES", MAX_NODES))
+    work = spec.requesters.count * spec.steps
+    if work > max_days:
+        return (
+            f"{spec.name} is too large for the explorer: {spec.requesters.count:,} requesters "
+            f"× {spec.steps} days = {work:,} requester-days, above the limit of "
+            f"{max_days:,}; shorten it or run it with `dirisk run`"
+        )
+    if spec.nodes.count > max_nodes:
+        return (
+            f"{spec.name} is too large for the explorer: {spec.nodes.count:,} nodes, above "
+            f"the limit of {max_nodes:,}; run it with `dirisk run`"
+        )
+    return ""
 
 
 def run_key(spec: Scenario, seed: int) -> str:

@@ -1,127 +1,179 @@
-"""Run: pick a preset or upload a scenario, turn the main levers, run, read the charts."""
+"""Run: pick a preset or upload a scenario, turn the main levers, run, read the charts.
+
+The levers always show what will run: choosing a preset or uploading a file sets every
+lever to that scenario's values (so does "Reset levers to the scenario"), and they keep
+their values when you visit another page. A simulation runs when **Run** is pressed; the
+charts show that run until the next press, and say so when the levers have changed since.
+"""
 
 from __future__ import annotations
+
+import hashlib
 
 import pandas as pd
 import streamlit as st
 
-from sim.app.controls import Controls, apply, read_upload
+from sim.app.charts import area_chart, share_chart, timeline_marks
+from sim.app.controls import Controls, apply, read_upload, run_key, work_limit_problem
 from sim.app.session import run_cached
 from sim.scenario import ScenarioError, list_presets, load_scenario, validate
 
 __all__: list[str] = []
 
+PROTOCOLS = ["open", "gateway", "p2p", "validators"]
+
 st.title("Run a scenario")
 presets = list_presets()
-source = st.radio("Scenario", ["Preset", "Upload a YAML file"], horizontal=True)
+source = st.radio("Scenario", ["Preset", "Upload a YAML file"], horizontal=True, key="source")
 base = None
+own_description = None
+parent = None
 if source == "Preset":
-    name = st.selectbox("Preset", list(presets), index=list(presets).index("classroom_demo"))
+    name = st.selectbox(
+        "Preset", list(presets), index=list(presets).index("classroom_demo"), key="preset"
+    )
     base = load_scenario(name).to_dict()
+    scenario_id = f"preset:{name}"
 else:
     upload = st.file_uploader("Scenario file (YAML, may extend a preset)", type=["yaml", "yml"])
     if upload is not None:
+        content = upload.getvalue()
         try:
-            base = load_scenario(
-                read_upload(upload.name, upload.getvalue()), source=upload.name
-            ).to_dict()
+            raw = read_upload(upload.name, content)
+            base = load_scenario(raw, source=upload.name).to_dict()
+            own_description = str(raw.get("description") or "")
+            parent = raw.get("extends")
+            scenario_id = f"upload:{hashlib.sha256(content).hexdigest()[:16]}"
         except ScenarioError as exc:
             st.error(str(exc))
 if base is None:
     st.info("Choose a preset, or upload a valid scenario file.")
     st.stop()
 
-st.caption(base.get("description", ""))
+if own_description is not None and not own_description:
+    inherits = f"; it extends {parent}" if parent else ""
+    st.caption(f"(The uploaded file has no description{inherits}.)")
+else:
+    st.caption(own_description or base.get("description", ""))
 if base.get("question"):
     st.markdown(f"**Question.** {base['question']}")
 
+kinds = base["requesters"]["kinds"]
+market = base.get("market", {})
+defaults = {
+    "steps": min(int(base["steps"]), 365),
+    "seed": int(base["seed"]),
+    "malicious": float(kinds["malicious"]["share"]),
+    "vpn": float(kinds["malicious"].get("vpn_use", 0.0)),
+    "persistence": int(kinds["malicious"]["persistence"]),
+    "permissive": 0.0,
+    **{f"audit_{j}": 1.0 for j in base["jurisdictions"]},
+    "treaty": False,
+    "kyc": False,
+    "protocol": market.get("protocol", "open"),
+    "probe": float(market.get("validators", {}).get("probe_rate", 0.0)),
+}
+#: Lever values that outlive the page: widget state is dropped when another page shows.
+levers: dict = st.session_state.setdefault("levers", {})
+
+
+def reset_levers() -> None:
+    """Every lever to the chosen scenario's value."""
+    for key, value in defaults.items():
+        st.session_state[key] = value
+        levers[key] = value
+    levers["scenario"] = scenario_id
+
+
+if levers.get("scenario") != scenario_id:
+    reset_levers()
+for key, value in defaults.items():
+    if key not in st.session_state:
+        st.session_state[key] = levers.get(key, value)
+
 with st.sidebar:
     st.header("Levers")
-    steps = st.slider("Days to simulate", 5, 365, min(int(base["steps"]), 365), key="steps")
-    seed = int(st.number_input("Seed", value=int(base["seed"]), step=1, key="seed"))
-    kinds = base["requesters"]["kinds"]
-    malicious = st.slider(
-        "Malicious share of requesters",
-        0.0,
-        0.10,
-        float(kinds["malicious"]["share"]),
-        0.005,
-        format="%.3f",
-        key="malicious",
+    st.button("Reset levers to the scenario", on_click=reset_levers, key="reset")
+    st.slider("Days to simulate", 5, 365, key="steps")
+    st.number_input("Seed", step=1, key="seed")
+    st.slider(
+        "Malicious share of requesters", 0.0, 0.10, step=0.005, format="%.3f", key="malicious"
     )
-    vpn = st.slider(
-        "VPN use by malicious actors",
-        0.0,
-        1.0,
-        float(kinds["malicious"].get("vpn_use", 0.0)),
-        0.05,
-        key="vpn",
-    )
-    persistence = st.slider(
-        "Retries after a refusal (malicious)",
-        0,
-        10,
-        int(kinds["malicious"]["persistence"]),
-        key="persistence",
-    )
-    permissive = st.slider(
+    st.slider("VPN use by malicious actors", 0.0, 1.0, step=0.05, key="vpn")
+    st.slider("Retries after a refusal (malicious)", 0, 10, key="persistence")
+    st.slider(
         "Share of permissive nodes (uncensored, abliterated, base)",
         0.0,
         1.0,
-        0.0,
-        0.05,
+        step=0.05,
         key="permissive",
         help="0 keeps the scenario's own model mix.",
     )
     st.subheader("Enforcement strength")
-    multipliers = {
-        j: st.slider(f"{j}: audit-rate multiplier", 0.0, 10.0, 1.0, 0.5, key=f"audit_{j}")
-        for j in base["jurisdictions"]
-    }
-    treaty = st.checkbox("Everyone signs an enforcement treaty", key="treaty")
-    kyc = st.checkbox("KYC mandate in every jurisdiction", key="kyc")
-    protocols = ["open", "gateway", "p2p", "validators"]
-    protocol = st.selectbox(
-        "Market protocol",
-        protocols,
-        index=protocols.index(base.get("market", {}).get("protocol", "open")),
-        key="protocol",
-    )
-    probe = st.slider(
+    for j in base["jurisdictions"]:
+        st.slider(f"{j}: audit-rate multiplier", 0.0, 10.0, step=0.5, key=f"audit_{j}")
+    st.checkbox("Everyone signs an enforcement treaty", key="treaty")
+    st.checkbox("KYC mandate in every jurisdiction", key="kyc")
+    st.selectbox("Market protocol", PROTOCOLS, key="protocol")
+    st.slider(
         "Validator probe rate",
         0.0,
         1.0,
-        float(base.get("market", {}).get("validators", {}).get("probe_rate", 0.0)),
-        0.05,
+        step=0.05,
         key="probe",
-        disabled=protocol != "validators",
+        disabled=st.session_state["protocol"] != "validators",
     )
+for key in defaults:
+    levers[key] = st.session_state[key]
 
+state = st.session_state
 controls = Controls(
-    steps=steps,
-    audit_multiplier={j: f for j, f in multipliers.items() if f != 1.0},
-    treaty_all=treaty,
-    kyc_everywhere=kyc,
-    protocol=protocol,
-    probe_rate=probe if protocol == "validators" else None,
-    permissive_share=permissive or None,
-    malicious_share=malicious,
-    malicious_vpn_use=vpn,
-    malicious_persistence=persistence,
+    steps=state["steps"],
+    audit_multiplier={
+        j: state[f"audit_{j}"] for j in base["jurisdictions"] if state[f"audit_{j}"] != 1.0
+    },
+    treaty_all=state["treaty"],
+    kyc_everywhere=state["kyc"],
+    protocol=state["protocol"],
+    probe_rate=state["probe"] if state["protocol"] == "validators" else None,
+    permissive_share=state["permissive"] or None,
+    malicious_share=state["malicious"],
+    malicious_vpn_use=state["vpn"],
+    malicious_persistence=state["persistence"],
 )
 try:
     spec = validate(apply(base, controls), source=base["name"])
 except ScenarioError as exc:
     st.error(str(exc))
     st.stop()
+seed = int(state["seed"])
+too_big = work_limit_problem(spec)
+if too_big:
+    st.error(too_big)
+    st.stop()
 
-if not st.button("Run", type="primary", key="run") and "last_run" not in st.session_state:
+shown = st.session_state.get("shown_run")
+if st.button("Run", type="primary", key="run"):
+    previous = shown
+    run_cached(spec, seed)
+    shown = {"key": run_key(spec, seed), "previous": previous["key"] if previous else None}
+    st.session_state["shown_run"] = shown
+runs = st.session_state.get("runs", {})
+if not shown or shown["key"] not in runs:
     st.info("Set the levers, then press **Run**.")
     st.stop()
-results = run_cached(spec, seed)
-m = results.metrics.set_index("step")
-
-summary = results.summary().set_index("metric")["value"]
+results = runs[shown["key"]]
+st.session_state["last_run"] = shown["key"]
+if shown["key"] != run_key(spec, seed):
+    st.warning(
+        "The levers (or the scenario) have changed since this run: the charts show the "
+        "last run; press **Run** to simulate the new settings."
+    )
+ran = load_scenario(results.meta["scenario"])
+m = results.metrics
+summary = results.summary().set_index("outcome")["value"]
+before = runs.get(shown.get("previous") or "")
+earlier = before.summary().set_index("outcome")["value"] if before is not None else None
 
 
 def share(value: float) -> str:
@@ -129,29 +181,83 @@ def share(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:.1%}"
 
 
-cols = st.columns(4)
-cols[0].metric("Harmful requests completed", f"{int(summary['harmful requests completed']):,}")
-cols[1].metric("Harm completion rate", share(summary["harm completion rate"]))
-cols[2].metric("Dual-use over-refusal", share(summary["dual-use over-refusal"]))
-cols[3].metric("Policy leakage", share(summary["policy leakage"]))
+def change(name: str, *, percent: bool) -> str | None:
+    """The change against the previous run (None without one)."""
+    if earlier is None or pd.isna(summary[name]) or pd.isna(earlier[name]):
+        return None
+    delta = summary[name] - earlier[name]
+    return f"{100 * delta:+.1f} pp" if percent else f"{delta:+,.0f}"
 
-st.subheader("Harm")
-st.line_chart(m[["harm_completion_rate", "malicious_success_share"]])
+
+tiles = st.columns(4)
+tiles[0].metric(
+    "Harmful requests completed",
+    f"{int(summary['harmful_completed']):,}",
+    change("harmful_completed", percent=False),
+    delta_color="inverse",
+)
+for tile, name, label in (
+    (tiles[1], "harm_completion_rate", "Harm completion rate"),
+    (tiles[2], "dual_use_over_refusal", "Dual-use over-refusal"),
+    (tiles[3], "policy_leakage", "Policy leakage"),
+):
+    tile.metric(label, share(summary[name]), change(name, percent=True), delta_color="inverse")
+if earlier is not None:
+    st.caption("Small numbers under the tiles: the change against the previous run.")
 st.caption(
-    "Harm completion rate: the share of malicious actors' harmful requests that some "
-    "node served. Malicious success: the share of malicious actors who got at least one "
+    f"{ran.name}, seed {results.meta['seed']}, {results.meta['steps']} days. Lines are "
+    "7-day means; dotted lines mark the timeline's events where they take effect."
+)
+
+marks = timeline_marks(ran)
+raw = st.toggle("Show the raw daily values too", key="raw")
+st.subheader("Harm")
+st.plotly_chart(
+    share_chart(
+        m,
+        {"harm_completion_rate": "harm completion", "malicious_success_share": "malicious success"},
+        title="share of malicious attempts / actors",
+        marks=marks,
+        raw=raw,
+    ),
+    key="harm_chart",
+)
+st.caption(
+    "Harm completion: the share of malicious actors' harmful requests that some node "
+    "served. Malicious success: the share of malicious actors who got at least one "
     "harmful request served that day."
 )
 st.subheader("The cost to legitimate users")
-st.line_chart(m[["benign_over_refusal", "dual_use_over_refusal"]])
+st.plotly_chart(
+    share_chart(
+        m,
+        {
+            "benign_over_refusal": "benign over-refusal",
+            "dual_use_over_refusal": "dual-use over-refusal",
+        },
+        title="share of legitimate requests refused",
+        marks=marks,
+        raw=raw,
+    ),
+    key="refusal_chart",
+)
 st.caption(
     "Over-refusal: the share of benign (or legitimate dual-use: security researchers, "
     "chemists) requests that ended refused after every retry."
 )
 st.subheader("Where requests are served")
-st.line_chart(m[["cross_border_share", "policy_leakage"]])
+st.plotly_chart(
+    share_chart(
+        m,
+        {"cross_border_share": "served across a border", "policy_leakage": "policy leakage"},
+        title="share of requests",
+        marks=marks,
+        raw=raw,
+    ),
+    key="border_chart",
+)
 st.caption(
-    "Cross-border share: requests served by a node outside the requester's home "
+    "Served across a border: requests served by a node outside the requester's home "
     "jurisdiction. Policy leakage: requests prohibited where the requester lives that "
     "were served anyway."
 )
@@ -164,15 +270,28 @@ by_model = nodes.pivot_table(
     index="step", columns="model", values="nodes_active", aggfunc="sum", observed=True
 )
 left, right = st.columns(2)
-left.area_chart(by_jur)
-left.caption("Active nodes by host jurisdiction.")
-right.area_chart(by_model)
+left.plotly_chart(
+    area_chart(by_jur, title="active nodes (stacked)", marks=marks), key="nodes_by_jurisdiction"
+)
+left.caption("Active nodes by host jurisdiction; the top of the stack is all active nodes.")
+right.plotly_chart(
+    area_chart(by_model, title="active nodes (stacked)", marks=marks), key="nodes_by_model"
+)
 right.caption("Active nodes by the model kind they serve.")
-st.line_chart(m[["compliance_rate", "permissive_node_share"]])
+st.plotly_chart(
+    share_chart(
+        m,
+        {"compliance_rate": "compliant nodes", "permissive_node_share": "permissive nodes"},
+        title="share of active nodes",
+        marks=marks,
+        raw=raw,
+    ),
+    key="node_share_chart",
+)
 st.caption(
-    "Compliance rate: active nodes running their host's filter and KYC. Permissive "
+    "Compliant nodes: active nodes running their host's filter and KYC. Permissive "
     "nodes: those serving a model that refuses harmful requests less than half the time."
 )
 st.session_state["last_scenario_name"] = spec.name
 with st.expander("Numbers per day"):
-    st.dataframe(pd.DataFrame(m), width="stretch")
+    st.dataframe(m.set_index("step"), width="stretch")

@@ -1,0 +1,112 @@
+"""The Run page's levers always show what will run, and its charts tell the story:
+regression tests of the explorer through Streamlit's AppTest (the Chromium twins are in
+tests/test_browser_explorer.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sim.scenario import load_scenario
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def chart(at: AppTest, key: str) -> dict:
+    import json
+
+    (found,) = [c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id] or [None]
+    assert found is not None, f"no chart {key}"
+    return json.loads(found.proto.spec)
+
+
+def test_choosing_a_preset_sets_every_lever_to_its_values():
+    at = app()
+    at.slider(key="steps").set_value(10)
+    at.selectbox(key="protocol").set_value("open")
+    at.selectbox(key="preset").set_value("protocol_self_governance").run()
+    spec = load_scenario("protocol_self_governance")
+    assert not at.exception
+    assert at.selectbox(key="protocol").value == "validators"
+    assert at.slider(key="probe").value == pytest.approx(spec.market.validators.probe_rate)
+    assert at.slider(key="steps").value == spec.steps
+    assert at.slider(key="malicious").value == pytest.approx(
+        spec.requesters.kinds["malicious"].share
+    )
+
+
+def test_reset_puts_the_levers_back_to_the_scenario():
+    at = app()
+    at.slider(key="vpn").set_value(0.95)
+    at.checkbox(key="treaty").check().run()
+    at.button(key="reset").click().run()
+    spec = load_scenario("classroom_demo")
+    assert at.slider(key="vpn").value == pytest.approx(spec.requesters.kinds["malicious"].vpn_use)
+    assert at.checkbox(key="treaty").value is False
+
+
+def test_levers_keep_their_values_across_pages():
+    at = app()
+    at.slider(key="malicious").set_value(0.05).run()
+    at.switch_page("sim/app/pages/learn.py").run()
+    at.switch_page("sim/app/pages/run.py").run()
+    assert not at.exception
+    assert at.slider(key="malicious").value == pytest.approx(0.05)
+
+
+def test_node_counts_are_stacked_and_timeline_events_are_marked():
+    at = app()
+    at.button(key="run").click().run()
+    assert not at.exception
+    area = chart(at, "nodes_by_jurisdiction")
+    assert {trace["stackgroup"] for trace in area["data"]} == {"total"}
+    harm = chart(at, "harm_chart")
+    marked = sorted(shape["x0"] for shape in harm["layout"]["shapes"])
+    assert marked == [20, 40]  # the day-20 crackdown and the day-40 treaty take effect
+    notes = " ".join(a["text"] for a in harm["layout"]["annotations"])
+    assert "day 20" in notes and "day 40" in notes
+    assert harm["layout"]["yaxis"]["tickformat"] == ".0%"
+    assert harm["layout"]["xaxis"]["title"]["text"] == "day"
+    names = [trace["name"] for trace in harm["data"]]
+    assert names == ["harm completion (7-day mean)", "malicious success (7-day mean)"]
+    at.toggle(key="raw").set_value(True).run()
+    assert len(chart(at, "harm_chart")["data"]) == 4
+
+
+def test_headline_tiles_show_the_change_against_the_previous_run():
+    at = app()
+    at.slider(key="steps").set_value(10)
+    at.button(key="run").click().run()
+    assert at.metric[0].proto.delta == ""
+    at.slider(key="malicious").set_value(0.0)
+    at.button(key="run").click().run()
+    assert at.metric[0].proto.delta.startswith("-")
+
+
+def upload(at: AppTest, text: str) -> AppTest:
+    at.radio(key="source").set_value("Upload a YAML file").run()
+    at.get("file_uploader")[0].set_value(("mine.yaml", text.encode(), "application/x-yaml"))
+    return at.run()
+
+
+def test_an_upload_shows_its_own_description_not_its_parents():
+    at = upload(app(), "extends: classroom_demo\nname: mine\ndescription: My own world.\n")
+    assert any("My own world." in c.value for c in at.caption)
+    at = upload(app(), "extends: classroom_demo\nname: mine\n")
+    assert any("no description" in c.value and "classroom_demo" in c.value for c in at.caption)
+
+
+def test_a_world_too_large_for_the_explorer_is_refused_before_it_runs():
+    at = upload(
+        app(),
+        "extends: baseline\nname: huge\nrequesters: {count: 5000000}\nnodes: {count: 200000}\n",
+    )
+    assert not at.exception
+    assert "too large for the explorer" in at.error[0].value
+    assert not [b for b in at.button if b.key == "run"]
