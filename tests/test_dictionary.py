@@ -317,14 +317,14 @@ def assert_documented(name: str, frame: pd.DataFrame, columns: dict[str, Column]
 
 
 def test_outcomes_parts_are_documented(sweep_dir, manifest):
-    """The outcomes parts as `dirisk query` reads them (``point`` from the folder name);
-    within a part the columns are in dictionary order."""
+    """The outcomes parts as `dirisk query` reads them; within a part the columns are in
+    dictionary order, ``point`` (int64) first."""
     runs = sweep_columns("runs", manifest)
     frame = read_parts(sweep_dir)
     assert_documented("runs", frame, runs)
     assert not frame.duplicated(subset=list(SWEEP_TABLES["runs"].key)).any()
     part = pd.read_parquet(sweep_dir / "outcomes" / "point=0" / "rep-00000.parquet")
-    assert list(part.columns) == [c for c in runs if c != "point"]
+    assert list(part.columns) == list(runs) and part["point"].dtype == "int64"
 
 
 def test_metrics_parts_are_documented(sweep_dir, manifest):

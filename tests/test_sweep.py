@@ -37,7 +37,6 @@ from typer.testing import CliRunner
 
 from sim.analysis.query import query, summarize
 from sim.cli import app
-from sim.common.stats import Z95
 from sim.experiments import sweep as sweep_module
 from sim.experiments.design import design_points
 from sim.experiments.experiment import (
@@ -605,14 +604,15 @@ def test_workers_all_lost_mid_sweep_stop_it_after_the_grace_period(
 # ------------------------------------------------------------------ summaries and SQL
 
 
-def test_summary_is_mean_and_95_ci_over_replications(local_two: Path) -> None:
+def test_summary_is_mean_and_95_student_t_ci_over_replications(local_two: Path) -> None:
     table = summarize(local_two)
     runs = read_parts(local_two)
     name = "malicious_success_share"
+    t_two = 12.706204736174707  # t(0.975, 1): two replications
     for point, group in runs.groupby("point"):
         row = table.set_index("point").loc[point]
         values = group[name]
-        half = Z95 * values.std(ddof=1) / np.sqrt(len(values))
+        half = t_two * values.std(ddof=1) / np.sqrt(len(values))
         assert row[name] == pytest.approx(values.mean())
         assert row[f"{name}_ci_high"] - row[name] == pytest.approx(half)
         assert row["runs_ok"] == 2

@@ -1458,14 +1458,14 @@ SUMMARY = Table(
         ),
         _outcome(
             "<outcome>_ci_low",
-            "Lower bound of the 95% confidence interval of the mean: mean − 1.96 × "
-            "standard deviation / √runs (normal approximation); equal to the mean with one "
-            "run, NaN with none.",
+            "Lower bound of the 95% confidence interval of the mean (Student's t at the "
+            "number of values n): mean − t(0.975, n − 1) × standard deviation / √n; NaN "
+            "with fewer than two values.",
         ),
         _outcome(
             "<outcome>_ci_high",
-            "Upper bound of the 95% confidence interval of the mean: mean + 1.96 × "
-            "standard deviation / √runs; equal to the mean with one run, NaN with none.",
+            "Upper bound of the 95% confidence interval of the mean: mean + t(0.975, n − 1) × "
+            "standard deviation / √n (Student's t); NaN with fewer than two values.",
         ),
     ),
     notes=(
