@@ -173,3 +173,33 @@ def test_a_researcher_opens_a_sweep_and_sees_its_heatmap_and_frontier(server, sw
     shot(page, "explore")
     charts.last.scroll_into_view_if_needed()
     shot(page, "explore_frontier")
+
+
+def test_a_class_asks_why_harm_leaks_and_sees_the_waterfall(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_default_timeout(120_000)
+    page.goto(server)
+    page.get_by_role("link", name="Why it leaks").click()
+    page.get_by_text("Explaining runs every combination").wait_for()
+    for name, shown in (("Seeds", "on each of 2 seeds"), ("Days per run", "of 1 day.")):
+        slider = page.get_by_role("slider", name=name)
+        slider.focus()
+        slider.press("Home")  # the smallest setting
+        page.get_by_text(shown).wait_for()
+    chips = page.locator('[data-testid="stMultiSelect"] button[aria-label^="Remove "]')
+    while chips.count() > 2:  # keep two channels: 2^2 combinations x 2 seeds
+        count = chips.count()
+        chips.last.click()
+        expect(chips).to_have_count(count - 1)
+    page.get_by_text("8 simulations").wait_for()
+    page.get_by_role("button", name="Explain").click()
+    page.locator(".js-plotly-plot .waterfalllayer .point").first.wait_for()
+    assert page.locator(".js-plotly-plot .waterfalllayer .point").count() == 4  # off, 2, on
+    caption = page.get_by_text("With every channel on")
+    caption.wait_for()
+    assert "The biggest share comes from" in caption.inner_text()
+    page.get_by_text("Channels that do not apply here").wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "why.png"), full_page=True)
+    assert (tmp_path / "why.png").stat().st_size > 0

@@ -1,7 +1,10 @@
-"""Figures for the explorer: the node network, the cross-border flow diagram, and a
-sweep's heatmap, harm vs over-refusal frontier and sensitivity indices."""
+"""Figures for the explorer: the node network, the cross-border flow diagram, a sweep's
+heatmap, harm vs over-refusal frontier and sensitivity indices, and the waterfall of an
+attribution to channels of leakage."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -23,6 +26,7 @@ __all__ = [
     "network_figure",
     "sankey_figure",
     "sensitivity_figure",
+    "waterfall_figure",
 ]
 
 #: Colour-blind-safe palette (Okabe-Ito) for jurisdictions.
@@ -214,6 +218,128 @@ def sensitivity_figure(indices: pd.DataFrame) -> go.Figure:
     figure.update_yaxes(title_text="factor", autorange="reversed")
     figure.update_layout(barmode="group", margin=MARGIN, height=120 + 50 * len(indices))
     return figure
+
+
+def waterfall_figure(
+    table: pd.DataFrame,
+    totals: pd.DataFrame,
+    *,
+    labels: Mapping[str, str],
+    value_title: str,
+    share: bool = False,
+    start_label: str = "every channel off",
+    end_label: str = "every channel on",
+) -> go.Figure:
+    """The waterfall of an attribution (``sim.analysis.attribution.Attribution``): a bar
+    for the outcome with every channel off (the mean of ``totals.all_off``), one bar per
+    applicable channel adding its mean contribution with its 95% interval as error bars
+    (largest effect first), and the outcome with every channel on (the mean of
+    ``totals.all_on``), top to bottom.
+
+    Channels that do not apply (``applies`` False) are not drawn. The contributions add
+    up to ``mean(all_on) − mean(all_off)`` exactly, seed by seed and so on average.
+
+    Args:
+        table: The attribution table (``channel, contribution, low, high, share, applies``).
+        totals: ``seed, all_on, all_off``.
+        labels: A readable name per channel.
+        value_title: The value axis's title, with its unit.
+        share: The outcome is a share: percentages on the axis, differences in points.
+        start_label: The first bar's name.
+        end_label: The last bar's name.
+    """
+    drawn = table[table["applies"].astype(bool)]
+    drawn = drawn.reindex(drawn["contribution"].abs().sort_values(ascending=False).index)
+    start = float(totals["all_off"].mean())
+    end = float(totals["all_on"].mean())
+    names = [labels.get(c, c) for c in drawn["channel"]]
+    contributions = drawn["contribution"].to_numpy(dtype=float)
+    n = len(totals)
+    hover = [f"<b>{start_label}</b><br>{_amount(start, share)} (mean of {n} seeds)"]
+    for name, row in zip(names, drawn.itertuples(index=False), strict=True):
+        of_total = "" if np.isnan(row.share) else f", {row.share:.0%} of the difference"
+        hover.append(
+            f"<b>{name}</b><br>adds {_amount(row.contribution, share, signed=True)}"
+            f"{of_total}<br>95% interval: {_amount(row.low, share, signed=True)} to "
+            f"{_amount(row.high, share, signed=True)}"
+        )
+    hover.append(f"<b>{end_label}</b><br>{_amount(end, share)} (mean of {n} seeds)")
+    text = [
+        _amount(start, share),
+        *(
+            f"{_amount(row.contribution, share, signed=True)} "
+            f"({_amount(row.low, share, signed=True)} to {_amount(row.high, share, signed=True)})"
+            for row in drawn.itertuples(index=False)
+        ),
+        _amount(end, share),
+    ]
+    bars = go.Waterfall(
+        orientation="h",
+        y=[start_label, *names, end_label],
+        x=[start, *contributions.tolist(), end],
+        measure=["absolute", *["relative"] * len(names), "total"],
+        hovertext=hover,
+        hovertemplate="%{hovertext}<extra></extra>",
+        increasing=dict(marker=dict(color=PALETTE[5])),
+        decreasing=dict(marker=dict(color=PALETTE[0])),
+        totals=dict(marker=dict(color="#7f7f7f")),
+        connector=dict(line=dict(color="#bbbbbb", width=1)),
+        name="outcome",
+        showlegend=False,
+    )
+    ends = start + np.cumsum(contributions)
+    intervals = go.Scatter(
+        x=ends.tolist(),
+        y=names,
+        mode="markers",
+        marker=dict(size=1, color="black"),
+        error_x=dict(
+            type="data",
+            symmetric=False,
+            array=(drawn["high"].to_numpy(dtype=float) - contributions).tolist(),
+            arrayminus=(contributions - drawn["low"].to_numpy(dtype=float)).tolist(),
+            color="black",
+            thickness=1.5,
+            width=6,
+        ),
+        hoverinfo="skip",
+        name="95% interval",
+        showlegend=False,
+    )
+    figure = go.Figure([bars, intervals])
+    # The numbers in a column right of the plot, clear of the bars and whiskers.
+    rows = [start_label, *names, end_label]
+    for row, value in zip(rows, text, strict=True):
+        figure.add_annotation(
+            x=1.01, xref="paper", xanchor="left", y=row, yref="y", text=value, showarrow=False
+        )
+    figure.add_annotation(
+        x=1.01,
+        xref="paper",
+        xanchor="left",
+        y=1.0,
+        yref="paper",
+        yanchor="bottom",
+        text="<b>mean (95% interval)</b>",
+        showarrow=False,
+    )
+    figure.update_xaxes(title_text=value_title, tickformat=".0%" if share else ",")
+    figure.update_yaxes(title_text="", autorange="reversed", type="category")
+    figure.update_layout(
+        margin=dict(MARGIN, t=30, r=230), height=150 + 42 * len(rows), hovermode="closest"
+    )
+    return figure
+
+
+def _amount(value: float, share: bool, *, signed: bool = False) -> str:
+    """A value for a label: shares as percentages (differences in points), counts with
+    thousands separators and at most one decimal."""
+    if np.isnan(value):
+        return "n/a"
+    sign = "+" if signed else ""
+    if share:
+        return f"{100 * value:{sign}.1f} pp" if signed else f"{value:.1%}"
+    return f"{value:{sign},.0f}" if abs(value) >= 100 else f"{value:{sign},.1f}"
 
 
 def _with_alpha(hex_colour: str, alpha: float) -> str:
