@@ -98,6 +98,16 @@ TINY_EXPERIMENT = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def sweep_roots_for_tests(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The explorer may open sweeps in pytest's temporary folders and the checkout (its
+    default is the current directory only); tests of the confinement override it."""
+    import os
+
+    roots = [str(tmp_path_factory.getbasetemp()), str(Path(__file__).resolve().parents[1])]
+    os.environ["DIRISK_APP_SWEEP_ROOTS"] = os.pathsep.join(roots)
+
+
 @pytest.fixture(scope="session")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny experiment's sweep, in a folder of sweeps of its own (read-only)."""

@@ -248,21 +248,29 @@ def test_explore_shows_a_sweeps_manifest_heatmap_and_frontier(sweep_dir):
     assert plotly_data(at, 0)["x"] == ["0.5", "0.9"]
 
 
-def test_explore_answers_sql_and_shows_a_bad_querys_error(sweep_dir):
+def test_explore_answers_sql_on_the_button_and_shows_a_bad_querys_error(sweep_dir):
     at = explore(sweep_dir)
+    assert not at.dataframe  # nothing runs before the button
+    at.button(key="run_sql").click().run()
     assert len(at.dataframe[0].value) == 12  # the default query: 20 rows at most
     at.text_area(key="sql").set_value(
         "SELECT point, count(*) AS n FROM runs GROUP BY point ORDER BY point"
     ).run()
+    assert not at.dataframe  # a changed query waits for the button too
+    at.button(key="run_sql").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert table["point"].tolist() == list(range(6)) and (table["n"] == 2).all()
     assert "Download the result (CSV)" in [b.proto.label for b in at.get("download_button")]
+    at.selectbox(key="heat_x").set_value("filter_recall").run()
+    assert at.dataframe[0].value["point"].tolist() == list(range(6))  # kept, not rerun
     at.text_area(key="sql").set_value("SELECT nope FROM runs").run()
+    at.button(key="run_sql").click().run()
     assert not at.exception
     assert at.error[0].value.startswith("The query failed:") and "nope" in at.error[0].value
     assert len(at.get("plotly_chart")) == 2  # the rest of the page keeps working
     at.text_area(key="sql").set_value("SELECT count(*) AS n FROM design").run()
+    at.button(key="run_sql").click().run()
     assert not at.exception and not at.error and at.dataframe[0].value["n"].tolist() == [6]
 
 
@@ -285,7 +293,7 @@ def test_explore_shows_sensitivity_indices_of_a_morris_sweep(tmp_path):
     bars = plotly_data(at, 2)
     assert bars["type"] == "bar" and bars["name"] == "mu_star"
     assert bars["y"] == ["audit_rate", "filter_recall"]
-    assert "mu*" in at.caption[-2].value
+    assert any("mu*" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize(

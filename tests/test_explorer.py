@@ -110,3 +110,50 @@ def test_a_world_too_large_for_the_explorer_is_refused_before_it_runs():
     assert not at.exception
     assert "too large for the explorer" in at.error[0].value
     assert not [b for b in at.button if b.key == "run"]
+
+
+def explore(folder: str | Path) -> AppTest:
+    at = app().switch_page("sim/app/pages/explore.py").run()
+    return at.text_input(key="sweeps_dir").set_value(str(folder)).run()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1 AS x) TO 'manifest.json'",
+        "SELECT 1; COPY (SELECT 1) TO 'x.parquet'",
+        "ATTACH 'evil.db'",
+        "CREATE TABLE t AS SELECT 1",
+    ],
+    ids=["copy", "two-statements", "attach", "create"],
+)
+def test_the_sql_box_cannot_write_into_the_sweep_folder(sweep_dir, tmp_path, sql):
+    import shutil
+
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, copy)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    at = explore(copy)
+    at.text_area(key="sql").set_value(sql.replace("'", f"'{copy}/", 1) if "TO" in sql else sql)
+    at.button(key="run_sql").click().run()
+    assert not at.exception
+    assert "The query failed" in at.error[0].value
+    after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_query_over_its_time_limit_is_stopped(sweep_dir):
+    from sim.analysis.query import QueryError, query
+
+    slow = "SELECT count(*) FROM range(100000000000) a"
+    with pytest.raises(QueryError, match="stopped after 0.2 s"):
+        query(sweep_dir, slow, timeout=0.2)
+
+
+@pytest.mark.parametrize("folder", ["/", "/etc", "../.."])
+def test_the_folder_box_refuses_paths_outside_its_roots(monkeypatch, tmp_path, folder):
+    monkeypatch.setenv("DIRISK_APP_SWEEP_ROOTS", str(tmp_path))
+    at = explore(folder)
+    assert not at.exception
+    assert "outside the folders the explorer may open" in at.error[0].value
+    assert "not a readable folder" not in at.error[0].value  # says nothing of what is there

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,7 @@ from sim.experiments.folder import PART_KINDS, SweepFolder, has_parts, parts_sou
 
 __all__ = [
     "HEATMAP_BINS",
+    "QUERY_SECONDS",
     "QueryError",
     "connect",
     "first_match",
@@ -30,12 +32,17 @@ __all__ = [
     "is_binned",
     "is_number",
     "query",
+    "read_only",
     "summarize",
 ]
 
 #: A numeric factor with more settings than this is cut into this many quantile bins on
 #: a sweep heatmap.
 HEATMAP_BINS = 8
+
+
+#: Seconds a query may run before it is stopped.
+QUERY_SECONDS = 30.0
 
 
 class QueryError(ValueError):
@@ -66,18 +73,51 @@ def connect(root: str | Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def query(root: str | Path, sql: str) -> pd.DataFrame:
-    """Run one SQL statement over a sweep folder's views and return the result."""
-    con = connect(root)
+def read_only(sql: str) -> None:
+    """Accept one SELECT statement (``WITH … SELECT`` included), nothing else: queries
+    read a sweep folder and never write it.
+
+    Raises:
+        QueryError: not SQL, several statements, or a statement that is not a SELECT
+            (COPY, INSERT, CREATE, ATTACH, PRAGMA, SET, ...).
+    """
     try:
-        result = con.execute(sql)
-        if result is None or result.description is None:
-            raise QueryError("the statement returned no table: write a query such as SELECT")
-        return result.df()
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).strip().splitlines()[0]) from None
+    if len(statements) != 1:
+        raise QueryError(f"expected one SELECT statement, got {len(statements)} statements")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        kind = statements[0].type.name
+        raise QueryError(
+            f"only SELECT queries (or WITH … SELECT) may run here, got {kind}: the sweep "
+            "folder is read-only"
+        )
+
+
+def query(root: str | Path, sql: str, *, timeout: float = QUERY_SECONDS) -> pd.DataFrame:
+    """Run one SELECT statement over a sweep folder's views and return the result; it is
+    stopped after ``timeout`` seconds.
+
+    Raises:
+        QueryError: not a single SELECT (see :func:`read_only`), bad SQL, a view the
+            sweep does not have, or the time limit reached.
+    """
+    read_only(sql)
+    con = connect(root)
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.start()
+    try:
+        return con.execute(sql).df()
+    except duckdb.InterruptException:
+        raise QueryError(
+            f"the query was stopped after {timeout:g} s; narrow it (a WHERE, a LIMIT)"
+        ) from None
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise QueryError(first) from None
     finally:
+        timer.cancel()
         con.close()
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "read_upload",
     "run_key",
     "sweep_manifest",
+    "sweep_roots",
     "work_limit_problem",
 ]
 
@@ -185,12 +186,29 @@ def run_key(spec: Scenario, seed: int) -> str:
     return hashlib.sha256(json.dumps([spec.content_hash(), seed]).encode()).hexdigest()[:16]
 
 
+def sweep_roots() -> list[Path]:
+    """The folders the explorer may open sweeps in: those listed in the environment
+    variable DIRISK_APP_SWEEP_ROOTS (separated by the path separator), by default the
+    current directory (which holds the project's sweeps/ folder)."""
+    listed = os.environ.get("DIRISK_APP_SWEEP_ROOTS", "")
+    roots = [Path(p) for p in listed.split(os.pathsep) if p] or [Path.cwd()]
+    return [root.resolve() for root in roots]
+
+
 def find_sweeps(base: str | Path) -> list[Path]:
-    """The sweep folders (holding manifest.json) at ``base`` and one level below it.
+    """The sweep folders (holding manifest.json) at ``base`` and one level below it;
+    ``base`` must lie inside one of :func:`sweep_roots`.
 
     Raises:
-        SweepError: ``base`` is not a readable folder, or holds no sweep.
+        SweepError: ``base`` is outside the roots (nothing is said about what is there),
+            not a readable folder, or holds no sweep.
     """
+    roots = sweep_roots()
+    if not any(Path(base).resolve().is_relative_to(root) for root in roots):
+        raise SweepError(
+            f"{base}: outside the folders the explorer may open "
+            f"({', '.join(str(r) for r in roots)}; DIRISK_APP_SWEEP_ROOTS sets them)"
+        )
     base = Path(base)
     try:
         children = sorted(p for p in base.iterdir() if p.is_dir())

@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from sim.analysis.query import HEATMAP_BINS, QueryError, heatmap_sql, is_binned, query, summarize
+from sim.analysis.query import (
+    HEATMAP_BINS,
+    QUERY_SECONDS,
+    QueryError,
+    heatmap_sql,
+    is_binned,
+    query,
+    summarize,
+)
 from sim.analysis.sensitivity import analyze, index_warnings
 from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
@@ -168,7 +176,14 @@ st.caption(
     "`summary` (after `dirisk summarize`)."
 )
 sql = st.text_area("SQL", "SELECT * FROM runs LIMIT 20", key="sql")
-result = run_sql(root, sql) if sql.strip() else None
+st.caption(
+    f"Only SELECT queries run (the folder is read-only here), for at most {QUERY_SECONDS:g} s."
+)
+answers: dict = st.session_state.setdefault("sql_answers", {})
+if st.button("Run the query", key="run_sql") and sql.strip():
+    answers.clear()
+    answers[(root, sql)] = run_sql(root, sql)
+result = answers.get((root, sql))
 if result is not None:
     st.dataframe(result.head(MAX_ROWS_SHOWN), hide_index=True, width="stretch")
     if len(result) > MAX_ROWS_SHOWN:
