@@ -59,16 +59,28 @@ def test_guide_table_draws_equal_searchsorted_on_the_cdf(n_nodes, n_groups, draw
 
 @settings(max_examples=50, deadline=None)
 @given(n_nodes=st.integers(1, 60), n_groups=st.integers(1, 4), seed=st.integers(0, 2**32 - 1))
-def test_guide_entries_are_the_searchsorted_positions_of_their_needles(n_nodes, n_groups, seed):
-    """guide[k] is the first table index above needle k = g + j / (R * N), exactly as
-    searchsorted would give it (the O(1) construction must not be off by one)."""
+def test_guide_cells_point_at_the_first_entry_of_their_cell(n_nodes, n_groups, seed):
+    """Each group has an entry per node it can draw (one entry of node -1 if none), and
+    guide cell base[g] + k is the index of the first entry of g whose value g + r has
+    floor(r * cells[g]) >= k: a lower bound of the answer of every draw in that cell."""
     rng = np.random.default_rng(seed)
     weights = rng.lognormal(size=n_nodes) * (rng.random(n_nodes) < 0.7)
     reachable = rng.random((n_groups, n_nodes)) < 0.6
     table = RoutingTable.build(weights, reachable)
-    cells = GUIDE_RESOLUTION * n_nodes
-    needles = (np.arange(n_groups)[:, None] + np.arange(cells) / cells).ravel()
-    assert (table.guide == np.searchsorted(table.table, needles, side="right")).all()
+    start = 0
+    for g in range(n_groups):
+        drawable = np.flatnonzero(reachable[g] & (weights > 0))
+        entries = max(drawable.size, 1)
+        assert table.cells[g] == GUIDE_RESOLUTION * entries
+        values = table.table[start : start + entries]
+        nodes = table.node[start : start + entries]
+        assert (nodes == (drawable if drawable.size else [-1])).all()
+        assert values[-1] == g + 1.0 and (np.diff(values) >= 0).all()
+        cell = np.floor((values - g) * table.cells[g]).astype(np.int64)
+        for k in range(int(table.cells[g]) + 1):
+            assert table.guide[table.base[g] + k] == start + (cell < k).sum()
+        start += entries
+    assert start == table.table.size
 
 
 def test_routing_frequencies_follow_the_weights():
@@ -377,3 +389,39 @@ def test_neighbour_mean_is_the_mean_over_each_nodes_neighbours_even_before_isola
     values = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
     mean = Adjacency.of(graph, 5).neighbour_mean(values)
     assert mean.tolist() == [4.0, 3.0, 2.0, 0.0, 0.0]
+
+
+def full_table_route(weights, reachable, group, u):
+    """Reference: search the shifted cumulative weights over all N nodes of every group
+    (zero weights included), as a table of G x N entries."""
+    n_groups, n_nodes = reachable.shape
+    cum = np.cumsum(np.where(reachable, weights, 0.0), axis=1)
+    totals = cum[:, -1]
+    has = totals > 0
+    shifted = np.where(has[:, None], cum / np.where(has, totals, 1.0)[:, None], 1.0)
+    table = (shifted + np.arange(n_groups, dtype=np.float64)[:, None]).ravel()
+    node = np.where(has[:, None], np.arange(n_nodes), -1).ravel()
+    x = np.minimum(u, 1.0 - 1e-9) + group if n_groups > 1 else u
+    return node[np.searchsorted(table, x, side="right")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_nodes=st.integers(1, 3000),
+    n_groups=st.integers(1, 6),
+    reach=st.sampled_from([0.002, 0.05, 0.9]),  # sparse neighbourhoods to nearly all
+    draws=st.sampled_from([300, 5000]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_routing_equals_the_search_over_every_nodes_cumulative_weight(
+    n_nodes, n_groups, reach, draws, seed
+):
+    """Entries only for the nodes a group can draw give the node of the full table's
+    search, draw for draw, sparse or dense, with empty groups and zero weights."""
+    rng = np.random.default_rng(seed)
+    weights = rng.lognormal(size=n_nodes) * (rng.random(n_nodes) < 0.8)
+    reachable = rng.random((n_groups, n_nodes)) < reach
+    group = rng.integers(0, n_groups, draws)
+    got = RoutingTable.build(weights, reachable).route(group, np.random.default_rng(seed))
+    u = np.random.default_rng(seed).random(draws)
+    assert (got == full_table_route(weights, reachable, group, u)).all()

@@ -12,7 +12,6 @@ draw instead of O(log N).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ _U_MAX = 1.0 - 1e-9
 #: result): for a few hundred draws the guide's extra numpy calls cost more than the search.
 _SEARCH_BELOW = 1024
 
-#: Guide-table entries per node and group: at 4, about one draw in ten needs a step of
+#: Guide-table cells per entry of a group: at 4, about one draw in ten needs a step of
 #: the walk after the guide lookup (one in three at 1).
 GUIDE_RESOLUTION = 4
 
@@ -57,15 +56,27 @@ class RoutingTable:
 
     A reach group is a set of nodes some requests can reach (all active nodes, the
     domestic nodes of a geo-blocking jurisdiction, a neighbourhood on the node network,
-    ...); the market protocol decides the groups (:mod:`sim.engine.kernels.reach`). ``table`` stacks
-    each group's normalised cumulative weights shifted by the group index (so the whole
-    array is non-decreasing); with ``R = GUIDE_RESOLUTION``, ``guide[g * R * N + k]`` is the
-    first index of ``table`` above ``g + k / (R * N)``.
+    ...); the market protocol decides the groups (:mod:`sim.engine.kernels.reach`). Only
+    the nodes a group can draw (reachable, with weight) have an entry: ``table`` holds
+    each group's run of normalised cumulative weights shifted by the group index, so the
+    whole array is non-decreasing and group g's run lies in ``[g, g + 1]``; a group that
+    reaches no node has one entry, ``g + 1``, of node -1. Its values are those of the
+    cumulative weights over all N nodes at the entries with weight (adding a zero weight
+    changes no sum), so a draw reaches the node ``searchsorted`` on the full cumulative
+    distribution would give.
+
+    The guide table (Chen & Asau, 1974) gives group g ``cells[g] = R * (entries of g)``
+    cells (``R = GUIDE_RESOLUTION``) and one more, from ``base[g]`` on: cell
+    ``base[g] + k`` holds the index of the first entry of g whose value ``g + r`` has
+    ``floor(r * cells[g]) >= k``, a lower bound of the answer for every draw ``g + u``
+    with ``floor(u * cells[g]) = k``.
     """
 
-    table: np.ndarray  #: (G*N,) shifted cumulative distributions
-    guide: np.ndarray  #: (G*R*N,) guide table into ``table``
-    node: np.ndarray  #: (G*N,) int32 node at each index of ``table`` (-1: group has none)
+    table: np.ndarray  #: (E,) shifted cumulative distributions of the groups' entries
+    guide: np.ndarray  #: (sum of cells + 1 per group,) int32 guide table into ``table``
+    node: np.ndarray  #: (E,) int32 node of each entry (-1: the group reaches none)
+    base: np.ndarray  #: (G,) first guide cell of each group
+    cells: np.ndarray  #: (G,) float64 guide cells of each group (R x its entries)
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
 
@@ -73,26 +84,45 @@ class RoutingTable:
     def build(cls, weights: np.ndarray, reachable: np.ndarray) -> RoutingTable:
         """Routing table for nodes with ``weights`` (N,) and reach groups ``reachable``
         (G, N)."""
-        n_groups, n_nodes = reachable.shape
-        cum = np.cumsum(np.where(reachable, weights, 0.0), axis=1)
-        totals = cum[:, -1] if n_nodes else np.zeros(n_groups)
-        has_node = totals > 0
-        offsets = np.arange(n_groups, dtype=np.float64)[:, None]
-        shifted = np.where(has_node[:, None], cum / np.where(has_node, totals, 1.0)[:, None], 1.0)
-        table = (shifted + offsets).ravel()
-        # guide[k] = #(table <= needle k): entry i counts from the first needle not below
-        # it on (the same as searchsorted(table, needles, "right"), at O(1) per entry).
-        needles = _needles(n_groups, GUIDE_RESOLUTION * n_nodes)
-        first = _count_below(needles, table, GUIDE_RESOLUTION * n_nodes)
-        # int32 (node indices fit): half the cache footprint of a randomly read table.
-        guide = np.cumsum(np.bincount(first, minlength=needles.size + 1)[:-1], dtype=np.int32)
-        node = np.where(has_node[:, None], np.arange(n_nodes, dtype=np.int32), -1).ravel()
+        n_groups = reachable.shape[0]
+        drawable = reachable & (weights > 0)
+        group, node = np.nonzero(drawable)  # by group, nodes ascending within a group
+        sizes = np.bincount(group, minlength=n_groups)
+        has_node = sizes > 0
+        entries = np.maximum(sizes, 1)  # an empty group keeps one entry: node -1
+        start = np.zeros(n_groups + 1, dtype=np.int64)
+        np.cumsum(entries, out=start[1:])
+        table = np.empty(int(start[-1]))
+        entry_node = np.full(table.size, -1, dtype=np.int32)
+        picked = weights[node]
+        first = 0
+        for g in range(n_groups):  # the running sum of each row, as over all N nodes
+            lo = int(start[g])
+            if not has_node[g]:
+                table[lo] = g + 1.0
+                continue
+            cum = np.cumsum(picked[first : first + sizes[g]])
+            np.add(cum / cum[-1], g, out=table[lo : lo + sizes[g]])
+            entry_node[lo : lo + sizes[g]] = node[first : first + sizes[g]]
+            first += int(sizes[g])
+        cells = (GUIDE_RESOLUTION * entries).astype(np.float64)
+        base = np.zeros(n_groups, dtype=np.int64)
+        np.cumsum(GUIDE_RESOLUTION * entries[:-1] + 1, out=base[1:])
+        # Each entry's guide cell (its value less g is exact: g <= value <= g + 1).
+        owner = np.repeat(np.arange(n_groups), entries)
+        cell = base[owner] + ((table - owner) * cells[owner]).astype(np.int64)
+        width = int(base[-1] + cells[-1] + 1) if n_groups else 0
+        counts = np.bincount(cell, minlength=width)
+        guide = np.zeros(width, dtype=np.int32)  # int32: half the cache footprint
+        np.cumsum(counts[:-1], out=guide[1:])
         return cls(
             table=table,
             guide=guide,
-            node=node,
+            node=entry_node,
+            base=base,
+            cells=cells,
             has_node=has_node,
-            reachable=reachable & (weights > 0),
+            reachable=drawable,
         )
 
     @property
@@ -111,44 +141,28 @@ class RoutingTable:
         """(m,) node reached by each attempt from its reach group (-1: none).
 
         Draws one uniform ``u`` per attempt; the node is the first whose cumulative weight
-        in the attempt's group exceeds it, found from the guide entry below ``group + u``.
+        in the attempt's group exceeds it, found from the guide entry of ``u``.
         """
         if self.n_nodes == 0:
             return np.full(group.size, -1, dtype=np.int32)
-        x = rng.random(group.size)
-        if self.has_node.size > 1:  # shift into the group's stretch of the table
-            np.minimum(x, _U_MAX, out=x)
-            x += group
-        if x.size <= _SEARCH_BELOW:  # few draws: a binary search costs fewer calls
+        u = rng.random(group.size)
+        if self.has_node.size > 1:
+            np.minimum(u, _U_MAX, out=u)
+        if u.size <= _SEARCH_BELOW:  # few draws: a binary search costs fewer calls
+            x = u + group if self.has_node.size > 1 else u
             return self.node[np.searchsorted(self.table, x, side="right")]
-        flat = self.guide[(x * (GUIDE_RESOLUTION * self.n_nodes)).astype(np.int64)]
-        behind = np.flatnonzero(self.table[flat] <= x)
+        if self.has_node.size > 1:
+            k = (u * self.cells[group]).astype(np.int64)
+            k += self.base[group]
+            u += group  # shift into the group's run of the table
+        else:
+            k = (u * self.cells[0]).astype(np.int64)
+        flat = self.guide[k]
+        behind = np.flatnonzero(self.table[flat] <= u)
         while behind.size:
             flat[behind] += 1
-            behind = behind[self.table[flat[behind]] <= x[behind]]
+            behind = behind[self.table[flat[behind]] <= u[behind]]
         return self.node[flat]
-
-
-@functools.lru_cache(maxsize=8)
-def _needles(n_groups: int, cells: int) -> np.ndarray:
-    """(G*cells,) the guide's needles ``g + k / cells``, ascending (read-only)."""
-    out = np.arange(n_groups, dtype=np.float64)[:, None] + np.arange(cells) / max(cells, 1)
-    out = out.ravel()
-    out.flags.writeable = False
-    return out
-
-
-def _count_below(needles: np.ndarray, values: np.ndarray, cells: int) -> np.ndarray:
-    """``searchsorted(needles, values, "left")`` for needles ``g + k / cells``: the
-    estimate ``ceil(values * cells)`` (off by at most one through rounding), corrected
-    against the needles themselves."""
-    count = np.clip(np.ceil(values * cells).astype(np.int64), 0, needles.size)
-    high = count > 0
-    high[high] = needles[count[high] - 1] >= values[high]
-    count -= high
-    low = count < needles.size
-    low[low] = needles[count[low]] < values[low]
-    return count + low
 
 
 def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
