@@ -378,6 +378,13 @@ def attribute(
     ] = "harmful_completed",
     seeds: Annotated[int, typer.Option(min=2, help="Common seeds per coalition.")] = 5,
     steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="'jurisdiction': also per requester jurisdiction (which channels let each "
+            "regime's residents' prohibited demand out)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -404,6 +411,8 @@ def attribute(
         spec = load_scenario(scenario)
     except ScenarioError as exc:
         raise fail(str(exc)) from None
+    if by not in (None, "jurisdiction"):
+        raise fail(f"--by: expected 'jurisdiction', got {by!r}")
     target = out or Path("attributions") / spec.name
     names = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
     plan = {}
@@ -415,6 +424,7 @@ def attribute(
             outcome_name=outcome,
             seeds=seeds,
             steps=steps,
+            by_residence=by == "jurisdiction",
             workers=workers,
             scheduler=scheduler,
             on_plan=lambda n, runs: plan.update(channels=n, runs=runs),
@@ -443,6 +453,17 @@ def attribute(
             CHANNELS[row.channel].off,
         )
     out_console.print(view)
+    if result.by_jurisdiction is not None:
+        applying = result.by_jurisdiction[result.by_jurisdiction["applies"]]
+        grid = applying.pivot(index="jurisdiction", columns="channel", values="contribution")
+        grid = grid.reindex(index=list(dict.fromkeys(applying["jurisdiction"])))
+        places = Table(title=f"contributions among each jurisdiction's residents ({label})")
+        places.add_column("residents of")
+        for channel_name in grid.columns:
+            places.add_column(CHANNELS[channel_name].label, justify="right")
+        for place, row in grid.iterrows():
+            places.add_row(str(place), *(f"{v:+,.4g}" for v in row))
+        out_console.print(places)
     out_console.print(describe_attribution(result), highlight=False, soft_wrap=True)
     out_console.print(
         f"{plan.get('runs', '?')} runs ({plan.get('channels', '?')} channels x {seeds} seeds); "

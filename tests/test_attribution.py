@@ -104,7 +104,16 @@ def test_cli_attribute_writes_the_tables_and_prints_the_contributions(tmp_path):
     path = tmp_path / "world.yaml"
     path.write_text(yaml.safe_dump(vpn_times_permissive()))
     out = tmp_path / "why"
-    args = ["attribute", str(path), "--outcome", "policy_leakage", "--seeds", "2"]
+    args = [
+        "attribute",
+        str(path),
+        "--outcome",
+        "policy_leakage",
+        "--seeds",
+        "2",
+        "--by",
+        "jurisdiction",
+    ]
     result = CliRunner().invoke(
         app, [*args, "--out", str(out), "--workers", "1"], env={"COLUMNS": "200"}
     )
@@ -112,7 +121,24 @@ def test_cli_attribute_writes_the_tables_and_prints_the_contributions(tmp_path):
     for name in ("attribution", "per_seed", "totals", "interactions"):
         assert (out / f"{name}.csv").is_file()
     assert "VPN evasion" in result.stdout and "nobody retries" in result.stdout
+    assert "each jurisdiction's residents" in result.stdout
     report = CliRunner().invoke(app, ["report", str(out)])
     assert report.exit_code == 0, report.output
     assert (out / "report" / "waterfall.png").is_file()
     assert "waterfall.png" in (out / "report" / "report.html").read_text()
+
+
+def test_by_jurisdiction_contributions_of_a_count_add_up_to_the_whole(tmp_path):
+    """Harm completed is a sum over residents, and Shapley values are linear: each
+    channel's contributions among the residents of each jurisdiction add up to its
+    contribution over everyone, seed by seed."""
+    data = tiny_scenario(persistence=2, refusal=0.4, jurisdictions=2, steps=3)
+    for kind in data["requesters"]["kinds"].values():
+        kind.update(vpn_use=0.3)
+    result = attribute(data, tmp_path / "b", seeds=2, by_residence=True, workers=1)
+    places = result.by_jurisdiction
+    assert set(places["jurisdiction"]) == {"j0", "j1"}
+    summed = places[places["applies"]].groupby("channel")["contribution"].sum()
+    whole = result.table[result.table["applies"]].set_index("channel")["contribution"]
+    pd.testing.assert_series_equal(summed.sort_index(), whole.sort_index(), check_names=False)
+    assert (tmp_path / "b" / "attribution_by_jurisdiction.csv").is_file()

@@ -57,6 +57,8 @@ class Attribution:
         totals: ``seed, all_on, all_off``: the outcome with every channel on and with
             every applicable channel off.
         interactions: ``channel_a, channel_b, interaction, low, high, n``, strongest first.
+        by_jurisdiction: With ``by_residence``, ``jurisdiction`` then the columns of
+            ``table`` for the outcome among each jurisdiction's residents (else None).
     """
 
     scenario: str
@@ -65,6 +67,7 @@ class Attribution:
     per_seed: pd.DataFrame
     totals: pd.DataFrame
     interactions: pd.DataFrame
+    by_jurisdiction: pd.DataFrame | None = None
 
     def save(self, directory: str | Path) -> Path:
         """Write attribution.csv, per_seed.csv, totals.csv and interactions.csv."""
@@ -76,6 +79,9 @@ class Attribution:
             ("interactions", self.interactions),
         ):
             atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+        if self.by_jurisdiction is not None:
+            text = self.by_jurisdiction.to_csv(index=False)
+            atomic_write_text(out / "attribution_by_jurisdiction.csv", text)
         return out
 
 
@@ -105,6 +111,32 @@ def attribution_of(root: str | Path) -> Attribution:
             f"the sweep (dirisk attribute ... --out {root}, or dirisk sweep --resume "
             f"--retry-failed --out {root})"
         )
+    reasons = applicability(experiment.scenario, _asked(Path(root), players))
+    per_seed, totals, pairs = _games(ok, players, column)
+    by_place = None
+    if experiment.by_residence:
+        parts = []
+        for place in experiment.scenario["jurisdictions"]:
+            place_seed, place_totals, _ = _games(ok, players, f"{column}__{place}")
+            parts.append(_summary(place_seed, place_totals, reasons).assign(jurisdiction=place))
+        by_place = pd.concat(parts, ignore_index=True)
+        by_place = by_place[["jurisdiction", *ATTRIBUTION_COLUMNS]]
+    return Attribution(
+        scenario=experiment.scenario["name"],
+        outcome=spec.outcome or column,
+        table=_summary(per_seed, totals, reasons),
+        per_seed=per_seed,
+        totals=totals,
+        interactions=_interaction_table(pd.DataFrame(pairs)),
+        by_jurisdiction=by_place,
+    )
+
+
+def _games(
+    ok: pd.DataFrame, players: list[str], column: str
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Per seed, the Shapley values of ``column``'s game, its all-on and all-off values,
+    and the pairwise interaction indices."""
     per_seed, totals, pairs = [], [], []
     for (_replication, seed), group in ok.groupby(["replication", "seed"], sort=True):
         values: dict[Coalition, float] = {
@@ -124,30 +156,28 @@ def attribution_of(root: str | Path) -> Attribution:
             {"seed": int(seed), "channel_a": a, "channel_b": b, "interaction": v}
             for (a, b), v in interaction_indices(values, players).items()
         ]
-    per_seed_frame = pd.DataFrame(per_seed, columns=["seed", "channel", "contribution"])
-    totals_frame = pd.DataFrame(totals, columns=["seed", "all_on", "all_off"])
-    total_effect = (totals_frame["all_on"] - totals_frame["all_off"]).mean()
-    reasons = applicability(experiment.scenario, _asked(Path(root), players))
+    return (
+        pd.DataFrame(per_seed, columns=["seed", "channel", "contribution"]),
+        pd.DataFrame(totals, columns=["seed", "all_on", "all_off"]),
+        pairs,
+    )
+
+
+def _summary(per_seed: pd.DataFrame, totals: pd.DataFrame, reasons: dict[str, str]) -> pd.DataFrame:
+    """One row per channel asked for: mean contribution over seeds with its interval and
+    share of the mean total effect, or why the channel does not apply."""
+    total_effect = (totals["all_on"] - totals["all_off"]).mean()
+    nan = float("nan")
     rows = []
     for name, why in reasons.items():
         if why:
-            rows.append(
-                (name, float("nan"), float("nan"), float("nan"), float("nan"), 0, False, why)
-            )
+            rows.append((name, nan, nan, nan, nan, 0, False, why))
             continue
-        values_of = per_seed_frame.loc[per_seed_frame["channel"] == name, "contribution"]
+        values_of = per_seed.loc[per_seed["channel"] == name, "contribution"]
         mean, half = mean_ci(values_of)
-        share = mean / total_effect if total_effect else float("nan")
+        share = mean / total_effect if total_effect else nan
         rows.append((name, mean, mean - half, mean + half, share, len(values_of), True, ""))
-    table = pd.DataFrame(rows, columns=list(ATTRIBUTION_COLUMNS))
-    return Attribution(
-        scenario=experiment.scenario["name"],
-        outcome=spec.outcome or column,
-        table=table,
-        per_seed=per_seed_frame,
-        totals=totals_frame,
-        interactions=_interaction_table(pd.DataFrame(pairs)),
-    )
+    return pd.DataFrame(rows, columns=list(ATTRIBUTION_COLUMNS))
 
 
 def _asked(root: Path, players: Sequence[str]) -> list[str]:
@@ -181,6 +211,7 @@ def attribute(
     outcome_name: str = "harmful_completed",
     seeds: int = 5,
     steps: int | None = None,
+    by_residence: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
@@ -196,6 +227,8 @@ def attribute(
         outcome_name: The run-level outcome to attribute.
         seeds: Common seeds; every coalition runs with each.
         steps: Days per run.
+        by_residence: Also attribute the outcome among each jurisdiction's residents
+            (which channels let each regime's prohibited demand out).
         workers: Local worker processes (default: one per core).
         scheduler: Address of a Dask scheduler instead.
         progress: Called as runs finish (see :func:`sim.experiments.sweep.sweep`).
@@ -203,7 +236,12 @@ def attribute(
     """
     asked = list(channels) if channels else list(CHANNELS)
     experiment, reasons = attribution_experiment(
-        scenario, channels=asked, outcome_name=outcome_name, seeds=seeds, steps=steps
+        scenario,
+        channels=asked,
+        outcome_name=outcome_name,
+        seeds=seeds,
+        steps=steps,
+        by_residence=by_residence,
     )
     if on_plan is not None:
         applying = sum(1 for why in reasons.values() if not why)

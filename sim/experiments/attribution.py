@@ -36,6 +36,7 @@ def attribution_experiment(
     outcome_name: str = DEFAULT_OUTCOME,
     seeds: int = DEFAULT_SEEDS,
     steps: int | None = None,
+    by_residence: bool = False,
 ) -> tuple[Experiment, dict[str, str]]:
     """The sweep that attributes ``outcome_name`` of ``scenario`` to its channels.
 
@@ -45,6 +46,7 @@ def attribution_experiment(
         outcome_name: A run-level outcome (``dirisk describe outcomes``).
         seeds: Replications; each runs every coalition with one common seed.
         steps: Days per run (default: the scenario's).
+        by_residence: Also record the outcome among each jurisdiction's residents.
 
     Returns:
         The experiment (one factor per applicable channel) and, for every channel asked
@@ -79,5 +81,6 @@ def attribution_experiment(
         "seed": spec.seed,
         "common_random_numbers": True,
         "outcomes": [{"outcome": outcome_name}],
+        "by_residence": by_residence,
     }
     return load_experiment(document, source=f"attribution of {spec.name}"), reasons

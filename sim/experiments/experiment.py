@@ -251,6 +251,21 @@ class Experiment(Document):
     save_metrics: bool = Field(
         False, description="Also save every run's per-step metrics table (metrics/ parts)."
     )
+    by_residence: bool = Field(
+        False,
+        description="Also every outcome among the residents of each jurisdiction, in "
+        "columns <outcome>__<jurisdiction> (harm, leakage and over-refusal of that "
+        "jurisdiction's requesters; market and enforcement outcomes are the whole run's).",
+    )
+
+    def outcome_columns(self) -> list[str]:
+        """Every outcome column of the sweep tables, in order: each outcome, then with
+        ``by_residence`` each outcome per jurisdiction of the base scenario."""
+        columns = [o.column for o in self.outcomes]
+        if not self.by_residence or not isinstance(self.scenario, dict):
+            return columns
+        places = list(self.scenario["jurisdictions"])
+        return columns + [f"{c}__{j}" for c in columns for j in places]
 
     @property
     def design_seed(self) -> int:

@@ -153,7 +153,7 @@ class SweepFolder:
             experiment_hash=digest,
             design=experiment.design.kind,
             factors=[f.name for f in experiment.factors],
-            outcomes=[o.column for o in experiment.outcomes],
+            outcomes=experiment.outcome_columns(),
             points=len(design),
             replications=experiment.replications,
             runs=total,

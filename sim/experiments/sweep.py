@@ -36,7 +36,7 @@ from sim.experiments.experiment import (
     summarise_metrics,
 )
 from sim.experiments.folder import SweepError, SweepFolder, parquet_bytes, utc_now
-from sim.results.runner import run_metrics
+from sim.results.runner import run_metrics, run_metrics_by_residence
 from sim.scenario import validate
 
 __all__ = [
@@ -127,8 +127,14 @@ def execute(
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
             scenario = validate(data, source=f"design point {spec.point}")
-            metrics = run_metrics(scenario, seed=spec.seed)
+            if experiment.by_residence:
+                metrics, residents = run_metrics_by_residence(scenario, seed=spec.seed)
+            else:
+                metrics, residents = run_metrics(scenario, seed=spec.seed), {}
             outcomes = summarise_metrics(metrics, experiment.outcomes)
+            for place, table in residents.items():
+                values = summarise_metrics(table, experiment.outcomes)
+                outcomes |= {f"{column}__{place}": v for column, v in values.items()}
             if experiment.save_metrics:
                 frame = metrics.assign(replication=spec.replication)
                 if point_column:
@@ -137,7 +143,7 @@ def execute(
                 parts["metrics"] = parquet_bytes(frame)
             status, error = "ok", ""
         except Exception as exc:  # recorded in the part, the sweep goes on
-            outcomes = {o.column: math.nan for o in experiment.outcomes}
+            outcomes = {column: math.nan for column in experiment.outcome_columns()}
             status, error = "failed", f"{type(exc).__name__}: {exc}"
             parts.clear()
         row = {

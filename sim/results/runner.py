@@ -34,6 +34,7 @@ __all__ = [
     "metric_columns",
     "run",
     "run_metrics",
+    "run_metrics_by_residence",
     "simulate",
     "versions",
     "with_steps",
@@ -232,6 +233,16 @@ def run_metrics(scenario: ScenarioLike, seed: int | None = None) -> pd.DataFrame
     model = build_model(scenario, seed=seed)
     simulate(model)
     return model.recorder.headline()
+
+
+def run_metrics_by_residence(
+    scenario: ScenarioLike, seed: int | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The metrics table of a run, and the same restricted to the residents of each
+    jurisdiction (``Recorder.headline_by_residence``), by jurisdiction name."""
+    model = build_model(scenario, seed=seed)
+    simulate(model)
+    return model.recorder.headline(), model.recorder.headline_by_residence()
 
 
 def metric_columns(scenario: ScenarioLike) -> list[str]:
