@@ -92,7 +92,8 @@ PLACEHOLDERS: dict[str, str] = {
     "`outcomes`): a run-level outcome's name (`dirisk describe outcomes`; the default "
     "outcomes are of this kind) or `<metric>_<stat>` for a statistic of a metrics column, "
     "with `_last<N>` for an outcome over the last N steps, unless the outcome sets its own "
-    "`name`",
+    "`name`; with `by_residence: true`, then each outcome among each jurisdiction's "
+    "residents as `<column>__<jurisdiction>`",
     "metric": "each column of the metrics table but `step`, in its order",
 }
 _PLACEHOLDER = re.compile(r"<(\w+)>")
