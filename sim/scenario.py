@@ -12,6 +12,8 @@ import difflib
 import hashlib
 import json
 import math
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,11 +23,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     WithJsonSchema,
     create_model,
+    model_serializer,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -63,10 +68,12 @@ __all__ = [
     "ScenarioError",
     "StrictModel",
     "TreatySigned",
+    "UncertaintyRange",
     "Validators",
     "Variant",
     "check_references",
     "deep_merge",
+    "expand_path",
     "from_pydantic",
     "json_schema",
     "list_presets",
@@ -77,6 +84,7 @@ __all__ = [
     "read_yaml",
     "resolve",
     "scenario_to_yaml",
+    "schema_bounds",
     "set_path",
     "validate",
 ]
@@ -628,6 +636,37 @@ Event = Annotated[
 ]
 
 
+class UncertaintyRange(StrictModel):
+    """A scenario's own range for one uncertain parameter: it replaces the range of the
+    uncertainty catalogue (``sim/data/uncertainty.yaml``) for this scenario, or adds a
+    parameter the catalogue does not list."""
+
+    range: tuple[float, float] = Field(
+        description="Lower and upper bound in the parameter's unit (low < high, within the "
+        "schema's bounds, containing the scenario's value)."
+    )
+    distribution: Literal["uniform", "triangular"] | None = Field(
+        None, description="Shape of the draws (default: the catalogue's, else uniform)."
+    )
+    mode: float | None = Field(
+        None,
+        description="Most likely value of a triangular distribution (default: the "
+        "scenario's value).",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UncertaintyRange:
+        low, high = self.range
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        if self.mode is not None:
+            if self.distribution == "uniform":
+                raise ValueError("mode applies to a triangular distribution only")
+            if not low <= self.mode <= high:
+                raise ValueError(f"mode {self.mode} must lie in the range {list(self.range)}")
+        return self
+
+
 class Document(StrictModel):
     """A whole input file (scenario or experiment): plain data and a content hash."""
 
@@ -665,6 +704,12 @@ class Scenario(Document):
     node_network: NodeNetwork = Field(default_factory=NodeNetwork)
     adaptation: Adaptation = Field(default_factory=Adaptation)
     policy_dynamics: PolicyDynamics = Field(default_factory=PolicyDynamics)
+    uncertainty: dict[str, UncertaintyRange | None] | None = Field(
+        None,
+        description="This scenario's changes to the uncertainty catalogue: a dotted path "
+        "('*' for every key at a level) mapped to its own range, or to null to keep the "
+        "parameter at its value in every future (sim.experiments.uncertainty).",
+    )
 
     @model_validator(mode="after")
     def _non_empty(self) -> Scenario:
@@ -672,6 +717,15 @@ class Scenario(Document):
             if not getattr(self, field):
                 raise ValueError(f"{field} must not be empty")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_empty_uncertainty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A scenario without an uncertainty block dumps (and hashes) as it did before
+        # the block existed.
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("uncertainty"):
+            data.pop("uncertainty", None)
+        return data
 
     def profile(self, jurisdiction: str, kind: str) -> RequesterProfile:
         """The requester profile of ``kind`` for residents of ``jurisdiction`` (the
@@ -1003,6 +1057,145 @@ def check_references(scenario: Scenario, *, source: str) -> None:
             known(event.jurisdictions or [], jurs, f"{path}.jurisdictions", "jurisdiction")
         if isinstance(event, NodeShock) and event.jurisdiction is not None:
             known([event.jurisdiction], jurs, f"{path}.jurisdiction", "jurisdiction")
+    if scenario.uncertainty:
+        _check_uncertainty(scenario, source=source)
+
+
+def expand_path(data: dict[str, Any], path: str) -> list[tuple[str, Any]]:
+    """The places a dotted ``path`` names in a scenario mapping, with their values;
+    ``*`` matches every key at its level (as in :func:`set_path`).
+
+    Raises:
+        ScenarioError: a key of the path does not exist, or lies below a value that is
+            not a mapping.
+    """
+    places: list[tuple[str, Any]] = [("", data)]
+    for key in path.split("."):
+        deeper = []
+        for prefix, value in places:
+            where = prefix or "the top level"
+            if not isinstance(value, dict):
+                raise ScenarioError("<parameter>", path, f"{where} is not a mapping")
+            if key != "*" and key not in value:
+                raise ScenarioError(
+                    "<parameter>",
+                    path,
+                    f"no field {key!r} under {where}; expected one of {sorted(value)}",
+                )
+            for name in list(value) if key == "*" else [key]:
+                deeper.append((f"{prefix}.{name}" if prefix else str(name), value[name]))
+        places = deeper
+    return places
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    """A type without Annotated and None arms, and the metadata found on the way."""
+    metadata: list[Any] = []
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            metadata += extra
+        elif origin in (typing.Union, types.UnionType):
+            arms = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(arms) != 1:
+                return annotation, metadata
+            annotation = arms[0]
+        else:
+            return annotation, metadata
+
+
+def schema_bounds(path: str) -> tuple[float, float, bool]:
+    """The bounds the schema puts on the number at a dotted scenario ``path`` (``*`` or
+    any name for a mapping key).
+
+    Returns:
+        Lower bound, upper bound (infinite where there is none) and whether the field
+        holds whole numbers. A bound the schema excludes (``> 0``) is returned as the
+        next representable number above (or below) it.
+
+    Raises:
+        ScenarioError: the path names no field of the schema.
+    """
+    annotation: Any = Scenario
+    metadata: list[Any] = []
+    for key in path.split("."):
+        annotation, _ = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(key)
+            if info is None:
+                raise ScenarioError(
+                    "<parameter>",
+                    path,
+                    f"no field {key!r} in {annotation.__name__}; expected one of "
+                    f"{sorted(annotation.model_fields)}",
+                )
+            annotation, metadata = info.annotation, list(info.metadata)
+        elif typing.get_origin(annotation) is dict:
+            annotation, metadata = typing.get_args(annotation)[1], []
+        else:
+            raise ScenarioError("<parameter>", path, f"{key!r} lies below a value, not a block")
+    annotation, more = _unwrap(annotation)
+    metadata += more
+    low, high = -math.inf, math.inf
+    for item in list(metadata):
+        if isinstance(item, FieldInfo):
+            metadata += item.metadata
+    for item in metadata:
+        if getattr(item, "func", None) is _unit_interval:
+            low, high = max(low, 0.0), min(high, 1.0)
+        if getattr(item, "ge", None) is not None:
+            low = max(low, float(item.ge))
+        if getattr(item, "gt", None) is not None:
+            low = max(low, math.nextafter(float(item.gt), math.inf))
+        if getattr(item, "le", None) is not None:
+            high = min(high, float(item.le))
+        if getattr(item, "lt", None) is not None:
+            high = min(high, math.nextafter(float(item.lt), -math.inf))
+    return low, high, annotation is int
+
+
+def _check_uncertainty(scenario: Scenario, *, source: str) -> None:
+    """Every path of the uncertainty block names numbers of this scenario, and each range
+    lies within the schema's bounds and contains the scenario's value.
+
+    Raises:
+        ScenarioError: at ``uncertainty.<path>``, for the first entry that does not.
+    """
+    data = scenario.to_dict()
+    data.pop("uncertainty", None)
+    for key, entry in (scenario.uncertainty or {}).items():
+        where = f"uncertainty.{key}"
+        try:
+            places = expand_path(data, key)
+            bounds = schema_bounds(key)
+        except ScenarioError as exc:
+            raise ScenarioError(source, where, f"unknown parameter path: {exc.expected}") from None
+        for place, value in places:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ScenarioError(
+                    source,
+                    where,
+                    f"expected a path to a number; {place} is {value!r} in this scenario",
+                )
+        if entry is None:
+            continue
+        low, high = entry.range
+        if low < bounds[0] or high > bounds[1]:
+            raise ScenarioError(
+                source,
+                where,
+                f"expected a range within the schema's bounds [{bounds[0]:g}, {bounds[1]:g}], "
+                f"got {list(entry.range)}",
+            )
+        for place, value in places:
+            if not low <= value <= high:
+                raise ScenarioError(
+                    source,
+                    where,
+                    f"expected a range that contains the scenario's value ({place} = "
+                    f"{value!r}), got {list(entry.range)}",
+                )
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> int:
