@@ -425,3 +425,44 @@ def test_routing_equals_the_search_over_every_nodes_cumulative_weight(
     got = RoutingTable.build(weights, reachable).route(group, np.random.default_rng(seed))
     u = np.random.default_rng(seed).random(draws)
     assert (got == full_table_route(weights, reachable, group, u)).all()
+
+
+def test_rules_by_node_type_equal_the_rules_built_for_each_node():
+    """The serving loop reads one row per node type (host, model kind, compliance): every
+    lookup equals that of rules with one row per node, as they were built before."""
+    model = DiriskModel(load_scenario("defence_in_depth"), seed=3)  # KYC, filters abroad
+    for _ in range(3):
+        model.step()
+    market, nodes = model.market, model.node_table
+    typed = market.serving_rules()
+    filters = market.filter_matrix()
+    extraterritorial = model.extraterritorial()
+    kyc = np.array([a.enforcement.kyc_mandate for a in model.jurisdiction_agents])
+    per_node = ServingRules(
+        n_categories=len(model.category_names),
+        refusal=model.refusal[nodes.model].ravel(),
+        susceptibility=model.susceptibility[nodes.model],
+        node_filter=(filters[nodes.jurisdiction] * nodes.compliant[:, None]).ravel(),
+        ext_filter=(filters * extraterritorial[:, None]).ravel(),
+        compliant=nodes.compliant,
+        kyc_node=nodes.compliant & kyc[nodes.jurisdiction],
+        kyc_ext=kyc & extraterritorial,
+        kyc_category=model.kyc_category,
+        gateway_refusal=market.protocol.gateway_refusal,
+        gateway_kyc=market.protocol.gateway_kyc,
+    )
+    n_cat, n_jur = len(model.category_names), len(model.jurisdiction_names)
+    node, category, apparent, jailbroken = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(nodes.size), np.arange(n_cat), np.arange(n_jur), [0, 1], indexing="ij"
+        )
+    )
+    row, n_types = typed.rows(node), typed.susceptibility.size
+    assert typed.pass_offset.any()  # some jurisdiction filters abroad
+    typed_key = row * n_cat + category + typed.pass_offset[apparent] + jailbroken * n_types * n_cat
+    node_key = node * n_cat + category + per_node.pass_offset[apparent]
+    node_key += jailbroken * nodes.size * n_cat
+    assert (np.take(typed.pass_table, typed_key) == np.take(per_node.pass_table, node_key)).all()
+    gate = per_node.kyc_gate[apparent * nodes.size + node]
+    assert gate.any() and (typed.kyc_gate[apparent * n_types + row] == gate).all()

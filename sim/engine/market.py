@@ -131,38 +131,50 @@ class Market:
         )
 
     def serving_rules(self) -> ServingRules:
-        """Flat lookups for the serving kernel, from the current node and policy state
-        (rebuilt only when that state changes)."""
-        model, nodes = self.model, self.model.node_table
+        """Flat lookups for the serving kernel, one row per node type (host, model kind,
+        compliance), from the current policy state (rebuilt only when that state or a
+        node's type changes)."""
+        model = self.model
         extraterritorial = model.extraterritorial()
         kyc = np.array([a.enforcement.kyc_mandate for a in model.jurisdiction_agents])
-        key = (
-            nodes.model.tobytes(),
-            nodes.compliant.tobytes(),
-            nodes.jurisdiction.tobytes(),
-            model.prohibited.tobytes(),
-            extraterritorial.tobytes(),
-            kyc.tobytes(),
-        )
-        if self._rules_cache is None or self._rules_cache[0] != key:
-            self._rules_cache = (key, self._serving_rules(extraterritorial, kyc))
-        return self._rules_cache[1]
+        key = (model.prohibited.tobytes(), extraterritorial.tobytes(), kyc.tobytes())
+        node_type = self.node_types()
+        cache = self._rules_cache
+        if cache is None or cache[0] != key or not np.array_equal(cache[1], node_type):
+            rules = self._serving_rules(extraterritorial, kyc, node_type)
+            self._rules_cache = (key, node_type, rules)
+        return self._rules_cache[2]
 
-    def _serving_rules(self, extraterritorial: np.ndarray, kyc: np.ndarray) -> ServingRules:
-        model, nodes = self.model, self.model.node_table
+    def node_types(self) -> np.ndarray:
+        """(N,) int32 type of each node: ``(host * M + model kind) * 2 + compliant``."""
+        nodes = self.model.node_table
+        out = nodes.jurisdiction * len(self.model.model_names)
+        out += nodes.model
+        out *= 2
+        out += nodes.compliant
+        return out.astype(np.int32)
+
+    def _serving_rules(
+        self, extraterritorial: np.ndarray, kyc: np.ndarray, node_type: np.ndarray
+    ) -> ServingRules:
+        model = self.model
+        n_models = len(model.model_names)
+        types = np.arange(len(model.jurisdiction_names) * n_models * 2)
+        host, kind, compliant = types // (2 * n_models), (types // 2) % n_models, types % 2 == 1
         filters = self.filter_matrix()
         return ServingRules(
             n_categories=len(model.category_names),
-            refusal=model.refusal[nodes.model].ravel(),
-            susceptibility=model.susceptibility[nodes.model],
-            node_filter=(filters[nodes.jurisdiction] * nodes.compliant[:, None]).ravel(),
+            refusal=model.refusal[kind].ravel(),
+            susceptibility=model.susceptibility[kind],
+            node_filter=(filters[host] * compliant[:, None]).ravel(),
             ext_filter=(filters * extraterritorial[:, None]).ravel(),
-            compliant=nodes.compliant,
-            kyc_node=nodes.compliant & kyc[nodes.jurisdiction],
+            compliant=compliant,
+            kyc_node=compliant & kyc[host],
             kyc_ext=kyc & extraterritorial,
             kyc_category=model.kyc_category,
             gateway_refusal=self.protocol.gateway_refusal,
             gateway_kyc=self.protocol.gateway_kyc,
+            node_type=node_type,
         )
 
     def grow(self, n_new: int) -> None:

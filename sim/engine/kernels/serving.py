@@ -81,34 +81,42 @@ class Demand:
 
 @dataclass(frozen=True)
 class ServingRules:
-    """What each node does with each category, as flat lookup arrays.
+    """What each kind of node does with each category, as flat lookup arrays.
 
-    ``N`` nodes, ``C`` categories, ``J`` jurisdictions. Flat (X*C,) arrays are indexed
-    ``x * C + category``.
+    A node's rules follow from a few of its traits (host, model kind, compliance), so the
+    arrays have one row per *node type* and ``node_type`` gives each node's row (None:
+    one row per node). ``T`` rows, ``C`` categories, ``J`` jurisdictions. Flat (X*C,)
+    arrays are indexed ``x * C + category``. The tables the serving loop reads are then
+    as small as the types, whatever the number of nodes.
     """
 
     n_categories: int
-    refusal: np.ndarray  #: (N*C,) model refusal probability
-    susceptibility: np.ndarray  #: (N,) jailbreak success probability of the node's model
-    node_filter: np.ndarray  #: (N*C,) host filter catch probability (0 unless compliant)
+    refusal: np.ndarray  #: (T*C,) model refusal probability
+    susceptibility: np.ndarray  #: (T,) jailbreak success probability of the model
+    node_filter: np.ndarray  #: (T*C,) host filter catch probability (0 unless compliant)
     ext_filter: np.ndarray  #: (J*C,) filter imposed abroad (0 unless extraterritorial)
-    compliant: np.ndarray  #: (N,) bool
-    kyc_node: np.ndarray  #: (N,) bool, node gates KYC categories for everyone
+    compliant: np.ndarray  #: (T,) bool
+    kyc_node: np.ndarray  #: (T,) bool, node gates KYC categories for everyone
     kyc_ext: np.ndarray  #: (J,) bool, apparent jurisdiction imposes KYC extraterritorially
     kyc_category: np.ndarray  #: (C,) bool, category behind KYC
     gateway_refusal: np.ndarray  #: (C,) probability a central gateway refuses (0: none)
     gateway_kyc: np.ndarray  #: (C,) bool, gateway serves only verified users
+    node_type: np.ndarray | None = None  #: (N,) int, each node's row (None: row = node)
+
+    def rows(self, node: np.ndarray) -> np.ndarray:
+        """The row of the rules of each of ``node`` (ids >= 0)."""
+        return node if self.node_type is None else self.node_type[node]
 
     @cached_property
     def pass_table(self) -> np.ndarray:
-        """(F+1, 2, N*C) probability that an attempt passes (``1 - refusal_probability``):
+        """(F+1, 2, T*C) probability that an attempt passes (``1 - refusal_probability``):
         by the filter abroad it meets (row 0: none; row 1+f: that of the f-th jurisdiction
-        filtering abroad), not jailbroken or jailbroken, node and category."""
-        n_nodes = self.susceptibility.size
+        filtering abroad), not jailbroken or jailbroken, node type and category."""
+        n_types = self.susceptibility.size
         model = self.refusal * (1 - np.repeat(self.susceptibility, self.n_categories))
         rows = [[(1 - self.refusal) * (1 - self.node_filter), (1 - model) * (1 - self.node_filter)]]
-        node = np.repeat(np.arange(n_nodes), self.n_categories)
-        category = np.tile(np.arange(self.n_categories), n_nodes)
+        node = np.repeat(np.arange(n_types), self.n_categories)
+        category = np.tile(np.arange(self.n_categories), n_types)
         for j in np.flatnonzero(self.pass_offset):
             apparent = np.full(node.size, j)
             rows.append(
@@ -125,7 +133,7 @@ class ServingRules:
     @cached_property
     def pass_offset(self) -> np.ndarray:
         """(J,) offset into the flat :attr:`pass_table` of the row of requests appearing in
-        each jurisdiction (0 unless it filters abroad); add ``N*C`` if jailbroken."""
+        each jurisdiction (0 unless it filters abroad); add ``T*C`` if jailbroken."""
         filtering = self.ext_filter.reshape(-1, self.n_categories).any(axis=1)
         row = np.zeros(filtering.size, dtype=np.int64)
         row[filtering] = 1 + np.arange(filtering.sum())
@@ -133,9 +141,9 @@ class ServingRules:
 
     @cached_property
     def kyc_gate(self) -> np.ndarray:
-        """(J*N,) bool, indexed ``apparent * N + node``: an attempt meets a KYC gate at the
-        node (the node gates its KYC categories for everyone, or the apparent jurisdiction
-        imposes KYC abroad and the node complies)."""
+        """(J*T,) bool, indexed ``apparent * T + node type``: an attempt meets a KYC gate
+        at the node (the node gates its KYC categories for everyone, or the apparent
+        jurisdiction imposes KYC abroad and the node complies)."""
         gate = self.kyc_node[None, :] | (self.kyc_ext[:, None] & self.compliant[None, :])
         return gate.ravel()
 
@@ -164,15 +172,19 @@ class ServingResult:
     first_node: np.ndarray  #: int64 node of the first attempt (-1 here: none reached)
     retried: np.ndarray  #: requests that made more than one attempt (all others made one)
     kyc_blocked: int  #: attempts refused by a KYC gate
-    reached: list[np.ndarray]  #: node * C + category of the attempts that reached a node,
-    #: one array per round
+    reached: list[tuple[np.ndarray, np.ndarray]]  #: node and category of the attempts
+    #: that reached a node, one pair per round
     n_cells: int  #: N * C
+    n_categories: int  #: C
 
     @cached_property
     def arrivals(self) -> np.ndarray:
         """(N*C,) attempts that reached each node, by category."""
-        cells = np.concatenate(self.reached) if self.reached else np.zeros(0, dtype=np.int64)
-        return np.bincount(cells, minlength=self.n_cells)
+        if not self.reached:
+            return np.zeros(self.n_cells, dtype=np.int64)
+        node = np.concatenate([n for n, _ in self.reached]).astype(np.int64)
+        category = np.concatenate([c for _, c in self.reached])
+        return np.bincount(node * self.n_categories + category, minlength=self.n_cells)
 
     @cached_property
     def status(self) -> np.ndarray:
@@ -199,7 +211,8 @@ def refusal_probability(
     jailbroken: np.ndarray,
     rules: ServingRules,
 ) -> np.ndarray:
-    """Probability that a node refuses an attempt on content grounds.
+    """Probability that a node refuses an attempt on content grounds (``node``: the
+    node's row in ``rules``, its type).
 
     ``1 - (1 - r_model) * (1 - r_filter)``, where ``r_model`` is the model's refusal
     probability, scaled by ``1 - susceptibility`` when the attempt is jailbroken, and
@@ -270,13 +283,13 @@ def serve(
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
-    reached_cells = []
+    arrived = []  # (node, category) of the attempts that reached a node, per round
     idx = np.arange(n, dtype=np.int64)
     last = np.broadcast_to(np.int64(-1), (n,))  # no node to avoid yet (read-only, no copy)
     remembering = bool((demand.preferred >= 0).any())
     if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
         exposed = rules.kyc_category[demand.category] & ~demand.verified
-    n_nodes = routing.n_nodes
+    n_types = rules.susceptibility.size
     # Only requests whose reach group has no node can be left without one.
     stranded = not routing.has_node.all() and not routing.has_node[group].all()
     cell_count = rules.susceptibility.size * n_cat
@@ -321,9 +334,10 @@ def serve(
                 a[reached] for a in (idx, node, cat, apparent, jailbreak)
             )
         admitted = admit(node, remaining, rng)
-        cell = node * n_cat + cat
-        reached_cells.append(cell)
-        key = cell + rules.pass_offset[apparent]  # into the flat pass table
+        arrived.append((node, cat))
+        row = rules.rows(node)  # the node's type
+        key = row * n_cat + cat
+        key += rules.pass_offset[apparent]  # into the flat pass table
         trying = np.flatnonzero(jailbreak > 0)
         if trying.size:
             hit = trying[rng.random(trying.size) < jailbreak[trying]]
@@ -333,7 +347,7 @@ def serve(
         if check_kyc:
             sub = np.flatnonzero(exposed[idx] & admitted)
             if sub.size:
-                sub = sub[rules.kyc_gate[apparent[sub] * n_nodes + node[sub]]]
+                sub = sub[rules.kyc_gate[apparent[sub] * n_types + row[sub]]]
                 refused[sub] = True
                 kyc_blocked += int(sub.size)
                 quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
@@ -359,6 +373,7 @@ def serve(
         first_node=first_node,
         retried=retried,
         kyc_blocked=kyc_blocked,
-        reached=reached_cells,
+        reached=arrived,
         n_cells=remaining.size * n_cat,
+        n_categories=n_cat,
     )
