@@ -29,6 +29,7 @@ import copy
 import functools
 import math
 import sys
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,6 +68,7 @@ __all__ = [
     "draw_futures",
     "load_catalogue",
     "main",
+    "splice_markdown",
 ]
 
 #: The catalogue file (package data).
@@ -542,47 +544,64 @@ def catalogue_markdown(
     catalogue: UncertaintyCatalogue | None = None, baseline: str | Path = "baseline"
 ) -> str:
     """The section of docs/CALIBRATION.md that lists the catalogue: each parameter's
-    baseline value, range, distribution and basis, then the exclusions."""
+    baseline value, range, distribution, absorbing shares and basis, then the
+    exclusions."""
     catalogue = catalogue or load_catalogue()
     data = load_scenario(baseline).to_dict()
+    resolved = catalogue_for(baseline, catalogue)
+    intro = (
+        f"{len(catalogue.parameters)} entries give a range: {len(resolved.parameters)} "
+        "parameters of the baseline, since an entry with `*` gives the same range to every "
+        "key at that level. A share of a vector that sums to 1 names the shares that "
+        "absorb the difference, in proportion to their values (`*`: every share at that "
+        "level that does not vary itself); those count as varied with it. "
+        f"{len(catalogue.excluded)} entries are left without a range, for the reasons in "
+        "the second table."
+    )
     lines = [
-        f"{len(catalogue.parameters)} entries give a range (an entry with `*` applies the "
-        "same range to every key at that level); "
-        f"{len(catalogue.excluded)} are left without one, with the reason below.",
+        textwrap.fill(intro, width=88, break_on_hyphens=False, break_long_words=False),
         "",
-        "| parameter | baseline | range | distribution | basis |",
-        "|---|---|---|---|---|",
+        "| parameter | baseline | range | distribution | absorbed by | basis |",
+        "|---|---|---|---|---|---|",
     ]
     for p in catalogue.parameters:
         values = {v for _, v in expand_path(data, p.path)}
         value = _number_text(values.pop(), p.integer) if len(values) == 1 else "varies"
         shape = p.distribution
         if p.distribution == "triangular":
-            shape += f" (mode {_number_text(p.mode) if p.mode is not None else 'baseline'})"
+            shape += (
+                f", mode {_number_text(p.mode)}" if p.mode is not None else ", mode at baseline"
+            )
         if p.integer:
             shape += ", whole numbers"
-        basis = p.rationale
-        if p.source:
-            basis = f"{p.source}: {basis}"
-        if p.absorbed_by:
-            absorbers = " and ".join(f"`{path}`" for path in p.absorbed_by)
-            basis += f"; {absorbers} absorb the difference in proportion"
+        basis = f"{p.source}: {p.rationale}" if p.source else p.rationale
+        absorbers = ", ".join(f"`{path}`" for path in p.absorbed_by)
         range_text = f"{_number_text(p.low, p.integer)} – {_number_text(p.high, p.integer)}"
-        lines.append(f"| `{p.path}` | {value} | {range_text} | {shape} | {basis} |")
-    lines += [
-        "",
-        "Left without a range:",
-        "",
-        "| parameter | reason |",
-        "|---|---|",
-    ]
+        lines.append(f"| `{p.path}` | {value} | {range_text} | {shape} | {absorbers} | {basis} |")
+    lines += ["", "| left without a range | reason |", "|---|---|"]
     lines += [f"| `{e.path}` | {e.reason} |" for e in catalogue.excluded]
     return "\n".join(lines) + "\n"
 
 
+def splice_markdown(document: str, section: str | None = None) -> str:
+    """``document`` with the text between :data:`MARKDOWN_BEGIN` and
+    :data:`MARKDOWN_END` replaced by ``section`` (default: :func:`catalogue_markdown`).
+
+    Raises:
+        ValueError: the document lacks the markers.
+    """
+    if MARKDOWN_BEGIN not in document or MARKDOWN_END not in document:
+        raise ValueError("the document has no uncertainty markers")
+    head, rest = document.split(MARKDOWN_BEGIN, 1)
+    _, tail = rest.split(MARKDOWN_END, 1)
+    section = catalogue_markdown() if section is None else section
+    return f"{head}{MARKDOWN_BEGIN}\n{section}{MARKDOWN_END}{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the catalogue's section of docs/CALIBRATION.md (``--markdown``) or a
-    summary of the catalogue resolved against a scenario."""
+    """Print the catalogue's section of docs/CALIBRATION.md (``--markdown``), write it
+    into the document (``--write FILE``), or list the catalogue resolved against a
+    scenario with its notes."""
     parser = argparse.ArgumentParser(
         prog="python -m sim.experiments.uncertainty",
         description="The uncertainty catalogue (sim/data/uncertainty.yaml).",
@@ -591,11 +610,23 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown", action="store_true", help="print the section of docs/CALIBRATION.md"
     )
     parser.add_argument(
+        "--write",
+        type=Path,
+        metavar="FILE",
+        help="replace the section between the markers of FILE (docs/CALIBRATION.md)",
+    )
+    parser.add_argument(
         "--scenario", default="baseline", help="resolve against this scenario (default: baseline)"
     )
     args = parser.parse_args(argv)
     if args.markdown:
         sys.stdout.write(catalogue_markdown())
+        return 0
+    if args.write is not None:
+        from sim.common.files import atomic_write_text
+
+        atomic_write_text(args.write, splice_markdown(args.write.read_text(encoding="utf-8")))
+        sys.stdout.write(f"wrote {args.write}\n")
         return 0
     resolved = catalogue_for(args.scenario)
     for p in resolved.parameters:
