@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.engine.nodes import Node
 from sim.results.runner import build_model, run_metrics, with_steps
 from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
@@ -412,3 +413,25 @@ def test_tables_before_any_step_are_empty_with_the_run_columns_and_types():
     for name, table in full.items():
         assert len(empty[name]) == 0, name
         pd.testing.assert_series_equal(empty[name].dtypes, table.dtypes, obj=name)
+
+
+def test_node_agents_made_on_first_use_have_the_ids_of_agents_made_at_start():
+    """Node agents are made when first asked for, before or after nodes enter, with the
+    ids they would have had if made with the model: after the jurisdictions', in node
+    order; Mesa's agent registry includes them."""
+    spec = load_scenario("classroom_demo").to_dict()
+    spec["timeline"].append({"step": 1, "kind": "node_shock", "action": "add", "count": 40})
+    early = sim.build_model(spec, steps=4)
+    first_ids = [a.unique_id for a in early.nodes]
+    late = sim.build_model(spec, steps=4)
+    for _ in range(4):
+        early.step()
+        late.step()
+    assert late.node_table.size == early.node_table.size > len(first_ids)
+    n_jur = len(late.jurisdiction_names)
+    for model in (early, late):
+        ids = [a.unique_id for a in model.nodes]
+        assert ids == list(range(n_jur + 1, n_jur + 1 + model.node_table.size))
+        assert [a.index for a in model.nodes] == list(range(model.node_table.size))
+        assert len(model.agents) == n_jur + model.node_table.size
+        assert len(model.agents_by_type[Node]) == model.node_table.size

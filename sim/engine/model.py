@@ -132,8 +132,9 @@ class DiriskModel(mesa.Model):
             self.sign_treaty(group, name=f"treaty {number}")
         self.requesters = Requesters.create(scenario, self.rng)
         self.node_table = NodeTable.create(scenario, self.rng)
-        self.nodes = AgentSet([], random=self.random)
-        self._add_node_agents(0)
+        # Node agents are views onto node_table, made when first asked for (a million
+        # Mesa agents take seconds to register); their ids are those they would have had.
+        self._node_agents: AgentSet | None = None
         # The node network is built when first needed (imitation, diffusion, p2p, entry,
         # the explorer); its seed is drawn now, so the run's stream does not depend on it.
         self._graph_seed = int(self.rng.integers(2**31 - 1))
@@ -167,6 +168,32 @@ class DiriskModel(mesa.Model):
         self.adapt(demand, outcome)
         self.recorder.record(demand, outcome)
         self.fire_events()
+
+    @property
+    def nodes(self) -> AgentSet:
+        """The node agents (Mesa), one view per row of ``node_table``, made on first use."""
+        if self._node_agents is None:
+            self._node_agents = AgentSet([], random=self.random)
+            self._add_node_agents(0)
+        return self._node_agents
+
+    @property
+    def agents(self) -> AgentSet:
+        """Every agent of the model (Mesa), node agents included."""
+        _ = self.nodes
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], AgentSet]:
+        """The agents by class (Mesa), node agents included."""
+        _ = self.nodes
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """The agent classes of the model (Mesa), node agents included."""
+        _ = self.nodes
+        return super().agent_types
 
     @property
     def node_graph(self) -> nx.Graph:
@@ -313,7 +340,8 @@ class DiriskModel(mesa.Model):
         first = self.node_table.size
         alive = np.flatnonzero(self.node_table.active)
         self.node_table.extend(new)
-        self._add_node_agents(first)
+        if self._node_agents is not None:
+            self._add_node_agents(first)
         attach(
             self.node_graph,
             range(first, self.node_table.size),
@@ -326,8 +354,9 @@ class DiriskModel(mesa.Model):
         self.market.grow(new.size)
 
     def _add_node_agents(self, first: int) -> None:
+        agents = self._node_agents
         for index in range(first, self.node_table.size):
-            self.nodes.add(Node(self, index))
+            agents.add(Node(self, index))
 
     def log_event(
         self, event: str, *, jurisdiction: str = "", node_id: int = -1, detail: str = ""
