@@ -7,18 +7,33 @@ writes the catalogue; the numbers in docs/SCENARIOS.md come from here, never by 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis.attribution import Attribution, attribute
 from sim.common.files import atomic_write_text
 from sim.common.seeds import replication_seeds
 from sim.common.stats import mean_ci
+from sim.experiments.channels import CHANNELS
+from sim.experiments.compare import compare
+from sim.output.attribution_report import describe_attribution
 from sim.results.outcomes import outcome, outcome_values
 from sim.results.runner import run, versions
 from sim.scenario import list_presets, load_scenario
 
-__all__ = ["RUN_OUTCOMES", "TAIL_DAYS", "TAIL_OUTCOMES", "catalogue", "key_numbers", "main"]
+__all__ = [
+    "ATTRIBUTION_DAYS",
+    "RUN_OUTCOMES",
+    "TAIL_DAYS",
+    "TAIL_OUTCOMES",
+    "catalogue",
+    "key_numbers",
+    "leakage_drivers",
+    "main",
+    "treaty_findings",
+]
 
 #: Key numbers over the last :data:`TAIL_DAYS` days of a run (registry outcomes).
 TAIL_OUTCOMES = (
@@ -35,6 +50,8 @@ TAIL_OUTCOMES = (
 RUN_OUTCOMES = ("relocations", "takedowns", "treaty_links")
 #: Days at the end of a run the tail outcomes are computed over.
 TAIL_DAYS = 30
+#: Days of each preset's attribution of leakage (its first days, or the whole run).
+ATTRIBUTION_DAYS = 60
 
 
 def key_numbers(name: str, seeds: int) -> dict[str, tuple[float, float]]:
@@ -57,8 +74,9 @@ def _cell(value: tuple[float, float], unit: str) -> str:
     return f"{mean:,.0f} ± {half:,.0f}"
 
 
-def catalogue(seeds: int = 3) -> str:
-    """The markdown catalogue of every preset."""
+def catalogue(seeds: int = 3, *, attribution_seeds: int = 0, workers: int | None = None) -> str:
+    """The markdown catalogue of every preset (with ``attribution_seeds``, also what
+    drives each preset's leakage and why treaties barely move it)."""
     lines = [
         "# Preset scenarios",
         "",
@@ -80,6 +98,7 @@ def catalogue(seeds: int = 3) -> str:
         "",
     ]
     rows = []
+    drivers: dict[str, Attribution] = {}
     for name in list_presets():
         spec = load_scenario(name)
         numbers = key_numbers(name, seeds)
@@ -102,6 +121,9 @@ def catalogue(seeds: int = 3) -> str:
             spec_of = outcome(key)
             lines.append(f"| {spec_of.label} | {_cell(value, spec_of.unit)} |")
         lines.append("")
+        if attribution_seeds:
+            section, drivers[name] = leakage_drivers(name, attribution_seeds, workers=workers)
+            lines += section
         rows.append((name, numbers))
     side = (
         "harm_completion_rate",
@@ -119,16 +141,135 @@ def catalogue(seeds: int = 3) -> str:
         f"| {name} | " + " | ".join(f"{numbers[k][0]:.1%}" for k in side) + " |"
         for name, numbers in rows
     ]
+    if attribution_seeds:
+        lines += ["", *treaty_findings(seeds, drivers.get("baseline"))]
     return "\n".join(lines) + "\n"
+
+
+def leakage_drivers(
+    name: str, seeds: int, *, workers: int | None = None
+) -> tuple[list[str], Attribution]:
+    """The section on what drives a preset's policy leakage, and the attribution behind
+    it (over the first :data:`ATTRIBUTION_DAYS` days, in a temporary folder)."""
+    spec = load_scenario(name)
+    days = min(spec.steps, ATTRIBUTION_DAYS)
+    with tempfile.TemporaryDirectory() as folder:
+        result = attribute(
+            spec,
+            Path(folder) / name,
+            outcome_name="policy_leakage",
+            seeds=seeds,
+            steps=days,
+            workers=workers,
+        )
+    lines = [
+        f"**What drives policy leakage** (Shapley attribution over the first {days} days, "
+        f"{seeds} common seeds; `dirisk attribute {name} --outcome policy_leakage`):",
+        "",
+        "| channel | contribution to leakage (pp) | share |",
+        "|---|---|---|",
+    ]
+    for row in result.table.itertuples(index=False):
+        label = CHANNELS[row.channel].label
+        if not row.applies:
+            lines.append(f"| {label} | does not apply: {row.reason} | |")
+        else:
+            lines.append(
+                f"| {label} | {100 * row.contribution:+.1f} [{100 * row.low:+.1f}, "
+                f"{100 * row.high:+.1f}] | {row.share:.0%} |"
+            )
+    return [*lines, "", describe_attribution(result), ""], result
+
+
+def treaty_findings(seeds: int, drivers: Attribution | None = None) -> list[str]:
+    """Why the treaty presets barely move leakage, and what would: paired comparisons
+    over the full run length, and the baseline's attribution (``drivers``)."""
+
+    def leakage(a: str, b: str | None = None, params: tuple = ()) -> pd.Series:
+        return compare(a, b, params=params, seeds=seeds).summary.set_index("metric")
+
+    def said(rows: pd.DataFrame, name: str = "policy_leakage") -> str:
+        row = rows.loc[name]
+        return (
+            f"{100 * row['mean_a']:.1f}% → {100 * row['mean_b']:.1f}% "
+            f"({100 * row['diff']:+.1f} pp [{100 * row['diff_low']:+.1f}, "
+            f"{100 * row['diff_high']:+.1f}], {row['verdict']})"
+        )
+
+    audits = tuple((f"jurisdictions.{j}.enforcement.audit_rate", 0.1) for j in ("eu", "us", "row"))
+    treaty = leakage("baseline", "global_treaty")
+    static = leakage("global_treaty", params=(("policy_dynamics.enabled", False),))
+    audited = leakage("global_treaty", params=audits)
+    spend = audited.loc["enforcement_spend_usd"]
+    compliant = leakage("baseline", "compliance_everywhere")
+    unprobed = leakage(
+        "baseline", "protocol_self_governance", (("market.validators.probe_rate", 0.0),)
+    )
+    probed = leakage("baseline", "protocol_self_governance")
+    lines = [
+        "## Why enforcement treaties barely move leakage",
+        "",
+        f"Policy leakage over the whole run, paired over {seeds} common seeds:",
+        "",
+        f"* baseline → global_treaty: {said(treaty)};",
+        "* global_treaty → the same without policy dynamics (prohibitions do not spread "
+        f"and the treaty does not grow): {said(static)}; spreading prohibitions add "
+        "requests to the prohibited count in regimes whose nodes do not filter them;",
+        "* global_treaty → the same with an audit rate of 0.1 a day in the EU-like, US-like "
+        f"and rest-of-world regimes: {said(audited)}, at {spend['mean_b'] / spend['mean_a']:.0f} "
+        "times the enforcement spend;",
+        f"* baseline → compliance_everywhere: {said(compliant)}.",
+        "",
+        "A treaty acts through audits, fines and partner takedowns. They reach a node only "
+        "when an audit lands on it on a day it serves a prohibited request, and then take "
+        "it down with some probability; the market's spare capacity and retries send the "
+        "refused or blocked requests to the non-compliant nodes that remain.",
+    ]
+    if drivers is not None:
+        shares = drivers.table[drivers.table["applies"]].set_index("channel")["share"]
+        top = shares.sort_values(ascending=False)
+        few = ", ".join(
+            f"{CHANNELS[c].label} ({shares[c]:.0%})"
+            for c in ("havens", "cross_border")
+            if c in shares
+        )
+        lines.append(
+            f"In the baseline's attribution above, {CHANNELS[top.index[0]].label} "
+            f"({top.iloc[0]:.0%}) and {CHANNELS[top.index[1]].label} ({top.iloc[1]:.0%}) "
+            "carry most of the leakage" + (f"; {few} carry little." if few else ".")
+        )
+    lines += [
+        "",
+        "What moves leakage is node-side compliance: filters that apply the requester's "
+        "rules on every node, the haven's included (compliance_everywhere). This is a "
+        "finding of the model as calibrated, not a defect: it would change if audits "
+        "reached a large share of the violating capacity every day, if takedowns removed "
+        "capacity faster than spare capacity absorbs it (a market near its capacity), or if "
+        "requesters did not retry.",
+        "",
+        "Under the validators protocol, validators score miners on helpfulness (the share of "
+        "benign prompts they answer), which permissive models maximise, and probing miners "
+        "with harmful prompts counters it. Against the baseline's open market: "
+        f"protocol_self_governance {said(probed)}; the same without probing {said(unprobed)}.",
+    ]
+    return lines
 
 
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--attribution-seeds",
+        type=int,
+        default=3,
+        help="seeds of each preset's attribution of leakage (0: none)",
+    )
+    parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/SCENARIOS.md"))
     args = parser.parse_args()
-    atomic_write_text(args.out, catalogue(args.seeds))
+    text = catalogue(args.seeds, attribution_seeds=args.attribution_seeds, workers=args.workers)
+    atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
 
 
