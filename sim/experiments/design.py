@@ -35,12 +35,17 @@ def grid_values(factor: Factor, levels: int) -> list[Any]:
 
 
 def design_points(experiment: Experiment) -> pd.DataFrame:
-    """The experiment's design: column ``point`` (0, 1, ...) and one column per factor.
+    """The experiment's design: column ``point`` (0, 1, ...) and one column per factor
+    (per uncertain parameter's path, for an experiment of futures).
 
     The same experiment always gives the same points (SALib samplers are seeded with
     ``design.seed``, default the experiment's seed). Saltelli and Morris points come in
     the order their SALib analysers expect.
     """
+    if experiment.futures is not None:
+        table = pd.DataFrame(experiment.futures)
+        table.insert(0, "point", np.arange(len(table), dtype="int64"))
+        return table
     design, factors = experiment.design, experiment.factors
     seed = experiment.design_seed
     names = [f.name for f in factors]

@@ -235,7 +235,16 @@ class Experiment(Document):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="Merged into the base scenario before the factors."
     )
-    factors: list[Factor] = Field(min_length=1)
+    factors: list[Factor] = Field(
+        default_factory=list, description="The uncertain factors (none with `futures`)."
+    )
+    futures: list[dict[str, float]] | None = Field(
+        None,
+        description="Instead of factors and a design: one design point per mapping of "
+        "dotted path to value, a future drawn from the uncertainty catalogue "
+        "(sim.experiments.uncertainty; dirisk robust writes these), applied with the "
+        "catalogue's absorbing shares.",
+    )
     design: Design = Field(default_factory=Design)
     replications: Annotated[int, Field(ge=1, le=100_000)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
@@ -274,6 +283,10 @@ class Experiment(Document):
 
     @model_validator(mode="after")
     def _consistent(self) -> Experiment:
+        if bool(self.factors) == (self.futures is not None):
+            raise ValueError("give factors, or futures (one mapping of path to value each)")
+        if self.futures is not None and not self.futures:
+            raise ValueError("futures must hold at least one future")
         names = [f.name for f in self.factors]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

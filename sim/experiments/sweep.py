@@ -36,6 +36,7 @@ from sim.experiments.experiment import (
     summarise_metrics,
 )
 from sim.experiments.folder import SweepError, SweepFolder, parquet_bytes, utc_now
+from sim.experiments.uncertainty import apply_future
 from sim.results.runner import run_metrics, run_metrics_by_residence
 from sim.scenario import validate
 
@@ -126,6 +127,8 @@ def execute(
         parts: dict[str, bytes] = {}
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
+            if experiment.futures is not None:
+                data = apply_future(data, experiment.futures[spec.point])
             scenario = validate(data, source=f"design point {spec.point}")
             if experiment.by_residence:
                 metrics, residents = run_metrics_by_residence(scenario, seed=spec.seed)
