@@ -191,6 +191,7 @@ def test_a_scenarios_block_narrows_a_range_and_null_drops_a_parameter(baseline):
         "nodes.filter_recall": None,
         "requesters.kinds.*.persistence": {"range": [1, 5]},
         "market.validators.count": {"range": [32, 128], "distribution": "triangular"},
+        "nodes.capacity_dispersion": {"range": [0.3, 0.8], "mode": 0.6},
     }
     spec = validate(with_block(baseline, block))
     resolved = catalogue_for(spec)
@@ -206,6 +207,8 @@ def test_a_scenarios_block_narrows_a_range_and_null_drops_a_parameter(baseline):
         assert (persistence.low, persistence.high, persistence.integer) == (1, 5, True)
     added = resolved.get("market.validators.count")  # not in the catalogue: added
     assert added.integer and added.mode == 64
+    dispersion = resolved.get("nodes.capacity_dispersion")  # a mode makes it triangular
+    assert (dispersion.distribution, dispersion.mode) == ("triangular", 0.6)
     table = draw_futures(spec, 30, seed=2)
     assert "nodes.filter_recall" not in table
     assert table["requesters.kinds.malicious.share"].between(0.005, 0.02).all()

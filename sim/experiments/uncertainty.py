@@ -336,7 +336,11 @@ def catalogue_for(
                         f"expected a range holding two whole numbers or more for {place}, "
                         f"got {list(override.range)}",
                     )
-            distribution = override.distribution or (base.distribution if base else "uniform")
+            distribution = override.distribution or (
+                "triangular"
+                if override.mode is not None
+                else (base.distribution if base else "uniform")
+            )
             mode = override.mode
             if (
                 mode is None
