@@ -349,7 +349,8 @@ def test_a_gateway_stop_ends_refused_and_lets_the_rest_through():
 
 
 def test_block_counts_of_a_block_beyond_uint16_are_exact(population):
-    """Flags and sums are uint16 while every block fits; a bigger block needs int32."""
+    """Flags and sums are uint16 while every block fits; a bigger block's flags are
+    bools, counted block by block."""
     sizes = [70_000, 3]
     n = sum(sizes)
     req = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,10 +148,11 @@ class Requesters:
 
     @functools.cached_property
     def _flag_dtype(self) -> type:
-        """Type of the per-requester flags and of their block sums: uint16 while every
-        block's count fits in it (half the bytes of int32), else int32. Flags and sums
-        share one type: summing into a wider one costs a cast, three times the sum."""
-        return np.uint16 if self.block_sizes.max(initial=0) <= np.iinfo(np.uint16).max else np.int32
+        """Type of the per-requester flags: uint16 while every block's count fits in it,
+        summed over each block in that type (summing into a wider one costs a cast, three
+        times the sum); else bool, counted block by block (``count_nonzero``: a byte per
+        requester and no cast, for blocks large enough that a call per block is cheap)."""
+        return np.uint16 if self.block_sizes.max(initial=0) <= np.iinfo(np.uint16).max else bool
 
     def block_counts(self, *groups: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
         """(B, len(groups)): per block, the number of *distinct* requesters in each group.
@@ -162,9 +164,11 @@ class Requesters:
         for row, (who, flag) in zip(seen, groups, strict=True):
             if flag is None:
                 row[who] = 1  # 1-D fancy assignment: twice as fast as seen[i, who]
+            elif row.dtype == bool:
+                row[who[flag]] = True
             else:  # seen if any of the requester's requests counts (same type: fast loop)
                 np.maximum.at(row, who, flag.astype(row.dtype))
-        return self._blocks.sums(seen).T
+        return self._block_sums(seen).T
 
     def knowing_counts(self) -> np.ndarray:
         """(B, 1): per block, requesters who know a node (none without memory or word of
@@ -173,7 +177,14 @@ class Requesters:
             return np.zeros((self.block_sizes.size, 1), dtype=self._flag_dtype)
         flags = self._flags(1)
         np.greater_equal(self.known, 0, out=flags[0])
-        return self._blocks.sums(flags).T
+        return self._block_sums(flags).T
+
+    def _block_sums(self, flags: np.ndarray) -> np.ndarray:
+        """(rows, B) flags set in each block (see :attr:`_flag_dtype`)."""
+        if flags.dtype != bool:
+            return self._blocks.sums(flags)
+        bounds = list(itertools.pairwise(self.block_start.tolist()))
+        return np.array([[np.count_nonzero(row[a:b]) for a, b in bounds] for row in flags])
 
     def _flags(self, rows: int) -> np.ndarray:
         """(rows, R) zeros of :attr:`_flag_dtype`, one per requester.

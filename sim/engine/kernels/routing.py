@@ -86,35 +86,35 @@ class RoutingTable:
         (G, N)."""
         n_groups = reachable.shape[0]
         drawable = reachable & (weights > 0)
-        group, node = np.nonzero(drawable)  # by group, nodes ascending within a group
-        sizes = np.bincount(group, minlength=n_groups)
-        has_node = sizes > 0
-        entries = np.maximum(sizes, 1)  # an empty group keeps one entry: node -1
-        start = np.zeros(n_groups + 1, dtype=np.int64)
-        np.cumsum(entries, out=start[1:])
-        table = np.empty(int(start[-1]))
-        entry_node = np.full(table.size, -1, dtype=np.int32)
-        picked = weights[node]
-        first = 0
-        for g in range(n_groups):  # the running sum of each row, as over all N nodes
-            lo = int(start[g])
-            if not has_node[g]:
-                table[lo] = g + 1.0
-                continue
-            cum = np.cumsum(picked[first : first + sizes[g]])
-            np.add(cum / cum[-1], g, out=table[lo : lo + sizes[g]])
-            entry_node[lo : lo + sizes[g]] = node[first : first + sizes[g]]
-            first += int(sizes[g])
+        tables, nodes, guides = [], [], []
+        entries = np.ones(n_groups, dtype=np.int64)  # an empty group keeps one entry
+        start = 0
+        for g in range(n_groups):
+            node = np.flatnonzero(drawable[g]).astype(np.int32)
+            if node.size:  # the running sum of the row, as over all N nodes
+                cum = np.cumsum(weights[node])
+                value = np.add(cum / cum[-1], g)
+            else:
+                node, value = np.full(1, -1, dtype=np.int32), np.full(1, g + 1.0)
+            entries[g] = value.size
+            # Each entry's guide cell (its value less g is exact: g <= value <= g + 1).
+            cells = GUIDE_RESOLUTION * value.size
+            cell = ((value - g) * cells).astype(np.int64)
+            guide = np.empty(cells + 1, dtype=np.int32)  # half the cache footprint of int64
+            guide[0] = start
+            np.cumsum(np.bincount(cell, minlength=cells + 1)[:-1], out=guide[1:])
+            guide[1:] += start
+            tables.append(value)
+            nodes.append(node)
+            guides.append(guide)
+            start += value.size
+        table = np.concatenate(tables) if tables else np.zeros(0)
+        entry_node = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int32)
+        guide = np.concatenate(guides) if guides else np.zeros(0, dtype=np.int32)
+        has_node = drawable.any(axis=1)
         cells = (GUIDE_RESOLUTION * entries).astype(np.float64)
         base = np.zeros(n_groups, dtype=np.int64)
         np.cumsum(GUIDE_RESOLUTION * entries[:-1] + 1, out=base[1:])
-        # Each entry's guide cell (its value less g is exact: g <= value <= g + 1).
-        owner = np.repeat(np.arange(n_groups), entries)
-        cell = base[owner] + ((table - owner) * cells[owner]).astype(np.int64)
-        width = int(base[-1] + cells[-1] + 1) if n_groups else 0
-        counts = np.bincount(cell, minlength=width)
-        guide = np.zeros(width, dtype=np.int32)  # int32: half the cache footprint
-        np.cumsum(counts[:-1], out=guide[1:])
         return cls(
             table=table,
             guide=guide,

@@ -321,7 +321,10 @@ def serve(
             if remembering:
                 preferred = demand.preferred[idx]
                 node = np.where(routing.reaches(reach, preferred), preferred, node)
-            first_node[idx] = node
+            if idx.size == n:  # every request (idx is 0..n-1)
+                first_node[:] = node
+            else:
+                first_node[idx] = node
         else:
             same = node == last  # last is -1 only for attempts the gateway carried over
             if rules.gateway:
@@ -352,11 +355,14 @@ def serve(
                 kyc_blocked += int(sub.size)
                 quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
         ok = admitted & ~refused
-        done = idx[ok]
-        served_by[done] = node[ok]
+        whole = round_ == 0 and idx.size == n  # idx is 0..n-1: no index arrays needed
+        if whole:
+            np.copyto(served_by, node, where=ok)
+        else:
+            served_by[idx[ok]] = node[ok]
         # Failed attempts (a minority): give up, or retry next round.
         failed = np.flatnonzero(~ok)
-        pending = idx[failed]
+        pending = failed if whole else idx[failed]
         final = round_ + 1 > demand.persistence[pending]
         if quitting.size:
             final |= np.isin(failed, quitting, assume_unique=True)
