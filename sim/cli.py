@@ -355,6 +355,12 @@ def compare(
         )
 
 
+def _spread(row: object, unit: str) -> str:
+    """A mean effect over futures and the 5% and 95% quantiles of its futures."""
+    mean, low, high = (_fmt_diff(row[k], unit) for k in ("mean_effect", "q05", "q95"))  # type: ignore[index]
+    return f"{mean} [{low}, {high}]"
+
+
 def _fmt_diff(value: float, unit: str) -> str:
     """A difference for people: shares in signed percentage points."""
     if value is None or math.isnan(value):
@@ -474,6 +480,124 @@ def attribute(
 
 
 @app.command()
+def robust(
+    policies: Annotated[
+        list[str] | None,
+        typer.Argument(help="Policies: presets or scenario files (and/or --param changes)."),
+    ] = None,
+    against: Annotated[str, typer.Option(help="The base scenario (a preset or a file).")] = "",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="PATH=VALUE: one more policy, the base with these changes."),
+    ] = None,
+    futures: Annotated[int, typer.Option(min=2, help="Futures drawn (Latin hypercube).")] = 100,
+    seeds: Annotated[int, typer.Option(min=1, help="Common seeds per future.")] = 3,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the futures and the runs.")] = 0,
+    harm_threshold: Annotated[
+        float, typer.Option(help="Share of the base's harm a policy must prevent to hold.")
+    ] = 0.10,
+    cost_threshold: Annotated[
+        float, typer.Option(help="Rise in over-refusal (share points) that is a cost.")
+    ] = 0.01,
+    out: Annotated[
+        Path | None, typer.Option(help="Robustness folder (default: robust/<base>); rerun resumes.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
+    ] = None,
+) -> None:
+    """Policies across plausible futures: effects, how often each holds, its cost to
+    legitimate users, its regret, and where it fails."""
+    from sim.analysis.robustness import RobustnessError
+    from sim.analysis.robustness import robust as run_robust
+    from sim.experiments.compare import parse_param, with_params
+    from sim.experiments.folder import SweepError
+
+    if not against:
+        raise fail("give the base scenario with --against BASE")
+    if not policies and not param:
+        raise fail("name at least one policy, or --param PATH=VALUE changes of the base")
+    try:
+        base = load_scenario(against)
+        chosen = [(load_scenario(p).name, p) for p in policies or []]
+        if param:
+            changes = [parse_param(p) for p in param]
+            chosen.append((f"{base.name}_changed", with_params(base, changes)))
+        result = run_robust(
+            base,
+            chosen,
+            out or Path("robust") / base.name,
+            futures=futures,
+            seeds=seeds,
+            steps=steps,
+            seed=seed,
+            harm_threshold=harm_threshold,
+            cost_threshold=cost_threshold,
+            workers=workers,
+            scheduler=scheduler,
+        )
+    except (ScenarioError, SweepError, RobustnessError) as exc:
+        raise fail(str(exc)) from None
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc).strip("\"'")) from None
+    rows = result.summary.set_index(["policy", "outcome"])
+    view = Table(title=f"{len(result.futures)} futures of {base.name} × {seeds} common seeds")
+    for col in (
+        "policy",
+        "holds in",
+        "costly in",
+        "harm completed (effect)",
+        "leakage",
+        "dual-use over-refusal",
+        "spend",
+    ):
+        view.add_column(col, justify="left" if col == "policy" else "right")
+    for policy in dict.fromkeys(result.summary["policy"]):
+        first = rows.loc[(policy, "harmful_completed")]
+        view.add_row(
+            policy,
+            f"{first['holds_share']:.0%}",
+            f"{first['costly_share']:.0%}",
+            *(
+                _spread(rows.loc[(policy, name)], unit)
+                for name, unit in (
+                    ("harmful_completed", "count"),
+                    ("policy_leakage", "share"),
+                    ("dual_use_over_refusal", "share"),
+                    ("enforcement_spend_usd", "USD"),
+                )
+            ),
+        )
+    out_console.print(view)
+    out_console.print(
+        f"effects: mean over futures [5%, 95% of futures]; holds: harm falls by at least "
+        f"{harm_threshold:.0%}; costly: over-refusal rises by more than "
+        f"{100 * cost_threshold:g} points",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for row in result.regret.itertuples(index=False):
+        out_console.print(
+            f"regret of {row.policy}: mean {row.mean_regret:,.1f}, worst {row.worst_regret:,.0f} "
+            f"harmful requests; best in {row.best_in_share:.0%} of futures",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for row in result.boxes[result.boxes["box"] == 1].itertuples(index=False):
+        out_console.print(
+            f"{row.policy} fails ({row.method}): {row.rule} (coverage {row.coverage:.0%}, "
+            f"density {row.density:.0%})",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+
+
+@app.command()
 def report(
     runs: Annotated[
         list[Path],
@@ -488,20 +612,24 @@ def report(
 ) -> None:
     """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
     from sim.analysis.attribution import AttributionError
+    from sim.analysis.robustness import RobustnessError
     from sim.experiments.folder import SweepFolder
     from sim.output.attribution_report import make_attribution_report
     from sim.output.report import ReportError, make_report
+    from sim.output.robust_report import make_robust_report
     from sim.output.sweep_report import make_sweep_report
 
     target = out or runs[0] / "report"
     try:
         if len(runs) == 1 and (runs[0] / "attribution.json").is_file():
             path = make_attribution_report(runs[0], target)
+        elif len(runs) == 1 and (runs[0] / "robust.json").is_file():
+            path = make_robust_report(runs[0], target)
         elif len(runs) == 1 and SweepFolder(runs[0]).manifest_path.is_file():
             path = make_sweep_report(runs[0], target)
         else:
             path = make_report(runs, target)
-    except (ReportError, AttributionError) as exc:
+    except (ReportError, AttributionError, RobustnessError) as exc:
         raise fail(str(exc)) from None
     out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)
 
