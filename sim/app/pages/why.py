@@ -30,7 +30,7 @@ OUTCOMES = {
     "were served anyway",
     "harm_completion_rate": "{value} of harmful requests were completed",
 }
-#: Attributions kept per session (the oldest folder is deleted first).
+#: Attributions kept per visitor of the explorer (the oldest folder is deleted first).
 MAX_KEPT = 4
 
 
@@ -121,7 +121,7 @@ def scratch() -> tempfile.TemporaryDirectory[str]:
 
 
 def keep(key: str, result: Attribution) -> None:
-    """Remember ``result`` for this session; drop the oldest beyond :data:`MAX_KEPT`."""
+    """Remember ``result`` for this visitor; drop the oldest beyond :data:`MAX_KEPT`."""
     results: dict[str, Attribution] = st.session_state.setdefault("attributions", {})
     results[key] = result
     folders: dict[str, str] = st.session_state.setdefault("attribution_folders", {})
