@@ -1,16 +1,7 @@
-"""dirisk explorer: `streamlit run app.py`."""
+"""dirisk explorer: `streamlit run app.py` (from a checkout; installed: `dirisk app`)."""
 
-import streamlit as st
+from pathlib import Path
 
-st.set_page_config(page_title="dirisk explorer", layout="wide")
-st.navigation(
-    [
-        st.Page("sim/app/pages/run.py", title="Run", default=True),
-        st.Page("sim/app/pages/watch.py", title="Watch"),
-        st.Page("sim/app/pages/compare.py", title="Compare"),
-        st.Page("sim/app/pages/why.py", title="Why it leaks"),
-        st.Page("sim/app/pages/explore.py", title="Explore sweeps"),
-        st.Page("sim/app/pages/learn.py", title="Learn"),
-        st.Page("sim/app/pages/export.py", title="Export"),
-    ]
-).run()
+from sim.app.navigation import run_explorer
+
+run_explorer(Path("sim/app/pages"))

@@ -597,6 +597,37 @@ def robust(
         )
 
 
+@app.command(name="app")
+def app_command(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
+    address: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+) -> None:
+    """Start the explorer in the browser (the packaged Streamlit app)."""
+    import subprocess
+
+    from sim.app import explorer_path
+
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(explorer_path()),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    out_console.print(f"dirisk explorer at http://{address}:{port}", highlight=False)
+    raise typer.Exit(subprocess.call(command))
+
+
 @app.command()
 def report(
     runs: Annotated[

@@ -8,7 +8,18 @@ import streamlit as st
 
 __all__: list[str] = []
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+#: The documents: packaged with an installed dirisk (sim/docs), or the checkout's docs/.
+DOCS = next(
+    (
+        folder
+        for folder in (
+            Path(__file__).resolve().parents[2] / "docs",
+            Path(__file__).resolve().parents[3] / "docs",
+        )
+        if (folder / "ODD.md").is_file()
+    ),
+    Path(__file__).resolve().parents[3] / "docs",
+)
 
 GLOSSARY = {
     "Abliteration": "Removing a model's refusal behaviour by deleting the single direction in "
