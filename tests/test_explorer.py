@@ -157,3 +157,23 @@ def test_the_folder_box_refuses_paths_outside_its_roots(monkeypatch, tmp_path, f
     assert not at.exception
     assert "outside the folders the explorer may open" in at.error[0].value
     assert "not a readable folder" not in at.error[0].value  # says nothing of what is there
+
+
+def test_compare_runs_the_run_pages_levers_and_keeps_its_result():
+    at = app()
+    at.slider(key="malicious").set_value(0.0).run()  # the Run page's levers
+    at.switch_page("sim/app/pages/compare.py").run()
+    assert at.selectbox(key="a").value == "the Run page's scenario, with its levers"
+    at.radio(key="mode").set_value("A with one parameter changed").run()
+    at.text_input(key="path").set_value("jurisdictions.*.enforcement.audit_rate")
+    at.text_input(key="value").set_value("0.05")
+    at.slider(key="compare_steps").set_value(10)
+    at.slider(key="replications").set_value(2)
+    at.button(key="compare").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value.set_index("measure")
+    assert table.iloc[:, 0]["harmful requests completed"] == "0"  # A: nobody malicious
+    assert "e+" not in " ".join(table.astype(str).to_numpy().ravel())
+    assert chart(at, "difference_chart")["data"][0]["error_x"]["type"] == "data"
+    at.slider(key="replications").set_value(3).run()  # another widget: the result stays
+    assert at.dataframe and "have changed since this comparison" in at.info[0].value

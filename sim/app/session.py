@@ -16,9 +16,9 @@ __all__ = ["MAX_RUNS", "last_run", "run_cached"]
 MAX_RUNS = 8
 
 
-def run_cached(spec: Scenario, seed: int) -> Results:
+def run_cached(spec: Scenario, seed: int, *, remember: bool = True) -> Results:
     """The run of ``spec`` with ``seed``: from the session if there, else simulated with
-    a progress bar. The last run is remembered for the other pages."""
+    a progress bar. With ``remember``, it becomes the last run the other pages show."""
     runs: dict[str, Results] = st.session_state.setdefault("runs", {})
     key = run_key(spec, seed)
     if key not in runs:
@@ -33,7 +33,8 @@ def run_cached(spec: Scenario, seed: int) -> Results:
         bar.empty()
         while len(runs) > MAX_RUNS:
             runs.pop(next(iter(runs)))
-    st.session_state["last_run"] = key
+    if remember:
+        st.session_state["last_run"] = key
     return runs[key]
 
 

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import yaml
 
@@ -23,13 +24,18 @@ st.caption(
     "Both scenarios run on the same seeds (common random numbers), so the difference "
     "between them is measured more precisely than either alone."
 )
+CURRENT = "the Run page's scenario, with its levers"
 presets = list(list_presets())
+current = st.session_state.get("run_page_scenario")
+choices = ([CURRENT] if current else []) + presets
 left, right = st.columns(2)
-name_a = left.selectbox("Scenario A", presets, index=presets.index("baseline"), key="a")
+name_a = left.selectbox(
+    "Scenario A", choices, index=choices.index("baseline") if not current else 0, key="a"
+)
 mode = right.radio("Scenario B is", ["another preset", "A with one parameter changed"], key="mode")
 if mode == "another preset":
     name_b = right.selectbox(
-        "Scenario B", presets, index=presets.index("defence_in_depth"), key="b"
+        "Scenario B", choices, index=choices.index("defence_in_depth"), key="b"
     )
 else:
     path = right.text_input(
@@ -41,29 +47,51 @@ else:
     name_b = f"{name_a} with {path} = {value}"
 replications = st.slider("Replications (seeds)", 2, 10, 3, key="replications")
 steps = st.slider("Days per run", 10, 365, 60, key="compare_steps")
-if not st.button("Compare", type="primary", key="compare"):
-    st.stop()
 
-data_a = load_scenario(name_a).to_dict()
-try:
-    if mode == "another preset":
-        data_b = load_scenario(name_b).to_dict()
-    else:
-        data_b = copy.deepcopy(data_a)
-        set_path(data_b, path, yaml.safe_load(value))
-    specs = [
-        validate(apply(data, Controls(steps=steps)), source=name)
-        for data, name in ((data_a, name_a), (data_b, name_b))
-    ]
-except (ScenarioError, yaml.YAMLError) as exc:
-    st.error(str(exc).splitlines()[0])
-    st.stop()
-result = compare(
-    specs[0],
-    specs[1],
-    seeds=replications,
-    runner=lambda spec, seed: run_cached(spec, seed).metrics,
+
+def scenario_of(name: str) -> dict:
+    """A choice as a scenario mapping: a preset, or the Run page's (levers applied)."""
+    return copy.deepcopy(current) if name == CURRENT else load_scenario(name).to_dict()
+
+
+inputs = (
+    name_a,
+    mode,
+    name_b,
+    replications,
+    steps,
+    str(current) if CURRENT in (name_a, name_b) else "",
 )
+kept = st.session_state.get("comparison")
+if st.button("Compare", type="primary", key="compare"):
+    data_a = scenario_of(name_a)
+    try:
+        if mode == "another preset":
+            data_b = scenario_of(name_b)
+        else:
+            data_b = copy.deepcopy(data_a)
+            set_path(data_b, path, yaml.safe_load(value))
+        specs = [
+            validate(apply(data, Controls(steps=steps)), source=name)
+            for data, name in ((data_a, name_a), (data_b, name_b))
+        ]
+    except (ScenarioError, yaml.YAMLError) as exc:
+        st.error(str(exc).splitlines()[0])
+        st.stop()
+    result = compare(
+        specs[0],
+        specs[1],
+        seeds=replications,
+        runner=lambda spec, seed: run_cached(spec, seed, remember=False).metrics,
+    )
+    kept = {"inputs": inputs, "result": result, "names": (name_a, name_b)}
+    st.session_state["comparison"] = kept
+if kept is None:
+    st.stop()
+if kept["inputs"] != inputs:
+    st.info("The choices above have changed since this comparison: press **Compare** to update it.")
+result = kept["result"]
+name_a, name_b = kept["names"]
 
 
 def shown(value: float, unit: str, *, signed: bool = False) -> str:
@@ -101,3 +129,27 @@ st.caption(
     "apart, not that they are equal (add seeds). Differences of shares are in percentage "
     "points. `dirisk compare` gives the same numbers on the command line."
 )
+
+shares = result.summary[[outcome(m).unit == "share" for m in result.summary["metric"]]]
+figure = go.Figure(
+    go.Scatter(
+        x=100 * shares["diff"],
+        y=[outcome(m).label for m in shares["metric"]],
+        mode="markers",
+        marker={"size": 10, "color": "#0072B2"},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": 100 * (shares["diff_high"] - shares["diff"]),
+            "arrayminus": 100 * (shares["diff"] - shares["diff_low"]),
+        },
+        hovertemplate="%{y}: %{x:+.1f} pp<extra></extra>",
+    )
+)
+figure.add_vline(x=0, line_color="black", line_width=1)
+figure.update_layout(
+    xaxis_title="B − A (percentage points), with its 95% interval",
+    height=320,
+    margin={"t": 20, "b": 10},
+)
+st.plotly_chart(figure, key="difference_chart")

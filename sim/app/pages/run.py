@@ -147,6 +147,7 @@ except ScenarioError as exc:
     st.error(str(exc))
     st.stop()
 seed = int(state["seed"])
+st.session_state["run_page_scenario"] = spec.to_dict()  # for the Compare page
 too_big = work_limit_problem(spec)
 if too_big:
     st.error(too_big)
