@@ -177,3 +177,23 @@ def test_compare_runs_the_run_pages_levers_and_keeps_its_result():
     assert chart(at, "difference_chart")["data"][0]["error_x"]["type"] == "data"
     at.slider(key="replications").set_value(3).run()  # another widget: the result stays
     assert at.dataframe and "have changed since this comparison" in at.info[0].value
+
+
+def test_heatmap_cells_show_their_values_and_ticks_are_rounded():
+    import pandas as pd
+
+    from sim.app.figures import heatmap_figure
+
+    cells = pd.DataFrame(
+        {
+            "x": ["0.30000000000000004", "0.7"],
+            "x_order": [0, 1],
+            "y": ["[0.123456, 0.5)", "[0.5, 0.987654]"],
+            "y_order": [0, 1],
+            "value": [0.123456, 0.5],
+            "runs": [2, 2],
+        }
+    )
+    trace = heatmap_figure(cells, x_title="x", y_title="y", value_title="v").data[0]
+    assert trace.texttemplate == "%{z:.3g}"
+    assert list(trace.x) == ["0.3", "0.7"] and list(trace.y) == ["[0.123, 0.5)", "[0.5, 0.988]"]

@@ -4,6 +4,7 @@ attribution to channels of leakage."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import matplotlib
@@ -125,6 +126,11 @@ def sankey_figure(flows: pd.DataFrame, jurisdictions: list[str]) -> go.Figure:
     return figure
 
 
+def _rounded(label: str) -> str:
+    """A tick label with its numbers to 3 significant digits (bins keep their brackets)."""
+    return re.sub(r"-?\d+\.\d+(?:e-?\d+)?", lambda m: f"{float(m[0]):.3g}", label)
+
+
 def heatmap_figure(
     cells: pd.DataFrame, *, x_title: str, y_title: str, value_title: str
 ) -> go.Figure:
@@ -140,10 +146,11 @@ def heatmap_figure(
     }
     figure = go.Figure(
         go.Heatmap(
-            x=list(xs),
-            y=list(ys),
+            x=[_rounded(str(v)) for v in xs],
+            y=[_rounded(str(v)) for v in ys],
             z=grid["value"],
             customdata=grid["runs"],
+            texttemplate="%{z:.3g}",
             colorscale="Viridis",
             colorbar=dict(title=dict(text=value_title, side="right")),
             hovertemplate=f"{x_title}: %{{x}}<br>{y_title}: %{{y}}<br>"
