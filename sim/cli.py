@@ -629,6 +629,150 @@ def app_command(
 
 
 @app.command()
+def optimize(
+    base: Annotated[str, typer.Argument(help="The base scenario: a preset or a file.")],
+    levers: Annotated[
+        Path,
+        typer.Option(
+            help="Levers file (YAML): each lever's path(s), bounds [low, high] or type: bool."
+        ),
+    ],
+    objectives: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="OUTCOME:min or OUTCOME:max, comma-separated or repeated (default: "
+            "harmful_completed, benign_over_refusal, dual_use_over_refusal and "
+            "enforcement_spend_usd, all min); enforcement_spend_usd:min is always one."
+        ),
+    ] = None,
+    futures: Annotated[
+        int, typer.Option(min=1, help="Futures every candidate runs in (drawn once).")
+    ] = 10,
+    generations: Annotated[int, typer.Option(min=1, help="Generations of the search.")] = 10,
+    population: Annotated[int, typer.Option(min=2, help="Candidates per generation.")] = 20,
+    statistic: Annotated[
+        str,
+        typer.Option(help="Over the futures: mean, or q90 (the 90th percentile, worse side)."),
+    ] = "mean",
+    reevaluate: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Fresh futures the Pareto policies are re-run in (default: --futures; 0: none).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the futures, the runs and the search.")
+    ] = 0,
+    steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Optimisation folder (default: optimizations/<base>_<levers file>); rerun resumes."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per generation.")] = False,
+) -> None:
+    """Search for robust policies: the lever settings that are Pareto-optimal over
+    plausible futures (NSGA-II, NSGA-III above three objectives), re-evaluated over fresh
+    futures; pareto.csv, policies/, pareto.png and reevaluation.csv."""
+    from sim.experiments.folder import SweepError
+    from sim.experiments.optimize import OptimizeError
+    from sim.experiments.optimize import optimize as run_optimize
+    from sim.output.optimize_report import pareto_figure
+
+    if workers is not None and scheduler is not None:
+        raise fail("give --workers or --scheduler, not both")
+    try:
+        spec = load_scenario(base)
+        target = out or Path("optimizations") / f"{spec.name}_{levers.stem}"
+        result = run_optimize(
+            base,
+            levers,
+            target,
+            objectives=objectives,
+            futures=futures,
+            generations=generations,
+            population=population,
+            seed=seed,
+            steps=steps,
+            statistic=statistic,
+            reevaluate=reevaluate,
+            workers=workers,
+            scheduler=scheduler,
+            progress=None
+            if quiet
+            else lambda line: err_console.print(line, highlight=False, markup=False),
+        )
+        figures = pareto_figure(result)
+    except (ScenarioError, SweepError, OptimizeError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write the results ({exc.strerror or exc}: {exc.filename})") from None
+    pareto, settings = result.pareto, result.settings
+    verdict = None
+    if result.reevaluation is not None:
+        verdict = result.reevaluation.set_index("policy")["non_dominated"]
+    view = Table(
+        title=f"{spec.name}: Pareto-optimal policies, {settings['statistic']} over "
+        f"{settings['futures']} futures ({settings['algorithm']})"
+    )
+    view.add_column("policy", justify="right")
+    for column in result.levers.columns:
+        view.add_column(column.replace("_", " "), justify="right")
+    for objective in result.objectives:
+        view.add_column(outcome_of(objective.outcome).label, justify="right")
+    if verdict is not None:
+        view.add_column(f"over {settings['reevaluate']} fresh futures")
+    shown = 20
+    for row in pareto.head(shown).to_dict("records"):
+        cells = [str(row["policy"])]
+        cells += [_lever_cell(row[c]) for c in result.levers.columns]
+        cells += [_fmt(row[o.outcome], outcome_of(o.outcome).unit) for o in result.objectives]
+        if verdict is not None:
+            cells.append("non-dominated" if verdict.get(row["policy"]) else "dominated")
+        view.add_row(*cells)
+    out_console.print(view)
+    say = out_console.print
+    if len(pareto) > shown:
+        say(f"... {len(pareto) - shown} more policies in pareto.csv", highlight=False)
+    evaluated = len(result.history)
+    say(
+        f"{len(pareto)} Pareto-optimal policies among {evaluated} candidates evaluated",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if verdict is not None:
+        say(
+            f"{int(verdict.sum())} of {len(pareto)} stay non-dominated over "
+            f"{settings['reevaluate']} fresh futures (reevaluation.csv)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    say(
+        f"pareto.csv, policies/policy_<k>.yaml, {', '.join(f.name for f in figures)} and "
+        f"history.csv written to {target}/",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _lever_cell(value: object) -> str:
+    """A lever value in a table: switches as true/false, numbers to 4 digits."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@app.command()
 def report(
     runs: Annotated[
         list[Path],
