@@ -53,7 +53,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.algorithms.moo.nsga3 import NSGA3
 from pymoo.core.algorithm import Algorithm
@@ -136,6 +137,14 @@ CONCURRENT_CANDIDATES = 8
 _IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
+def _field_error(field_name: str, message: str) -> PydanticCustomError:
+    """A validation error of one field of a lever found by a check across its fields
+    (:func:`load_levers` reports it at that field's path)."""
+    return PydanticCustomError(
+        "lever_field", "{message}", {"field": field_name, "message": message}
+    )
+
+
 class OptimizeError(ValueError):
     """An optimisation cannot run as asked: bad objectives or statistic, a folder that
     holds another optimisation, or evaluations that failed."""
@@ -164,23 +173,38 @@ class Lever(StrictModel):
     )
     integer: bool = Field(False, description="Whole numbers only (number levers).")
 
+    @field_validator("path")
+    @classmethod
+    def _some_path(cls, path: str | list[str]) -> str | list[str]:
+        paths = [path] if isinstance(path, str) else path
+        if not paths or any(not p for p in paths):
+            raise ValueError("give a dotted scenario path, or a list of them")
+        return path
+
+    @field_validator("bounds")
+    @classmethod
+    def _ordered(cls, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+        if bounds is not None:
+            low, high = bounds
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"bounds must be [low, high] with low < high, got {list(bounds)}")
+        return bounds
+
     @model_validator(mode="after")
     def _domain(self) -> Lever:
-        if not self.paths or any(not p for p in self.paths):
-            raise ValueError("give a dotted scenario path, or a list of them")
         if self.type == "bool":
             if self.bounds is not None:
-                raise ValueError("a bool lever takes no bounds (it is false or true)")
+                raise _field_error("bounds", "a bool lever takes no bounds (it is false or true)")
             if self.integer:
-                raise ValueError("integer applies to number levers, not to type: bool")
+                raise _field_error("integer", "integer applies to number levers, not type: bool")
             return self
         if self.bounds is None:
-            raise ValueError("give bounds: [low, high] (or type: bool for a switch)")
+            raise _field_error("bounds", "give bounds: [low, high] (or type: bool for a switch)")
         low, high = self.bounds
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"bounds must be [low, high] with low < high, got {list(self.bounds)}")
         if self.integer and not (float(low).is_integer() and float(high).is_integer()):
-            raise ValueError(f"an integer lever has whole-number bounds, got {list(self.bounds)}")
+            raise _field_error(
+                "bounds", f"an integer lever has whole-number bounds, got {list(self.bounds)}"
+            )
         return self
 
     @property
@@ -223,22 +247,6 @@ class LeverSet(Document):
 
     description: str = Field("", description="What the levers stand for.")
     levers: list[Lever] = Field(min_length=1, description="The levers, in column order.")
-
-    @model_validator(mode="after")
-    def _unique(self) -> LeverSet:
-        columns = [lever.column for lever in self.levers]
-        for index, column in enumerate(columns):
-            if columns.index(column) != index:
-                raise ValueError(
-                    f"two levers are called {column!r} (levers {columns.index(column)} and "
-                    f"{index}); give each a distinct name"
-                )
-            if column in RESERVED_COLUMNS:
-                raise ValueError(
-                    f"lever {index} is called {column!r}, a column every result table has; "
-                    "give it another name"
-                )
-        return self
 
     @property
     def columns(self) -> list[str]:
@@ -288,23 +296,52 @@ def load_levers(
     try:
         levers = LeverSet.model_validate(data)
     except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "lever_field":
+            where = ".".join([*(str(p) for p in first["loc"]), first["ctx"]["field"]])
+            raise ScenarioError(source, where, first["ctx"]["message"]) from None
         raise from_pydantic(exc, source) from None
+    _check_names(levers, source)
     if base is not None:
         check_levers(levers, base, source=source)
     return levers
 
 
+def _check_names(levers: LeverSet, source: str) -> None:
+    """Every lever's column name is distinct and is not a column of the result tables.
+
+    Raises:
+        ScenarioError: at ``levers.<i>.name``.
+    """
+    columns = levers.columns
+    for index, column in enumerate(columns):
+        if columns.index(column) != index:
+            raise ScenarioError(
+                source,
+                f"levers.{index}.name",
+                f"lever {columns.index(column)} is called {column!r} too; give each lever a "
+                "distinct name",
+            )
+        if column in RESERVED_COLUMNS:
+            raise ScenarioError(
+                source,
+                f"levers.{index}.name",
+                f"{column!r} is a column every result table has; give the lever another name",
+            )
+
+
 def check_levers(
     levers: LeverSet, base: Scenario | Mapping[str, Any], *, source: str = "<levers>"
 ) -> None:
-    """Check the levers against the base scenario: every path names values of the
-    lever's kind (numbers, or switches for ``type: bool``), bounds lie within the
+    """Check the levers against the base scenario: names are distinct, every path names
+    values of the lever's kind (numbers, or switches for ``type: bool``), bounds lie within the
     schema's, whole-number fields have integer levers, no two levers set one place, and
     each lever at either end of its range gives a valid scenario.
 
     Raises:
         ScenarioError: at ``levers.<i>.<field>`` of ``source``.
     """
+    _check_names(levers, source)
     data = base.to_dict() if isinstance(base, Scenario) else copy.deepcopy(dict(base))
     taken: dict[str, str] = {}
     for index, lever in enumerate(levers.levers):
