@@ -156,7 +156,11 @@ if too_big:
 shown = st.session_state.get("shown_run")
 if st.button("Run", type="primary", key="run"):
     previous = shown
+    cancel = st.empty()
+    # Any click starts the page again, which stops a run between two days.
+    cancel.button("Cancel this run", key="cancel")
     run_cached(spec, seed)
+    cancel.empty()
     shown = {"key": run_key(spec, seed), "previous": previous["key"] if previous else None}
     st.session_state["shown_run"] = shown
 runs = st.session_state.get("runs", {})

@@ -1,0 +1,76 @@
+"""Regression tests of the explorer in Chromium: what a class or a lab hit first (levers
+that kept the previous preset's values, node counts that overlapped instead of stacking,
+levers lost on another page, a SQL box that could write, a folder box that opened any
+path). Fixtures and the Chromium rule come from tests/test_browser.py."""
+
+from __future__ import annotations
+
+import shutil
+
+from playwright.sync_api import expect
+from test_browser import browser_type_launch_args, server, shot  # noqa: F401
+
+
+def select(page, label: str, option: str) -> None:
+    """Choose ``option`` in the selectbox labelled ``label``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_preset_sets_every_lever_and_node_counts_stack(server, page):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_text("Run a scenario").wait_for()
+    protocol = page.get_by_role("combobox", name="Market protocol", exact=True)
+    select(page, "Preset", "protocol_self_governance")
+    expect(protocol).to_have_value("validators")  # the lever shows the preset's value
+    select(page, "Preset", "classroom_demo")
+    expect(protocol).to_have_value("open")
+    page.get_by_role("button", name="Run", exact=True).click()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    charts.nth(5).wait_for()
+    stacked = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter(p => p.data && p.data.some(t => t.stackgroup))
+            .map(p => [p.data.every(t => t.stackgroup === 'total'), p.layout.yaxis.range[1]])"""
+    )
+    assert stacked and all(every for every, _ in stacked)
+    assert all(top >= 295 for _, top in stacked)  # the stack reaches all ~300 nodes
+    shot(page, "run_stacked")
+
+
+def test_levers_survive_a_visit_to_another_page(server, page):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_text("Run a scenario").wait_for()
+    page.get_by_text("Everyone signs an enforcement treaty").click()
+    page.get_by_role("link", name="Learn").click()
+    page.get_by_text("Glossary").wait_for()
+    page.get_by_role("link", name="Run").click()
+    box = page.get_by_role("checkbox", name="Everyone signs an enforcement treaty")
+    box.wait_for(state="attached")
+    assert box.is_checked()
+
+
+def test_the_sql_box_cannot_write_and_the_folder_box_stays_in_its_roots(
+    server, page, sweep_dir, tmp_path
+):
+    copy = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, copy)
+    before = (copy / "manifest.json").read_bytes()
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_role("link", name="Explore sweeps").click()
+    folder = page.get_by_label("Folder of sweeps, or one sweep's folder")
+    folder.fill("/etc")
+    folder.press("Enter")
+    page.get_by_text("outside the folders the explorer may open").wait_for()
+    folder.fill(str(copy))
+    folder.press("Enter")
+    page.get_by_text("Audits against filters, in a tiny world.").wait_for()
+    sql = page.get_by_role("textbox", name="SQL", exact=True)
+    sql.fill(f"COPY (SELECT 1 AS x) TO '{copy}/manifest.json'")
+    page.get_by_role("button", name="Run the query").click()
+    page.get_by_text("only SELECT queries").wait_for()
+    assert (copy / "manifest.json").read_bytes() == before
+    shot(page, "explore_sql_refused")
