@@ -296,8 +296,8 @@ def network_figure(
         ]
         colour = PALETTE[j_index % len(PALETTE)]
         figure.add_scatter(
-            x=here["x"],
-            y=here["y"],
+            x=here["x"].tolist(),
+            y=here["y"].tolist(),
             mode="markers",
             name=str(jur),
             legendgroup="host",
@@ -320,8 +320,8 @@ def network_figure(
     if highlight:
         lit = drawn[(drawn["served_today"] > 0) & (drawn["host_harmful"] > 0)]
         figure.add_scatter(
-            x=lit["x"],
-            y=lit["y"],
+            x=lit["x"].tolist(),
+            y=lit["y"].tolist(),
             mode="markers",
             name="served where harmful requests were served today",
             marker=dict(symbol="circle-open", size=17, color=HIGHLIGHT, line=dict(width=2)),
