@@ -662,7 +662,7 @@ class SweepEvaluation:
                 "replications": 1,
                 "seed": seed,
                 "steps": self.steps,
-                "outcomes": [{"outcome": name} for name in self.outcomes],
+                "outcomes": [{"outcome": outcome} for outcome in self.outcomes],
             },
             source=f"candidate {name}",
         )
