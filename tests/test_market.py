@@ -5,9 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim
-from sim.engine.kernels.consensus import consensus, incentive
+from sim.engine.kernels.consensus import (
+    NOISE_LEVELS,
+    consensus,
+    incentive,
+    lognormal_levels,
+    sorted_consensus,
+    yuma_incentive,
+)
+from sim.engine.protocols.validators import ValidatorSet
+from sim.scenario import load_scenario
 from tests.conftest import tiny_scenario
 
 SEEDS = range(4)
@@ -203,3 +214,95 @@ def test_subnets_stay_balanced_as_miners_join():
     assert list(sizes) == [220, 220, 220]
     relative = model.market.protocol.validators.relative_incentive(model.node_table.active)
     assert relative.mean() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ validators: fast kernels
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_miners=st.integers(1, 40),
+    n_val=st.sampled_from([1, 3, 5, 8, 64, 70]),
+    kappa=st.sampled_from([0.0, 0.3, 0.5, 0.9, 1.0]),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sorted_consensus_equals_the_stake_weighted_quantile(n_miners, n_val, kappa, ties, seed):
+    """Keys that carry weight and stake together give exactly the quantile of the
+    argsort and running sum over each miner's validators, ties included."""
+    rng = np.random.default_rng(seed)
+    weights = rng.random((n_miners, n_val)).astype(np.float32)
+    if ties:  # repeated weights (all validators agree at the start)
+        weights = np.round(weights * 4).astype(np.float32) / 4
+    stake = rng.integers(0, 1 << 20, n_val)
+    stake[0] += 1  # some stake
+    got = sorted_consensus(weights, stake, kappa)
+    expected = consensus(weights.T.astype(np.float64), stake.astype(np.float64), kappa)
+    assert (got == expected).all()
+
+
+@pytest.mark.parametrize("n_miners, n_subnets", [(1, 1), (600, 3), (5000, 20), (4099, 17)])
+def test_yuma_incentive_by_miner_equals_the_incentive_by_validator(n_miners, n_subnets):
+    """Scores by miner in single precision, stake in whole units, blocks of subnets:
+    the incentive of the (validators, miners) statement to single precision, offline
+    miners at zero, every subnet with online miners summing to one."""
+    rng = np.random.default_rng(n_miners)
+    scores = rng.lognormal(0, 0.3, (n_miners, 64)).astype(np.float32)
+    active = rng.random(n_miners) < 0.9
+    active[0] = True
+    stake = rng.integers(1, 1 << 24, 64)
+    subnet = np.arange(n_miners) % n_subnets
+    got = yuma_incentive(scores, active, stake, 0.5, n_subnets)
+    online = (scores * active[:, None]).T.astype(np.float64)
+    expected = incentive(online, stake.astype(np.float64), 0.5, subnet)
+    assert got == pytest.approx(expected, rel=1e-5, abs=1e-9)
+    assert (got[~active] == 0).all()
+    sums = np.bincount(subnet, weights=got, minlength=n_subnets)
+    has_online = np.bincount(subnet, weights=active, minlength=n_subnets) > 0
+    assert sums[has_online] == pytest.approx(1.0)
+
+
+def test_lognormal_levels_are_the_normal_quantiles_through_exp():
+    sigma = 0.1
+    levels = lognormal_levels(sigma).astype(np.float64)
+    z = np.log(levels) / sigma
+    assert levels.size == NOISE_LEVELS and (np.diff(levels) >= 0).all()
+    assert z.mean() == pytest.approx(0.0, abs=1e-6) and z.std() == pytest.approx(1.0, abs=1e-3)
+    assert levels[0] * levels[-1] == pytest.approx(1.0, rel=1e-6)  # symmetric in log
+
+
+@pytest.mark.parametrize("rate", [0.2, 1.0, 3.5 / 65536, 0.999999])
+def test_probes_are_drawn_at_the_probe_rate_for_online_miners_only(rate):
+    """Each online miner's score is probed with probability probe_rate (the 16-bit draw
+    and the double that settles its rounding band), offline miners never."""
+    spec = load_scenario("protocol_self_governance").market.validators
+    spec = spec.model_copy(update={"probe_rate": rate, "count": 64})
+    rng = np.random.default_rng(1)
+    validators = ValidatorSet.create(spec, 2000, rng)
+    active = np.arange(2000) % 4 != 0
+    probes = []
+    for _ in range(20):
+        validators.update(np.ones(2000), np.zeros(2000), active, rng)
+        probes.append(validators.probes)
+    trials = 20 * 64 * active.sum()
+    assert np.sum(probes) == pytest.approx(rate * trials, abs=5 * np.sqrt(trials * rate) + 1)
+    assert validators.probes_caught == 0  # nobody answers
+
+
+def test_scores_are_the_moving_average_of_what_validators_see():
+    """Without noise or probes every score is the moving average of helpfulness x
+    online, whatever common factor the stored rows carry."""
+    spec = load_scenario("protocol_self_governance").market.validators
+    spec = spec.model_copy(update={"probe_rate": 0.0, "observation_noise": 0.0})
+    rng = np.random.default_rng(2)
+    validators = ValidatorSet.create(spec, 300, rng)
+    help_ = np.linspace(0.5, 1.0, 300)
+    active = np.arange(300) % 3 != 0
+    expected = np.ones(300)
+    for _ in range(700):  # long enough for the common factor to be folded back
+        validators.update(help_, np.full(300, np.nan), active, rng)
+        expected = spec.score_memory * expected + (1 - spec.score_memory) * help_ * active
+    assert validators.scores.shape == (spec.count, 300)
+    assert validators.scores == pytest.approx(
+        np.broadcast_to(expected, (spec.count, 300)), rel=1e-4, abs=1e-30
+    )

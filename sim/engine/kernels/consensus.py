@@ -3,13 +3,44 @@
 A miner's *consensus* weight is the stake-weighted ``kappa``-quantile of the validators'
 weights for it; weights above consensus are clipped to it; the miner's *incentive* is its
 share of the stake-weighted clipped weights in its subnet (no bonds, no dividends).
+
+:func:`consensus`, :func:`per_subnet` and :func:`incentive` state the computation on a
+(validators, miners) matrix. :func:`yuma_incentive` computes the same on a (miners,
+validators) matrix in single precision with stake in whole units, the layout the
+validators keep: each miner's validators are one contiguous row, sorted as 64-bit keys
+that carry a weight and its validator's stake together (:func:`sorted_consensus`).
 """
 
 from __future__ import annotations
 
+import functools
+import statistics
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["consensus", "incentive", "per_subnet"]
+__all__ = [
+    "BLOCK_SCORES",
+    "NOISE_LEVELS",
+    "ConsensusWork",
+    "block_rows",
+    "consensus",
+    "incentive",
+    "key_words",
+    "lognormal_levels",
+    "per_subnet",
+    "sorted_consensus",
+    "subnet_scale",
+    "subnet_sums",
+    "subnet_weights",
+    "yuma_incentive",
+]
+
+#: Equiprobable levels of the log-normal observation noise (2^16: one uint16 per draw).
+NOISE_LEVELS = 1 << 16
+
+#: Word of a little-endian 64-bit key that holds the low 32 bits (the stake) and the high.
+_LOW, _HIGH = (0, 1) if np.little_endian else (1, 0)
 
 
 def consensus(weights: np.ndarray, stake: np.ndarray, kappa: float) -> np.ndarray:
@@ -41,3 +72,189 @@ def incentive(
     weights = per_subnet(scores, subnet, n_subnets)
     clipped = np.minimum(weights, consensus(weights, stake, kappa))
     return per_subnet(stake @ clipped, subnet, n_subnets)
+
+
+def subnet_sums(values: np.ndarray, n_subnets: int, dtype: type = np.float64) -> np.ndarray:
+    """(n_subnets, ...) sums of the rows of ``values`` (N, ...) over each subnet, miner i
+    being in subnet ``i mod n_subnets``."""
+    n = values.shape[0]
+    whole = n - n % n_subnets
+    out = np.zeros((n_subnets, *values.shape[1:]), dtype=dtype)
+    if whole:
+        out += values[:whole].reshape(-1, n_subnets, *values.shape[1:]).sum(axis=0, dtype=dtype)
+    out[: n - whole] += values[whole:]
+    return out
+
+
+#: Scores per block of :func:`yuma_incentive`: a block's arrays stay in a core's cache.
+BLOCK_SCORES = 1 << 17
+
+
+def yuma_incentive(
+    scores: np.ndarray,
+    active: np.ndarray,
+    stake: np.ndarray,
+    kappa: float,
+    n_subnets: int,
+    work: ConsensusWork | None = None,
+) -> np.ndarray:
+    """(N,) each miner's incentive (see the module), from scores by miner.
+
+    Args:
+        scores: (N, V) float32, validator v's score of miner i at ``[i, v]`` (any common
+            scale); miner i is in subnet ``i mod n_subnets``.
+        active: (N,) bool, miner online (offline miners weigh nothing and get nothing).
+        stake: (V,) int64 stake of each validator, in whole units (< 2^31 in all).
+        kappa: consensus quantile.
+        n_subnets: number of subnets.
+        work: buffers to work in (kept between calls: fresh ones cost page faults).
+
+    Miners are taken in blocks of whole subnets' rows (about :data:`BLOCK_SCORES`
+    scores), so that a block's weights and keys stay in cache from one step to the next.
+    """
+    n, n_val = scores.shape
+    if n == 0:
+        return np.zeros(0)
+    rows = block_rows(n_val, n_subnets)
+    work = ConsensusWork.ensure(work, min(n, rows), n_val)
+    scale = subnet_scale(scores, active, n_subnets, work.weights)
+    clipped = np.empty(n, dtype=np.float32)
+    stake32 = stake.astype(np.float32)
+    for first in range(0, n, rows):
+        last = min(n, first + rows)
+        weight = work.weights[: last - first]
+        subnet_weights(scores[first:last], active[first:last], scale, out=weight)
+        agreed = sorted_consensus(weight, stake, kappa, keys=work.keys[: last - first])
+        np.minimum(weight, agreed[:, None], out=weight)  # clipped at consensus
+        np.matmul(weight, stake32, out=clipped[first:last])
+    subnet = np.arange(n) % n_subnets
+    total = np.bincount(subnet, weights=clipped, minlength=n_subnets)[subnet]
+    return np.divide(clipped, total, out=np.zeros(n), where=total > 0)
+
+
+def block_rows(n_val: int, n_subnets: int) -> int:
+    """Miners per block: a multiple of ``n_subnets`` near :data:`BLOCK_SCORES` scores."""
+    return n_subnets * max(1, BLOCK_SCORES // (n_val * n_subnets))
+
+
+@dataclass
+class ConsensusWork:
+    """Buffers of :func:`yuma_incentive`, for blocks of up to ``capacity`` miners."""
+
+    weights: np.ndarray  #: (capacity, V) float32
+    keys: np.ndarray  #: (capacity, V padded to a power of two) int64
+
+    @classmethod
+    def ensure(cls, work: ConsensusWork | None, n: int, n_val: int) -> ConsensusWork:
+        """``work`` if it holds ``n`` miners of ``n_val`` validators, else new buffers."""
+        if work is not None and work.weights.shape[0] >= n and work.weights.shape[1] == n_val:
+            return work
+        width = 1 << max(n_val - 1, 0).bit_length()
+        return cls(
+            weights=np.empty((max(n, 1), n_val), dtype=np.float32),
+            keys=np.empty((max(n, 1), width), dtype=np.int64),
+        )
+
+
+def subnet_scale(
+    scores: np.ndarray, active: np.ndarray, n_subnets: int, work: np.ndarray
+) -> np.ndarray:
+    """(n_subnets, V) float32: one over each validator's sum of the scores of the online
+    miners of each subnet (0 where that sum is 0). ``work``: a float32 buffer of whole
+    subnets' rows of scores."""
+    n, n_val = scores.shape
+    norm = np.zeros((n_subnets, n_val), dtype=np.float32)
+    rows = work.shape[0] - work.shape[0] % n_subnets
+    offline = not active.all()
+    for first in range(0, n, rows):
+        block = scores[first : first + rows]
+        if offline:
+            block = np.multiply(block, active[first : first + rows, None], out=work[: len(block)])
+        norm += subnet_sums(block, n_subnets, dtype=np.float32)
+    return np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+
+
+def key_words(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Views of (N, K) int64 ``keys`` as int32: the high words (sorted first) and the
+    low words."""
+    words = keys.view(np.int32).reshape(*keys.shape, 2)
+    return words[..., _HIGH], words[..., _LOW]
+
+
+def subnet_weights(
+    scores: np.ndarray, active: np.ndarray, scale: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """(N, V) float32 weights into ``out``: each validator's scores of the online miners
+    times ``scale`` (:func:`subnet_scale`) of their subnet, 0 offline. ``scores`` starts
+    at a miner of subnet 0."""
+    n, n_val = scores.shape
+    n_subnets = scale.shape[0]
+    whole = n - n % n_subnets
+    np.multiply(
+        scores[:whole].reshape(-1, n_subnets, n_val),
+        scale,
+        out=out[:whole].reshape(-1, n_subnets, n_val),
+    )
+    np.multiply(scores[whole:], scale[: n - whole], out=out[whole:])
+    out[~active] = 0.0
+    return out
+
+
+def sorted_consensus(
+    weight: np.ndarray, stake: np.ndarray, kappa: float, keys: np.ndarray | None = None
+) -> np.ndarray:
+    """(N,) float32 consensus of each row of ``weight`` (N, V) float32 >= 0: the
+    smallest weight w such that validators with weight <= w hold at least ``kappa`` of
+    ``stake`` (V,) int64 whole units (< 2^31 in all).
+
+    Each row is sorted as int64 keys, the weight's bits above its validator's stake
+    (both non-negative, so the keys' integer order is the weights' order; equal weights
+    are ordered by stake, which changes no quantile), so the stake travels with its
+    weight: no argsort, no gather. The stake held up to each position is then found by
+    descending a tree of pairwise sums of the sorted stakes, without a running sum
+    along each row. ``keys``: an optional (N, K) int64 buffer, K >= V a power of two.
+    """
+    n, n_val = weight.shape
+    width = 1 << max(n_val - 1, 0).bit_length()
+    if keys is None or keys.shape != (n, width):
+        keys = np.empty((n, width), dtype=np.int64)
+    high, low = key_words(keys)
+    high[:, :n_val] = weight.view(np.int32)
+    low[:, :n_val] = stake
+    high[:, n_val:] = 0x7F800000  # padding: +inf, sorted last, with no stake
+    low[:, n_val:] = 0
+    keys.sort(axis=1)
+    threshold = kappa * float(stake.sum())
+    levels = [low]
+    while levels[-1].shape[1] > 1:
+        below = levels[-1]
+        levels.append(below[:, 0::2] + below[:, 1::2])
+    rows = np.arange(n)
+    position = np.zeros(n, dtype=np.int64)
+    held = np.zeros(n, dtype=np.int64)  # stake before the current subtree
+    for level in reversed(levels[:-1]):
+        position *= 2
+        left = level[rows, position]
+        right = held + left < threshold  # the quantile lies beyond the left half
+        held += np.where(right, left, 0)
+        position += right
+    return high[rows, np.minimum(position, n_val - 1)].view(np.float32)
+
+
+@functools.cache
+def _normal_levels() -> np.ndarray:
+    """(NOISE_LEVELS,) the standard normal's quantiles at (k + 1/2) / NOISE_LEVELS."""
+    half = NOISE_LEVELS // 2
+    normal = statistics.NormalDist()
+    low = np.array([normal.inv_cdf((k + 0.5) / NOISE_LEVELS) for k in range(half)])
+    out = np.concatenate([low, -low[::-1]])
+    out.flags.writeable = False
+    return out
+
+
+def lognormal_levels(sigma: float) -> np.ndarray:
+    """(NOISE_LEVELS,) float32 ``exp(sigma * z_k)`` at the standard normal's quantiles
+    ``z_k`` of probability (k + 1/2) / NOISE_LEVELS: a uniform uint16 index into it is a
+    draw of LN(0, sigma) on 2^16 equiprobable levels (the normal's body exactly, its
+    tails cut at about 4.3 sigma)."""
+    return np.exp(sigma * _normal_levels()).astype(np.float32)

@@ -15,12 +15,17 @@ each) and joiners are dealt round-robin, so they stay balanced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.kernels.consensus import incentive
+from sim.engine.kernels.consensus import (
+    BLOCK_SCORES,
+    ConsensusWork,
+    block_rows,
+    lognormal_levels,
+    yuma_incentive,
+)
 from sim.engine.protocols.base import MarketProtocol
 from sim.scenario import Scenario
 from sim.scenario import Validators as ValidatorSpec
@@ -29,36 +34,64 @@ if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
     from sim.engine.nodes import NodeTable
 
-__all__ = ["ValidatorProtocol", "ValidatorSet"]
+__all__ = ["STAKE_UNITS", "ValidatorProtocol", "ValidatorSet"]
 
 
-@dataclass
+#: Stake is held in whole units: the validators' total is about 2^26 of them.
+STAKE_UNITS = 1 << 26
+
+
 class ValidatorSet:
-    """The validators' stake, their scores of every miner, and the resulting incentive."""
+    """The validators' stake, their scores of every miner, and the resulting incentive.
 
-    spec: ValidatorSpec
-    n_subnets: int  #: subnets, fixed at the start; miner i belongs to subnet i mod n_subnets
-    stake: np.ndarray  #: (V,) stake of each validator
-    scores: np.ndarray  #: (V, N) moving average of each validator's scores
-    incentive: np.ndarray  #: (N,) share of its subnet's incentive (0 when offline)
-    probes: int = 0  #: probes sent in the last step
-    probes_caught: int = 0  #: probes a miner answered in the last step
+    Scores are kept by miner (a row of V single-precision scores per miner, with room
+    for miners to join), the layout in which the consensus sorts each miner's
+    validators, and up to a common factor (the weights are shares of subnet sums, which
+    no common factor changes): the day's decay is that factor, so a day's update is one
+    addition per score; :attr:`scores` gives the (V, N) scores themselves.
+
+    Args:
+        spec: The scenario's validators block.
+        n_subnets: Subnets, fixed at the start; miner i belongs to subnet i mod n_subnets.
+        stake: (V,) stake of each validator, in whole units.
+        scores: (N, V) score of each miner by each validator.
+    """
+
+    def __init__(
+        self, spec: ValidatorSpec, n_subnets: int, stake: np.ndarray, scores: np.ndarray
+    ) -> None:
+        self.spec = spec
+        self.n_subnets = n_subnets
+        self.stake = stake
+        self._rows = np.ascontiguousarray(scores, dtype=np.float32)
+        self._n = scores.shape[0]
+        self._factor = 1.0  # scores = rows x factor
+        self._work: ConsensusWork | None = None
+        self._noise = lognormal_levels(spec.observation_noise)
+        self._noise_buffer = np.empty(0, dtype=np.float32)
+        #: (N,) share of its subnet's incentive (0 when offline)
+        self.incentive = self._incentive(np.ones(self._n, dtype=bool))
+        self.probes = 0  #: probes sent in the last step
+        self.probes_caught = 0  #: probes a miner answered in the last step
 
     @classmethod
     def create(cls, spec: ValidatorSpec, n_nodes: int, rng: np.random.Generator) -> ValidatorSet:
-        """Validators with log-normal stake; every miner starts with equal scores; as
-        many subnets as the initial miners fill."""
-        stake = rng.lognormal(0.0, spec.stake_dispersion, spec.count)
-        scores = np.ones((spec.count, n_nodes))
+        """Validators with log-normal stake (in whole units, about 2^26 in all); every
+        miner starts with equal scores; as many subnets as the initial miners fill."""
+        drawn = rng.lognormal(0.0, spec.stake_dispersion, spec.count)
+        stake = np.rint(drawn / drawn.sum() * STAKE_UNITS).astype(np.int64)
         n_subnets = max(1, -(-n_nodes // spec.miners_per_subnet))
-        subnet = np.arange(n_nodes) % n_subnets
-        return cls(
-            spec=spec,
-            n_subnets=n_subnets,
-            stake=stake,
-            scores=scores,
-            incentive=incentive(scores, stake, spec.consensus_quantile, subnet),
-        )
+        return cls(spec, n_subnets, stake, np.ones((n_nodes, spec.count), dtype=np.float32))
+
+    @property
+    def by_miner(self) -> np.ndarray:
+        """(N, V) float32 scores up to the common factor, a row per miner (a view)."""
+        return self._rows[: self._n]
+
+    @property
+    def scores(self) -> np.ndarray:
+        """(V, N) float32 moving average of each validator's scores of each miner."""
+        return (self.by_miner * np.float32(self._factor)).T
 
     def subnet(self, n_nodes: int) -> np.ndarray:
         """(N,) subnet of each miner: ids are dealt round-robin, so subnets stay balanced
@@ -74,18 +107,24 @@ class ValidatorSet:
 
     def extend(self, n_new: int) -> None:
         """New miners start with the mean score of their validator (an immunity period)."""
+        n = self._n
         fill = (
-            self.scores.mean(axis=1, keepdims=True)
-            if self.scores.size
-            else np.ones((self.spec.count, 1))
+            self.by_miner.mean(axis=0, dtype=np.float64).astype(np.float32)
+            if n
+            else np.full(self.spec.count, 1 / self._factor, dtype=np.float32)
         )
-        self.scores = np.hstack([self.scores, np.repeat(fill, n_new, axis=1)])
+        if n + n_new > self._rows.shape[0]:  # room for a quarter more
+            grown = np.empty((n + n_new + (n + n_new) // 4, self.spec.count), dtype=np.float32)
+            grown[:n] = self.by_miner
+            self._rows = grown
+        self._rows[n : n + n_new] = fill
+        self._n = n + n_new
         self.incentive = np.pad(self.incentive, (0, n_new))
 
     def update(
         self,
         helpfulness: np.ndarray,
-        probe_refusal: np.ndarray,
+        answering: np.ndarray,
         active: np.ndarray,
         rng: np.random.Generator,
     ) -> None:
@@ -93,29 +132,88 @@ class ValidatorSet:
 
         Args:
             helpfulness: (N,) share of benign prompts each miner answers.
-            probe_refusal: (N, P) probability each miner refuses each probe category.
+            answering: (N,) probability that each miner answers a probe (its answer
+                probability averaged over the probe categories, one of which a probe
+                draws uniformly; nan without probe categories).
             active: (N,) bool, miner online.
             rng: the run's generator.
+
+        Two uniform 16-bit words per score (from the generator's raw 64-bit draws)
+        decide its noise and whether it is probed: the first indexes
+        :func:`~sim.engine.kernels.consensus.lognormal_levels`, the second falls below
+        ``probe_rate`` x 2^16 for a probe (a uniform double settles the draws where
+        that rounds). A probe is then answered with the miner's answer probability:
+        the same as drawing a probe category uniformly, which is never recorded.
         """
         spec = self.spec
-        n_val, n_nodes = self.scores.shape
-        noise = (
-            np.exp(spec.observation_noise * rng.standard_normal((n_val, n_nodes), dtype=np.float32))
-            if spec.observation_noise > 0
-            else 1.0
-        )  # log-normal, single precision
-        observed = helpfulness[None, :] * active[None, :] * noise
-        self.scores = spec.score_memory * self.scores + (1 - spec.score_memory) * observed
+        scores = self.by_miner
+        n, n_val = scores.shape
+        memory = spec.score_memory
+        if memory > 0:  # the day's decay goes into the common factor
+            self._factor *= memory
+            if self._factor < 1e-20:  # keep the stored scores in range
+                scores *= np.float32(self._factor)
+                self._factor = 1.0
+        else:
+            scores[...] = 0.0
+            self._factor = 1.0
+        seen = ((1 - memory) / self._factor * helpfulness * active).astype(np.float32)
+        probing = spec.probe_rate > 0 and not np.isnan(answering).all()
+        if spec.observation_noise > 0 or probing:
+            # 16-bit words of little-endian raw 64-bit draws (the same on any platform):
+            # a noise level, then a probe draw, for every score
+            size = n * n_val
+            words = rng.bit_generator.random_raw(-(-size // 2)).astype("<u8", copy=False)
+            words = words.view("<u2")
+            level, draw = words[:size].reshape(n, n_val), words[size : 2 * size].reshape(n, n_val)
+        if spec.observation_noise > 0:
+            rows = max(1, BLOCK_SCORES // n_val)
+            if self._noise_buffer.size < min(n, rows) * n_val:
+                self._noise_buffer = np.empty(rows * n_val, dtype=np.float32)
+            for first in range(0, n, rows):  # a block at a time: it stays in cache
+                last = min(n, first + rows)
+                noise = self._noise_buffer[: (last - first) * n_val].reshape(-1, n_val)
+                np.take(self._noise, level[first:last], out=noise, mode="clip")
+                noise *= seen[first:last, None]
+                scores[first:last] += noise
+        else:
+            scores += seen[:, None]
         self.probes = self.probes_caught = 0
-        if spec.probe_rate > 0 and probe_refusal.shape[1] > 0:
-            probed = (rng.random((n_val, n_nodes)) < spec.probe_rate) & active[None, :]
-            v, i = np.nonzero(probed)
-            category = rng.integers(0, probe_refusal.shape[1], v.size)
-            answered = rng.random(v.size) >= probe_refusal[i, category]
-            self.scores[v[answered], i[answered]] *= 1.0 - spec.penalty
-            self.probes, self.probes_caught = int(v.size), int(answered.sum())
-        self.incentive = incentive(
-            self.scores * active[None, :], self.stake, spec.consensus_quantile, self.subnet(n_nodes)
+        if probing:
+            probed = self._probed(draw, active, rng)
+            answered = rng.random(probed.size) < answering[probed // n_val]
+            scores.ravel()[probed[answered]] *= np.float32(1.0 - spec.penalty)
+            self.probes, self.probes_caught = int(probed.size), int(answered.sum())
+        self.incentive = self._incentive(active)
+
+    def _probed(self, draw: np.ndarray, active: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Flat indices into :attr:`by_miner` of the probed scores of online miners, each
+        with probability ``probe_rate``: its 16-bit ``draw`` falls below ``probe_rate`` x
+        2^16 (a uniform double decides where that rounds)."""
+        scaled = self.spec.probe_rate * 65536.0
+        whole = int(scaled)  # draws below: probed; equal: probed with p = scaled - whole
+        if whole >= 65535:  # every draw is below or equal
+            candidates = np.flatnonzero(np.broadcast_to(active[:, None], draw.shape))
+        else:
+            limit = np.where(active, np.uint16(whole + 1), np.uint16(0))
+            candidates = np.flatnonzero(draw < limit[:, None])
+        edge = draw.ravel()[candidates] == whole
+        if edge.any():
+            keep = rng.random(int(edge.sum())) < scaled - whole
+            candidates = np.delete(candidates, np.flatnonzero(edge)[~keep])
+        return candidates
+
+    def _incentive(self, active: np.ndarray) -> np.ndarray:
+        self._work = ConsensusWork.ensure(
+            self._work, min(self._n, block_rows(self.spec.count, self.n_subnets)), self.spec.count
+        )
+        return yuma_incentive(
+            self.by_miner,
+            active,
+            self.stake,
+            self.spec.consensus_quantile,
+            self.n_subnets,
+            self._work,
         )
 
     def emissions(self) -> np.ndarray:
@@ -150,12 +248,22 @@ class ValidatorProtocol(MarketProtocol):
     def daily(self, model: DiriskModel) -> None:
         """Validators score helpfulness and probe miners; emissions are paid."""
         nodes = model.node_table
-        helpfulness = 1.0 - model.refusal[nodes.model][:, ~model.harmful].mean(axis=1)
-        node_refusal = 1 - (1 - model.refusal[nodes.model]) * (
-            1 - model.market.filter_matrix()[nodes.jurisdiction] * nodes.compliant[:, None]
+        kind_helpfulness = 1.0 - model.refusal[:, ~model.harmful].mean(axis=1)
+        # A probe's answer probability by node type (host, model kind, compliance; see
+        # Market.node_types), averaged over the probe categories.
+        n_models = len(model.model_names)
+        types = np.arange(len(model.jurisdiction_names) * n_models * 2)
+        host, kind, compliant = types // (2 * n_models), (types // 2) % n_models, types % 2
+        probes = self.probe_index
+        answer = (1 - model.refusal[kind][:, probes]) * (
+            1 - model.market.filter_matrix()[host][:, probes] * compliant[:, None]
         )
+        answering = answer.mean(axis=1) if probes else np.full(types.size, np.nan)
         self.validators.update(
-            helpfulness, node_refusal[:, self.probe_index], nodes.active, model.rng
+            kind_helpfulness[nodes.model],
+            answering[model.market.node_types()],
+            nodes.active,
+            model.rng,
         )
         nodes.pay(self.validators.emissions())
 
