@@ -197,3 +197,34 @@ def test_heatmap_cells_show_their_values_and_ticks_are_rounded():
     trace = heatmap_figure(cells, x_title="x", y_title="y", value_title="v").data[0]
     assert trace.texttemplate == "%{z:.3g}"
     assert list(trace.x) == ["0.3", "0.7"] and list(trace.y) == ["[0.123, 0.5)", "[0.5, 0.988]"]
+
+
+@pytest.fixture(scope="module")
+def robust_folder(tmp_path_factory):
+    from sim.analysis.robustness import robust
+
+    out = tmp_path_factory.mktemp("robust") / "r"
+    strict = {"extends": "classroom_demo", "name": "strict", "nodes": {"filter_recall": 0.99}}
+    robust("classroom_demo", [("strict", strict)], out, futures=4, seeds=1, steps=6, workers=1)
+    return out
+
+
+def test_the_robustness_page_opens_a_folder_and_shows_verdicts_effects_and_regret(
+    robust_folder,
+):
+    at = app().switch_page("sim/app/pages/robust.py").run()
+    at.text_input(key="robust_dir").set_value(str(robust_folder.parent)).run()
+    assert not at.exception and not at.error
+    verdicts = at.dataframe[0].value
+    assert verdicts["policy"].tolist() == ["strict"]
+    assert len(chart(at, "effects_chart")["data"]) == 1
+    assert at.dataframe[1].value["policy"].tolist() == ["classroom_demo", "strict"]
+    at.slider(key="harm").set_value(0.5).run()
+    assert not at.exception
+
+
+def test_the_robustness_page_refuses_folders_outside_its_roots(monkeypatch, tmp_path):
+    monkeypatch.setenv("DIRISK_APP_SWEEP_ROOTS", str(tmp_path))
+    at = app().switch_page("sim/app/pages/robust.py").run()
+    at.text_input(key="robust_dir").set_value("/etc").run()
+    assert "outside the folders the explorer may open" in at.error[0].value

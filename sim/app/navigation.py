@@ -16,6 +16,7 @@ PAGES = (
     ("compare.py", "Compare"),
     ("why.py", "Why it leaks"),
     ("explore.py", "Explore sweeps"),
+    ("robust.py", "Robustness"),
     ("learn.py", "Learn"),
     ("export.py", "Export"),
 )

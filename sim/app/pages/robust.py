@@ -1,0 +1,124 @@
+"""Robustness: open a folder written by ``dirisk robust`` and read whether each policy
+holds across plausible futures, what it costs, its regret, and where it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from sim.analysis.robustness import RobustnessError, robustness_of
+from sim.app.controls import sweep_roots
+from sim.results.outcomes import outcome
+
+__all__: list[str] = []
+
+st.title("Robust policies across plausible futures")
+st.caption(
+    "Most of what drives the model's numbers is assumed. `dirisk robust POLICY... --against "
+    "BASE` runs every policy and the base in the same plausible futures, drawn from the "
+    "uncertainty catalogue, with the same seeds; open its folder here."
+)
+folder = st.text_input("Robustness folder", "robust/", key="robust_dir")
+roots = sweep_roots()
+if not any(Path(folder).resolve().is_relative_to(root) for root in roots):
+    st.error(
+        f"{folder}: outside the folders the explorer may open "
+        f"({', '.join(str(r) for r in roots)}; DIRISK_APP_SWEEP_ROOTS sets them)"
+    )
+    st.stop()
+candidates = [Path(folder), *sorted(p for p in Path(folder).glob("*") if p.is_dir())]
+found = [str(p) for p in candidates if (p / "robust.json").is_file()]
+if not found:
+    st.info(f"No robustness folder at {folder} or one level below: make one with dirisk robust.")
+    st.stop()
+root = st.selectbox("Analysis", found, key="robust_choice")
+harm = st.slider("A policy holds when harm falls by at least", 0.0, 0.5, 0.10, 0.05, key="harm")
+cost = st.slider(
+    "It is costly when over-refusal rises by more than (share points)",
+    0.0,
+    0.05,
+    0.01,
+    0.005,
+    format="%.3f",
+    key="cost",
+)
+try:
+    result = robustness_of(root, harm_threshold=harm, cost_threshold=cost)
+except (RobustnessError, OSError, ValueError) as exc:
+    st.error(str(exc).splitlines()[0])
+    st.stop()
+
+st.header(f"Against {result.base}, in {len(result.futures)} futures")
+verdicts = result.summary[result.summary["outcome"] == "harmful_completed"]
+st.dataframe(
+    pd.DataFrame(
+        {
+            "policy": verdicts["policy"],
+            "holds in": [f"{v:.0%}" for v in verdicts["holds_share"]],
+            "costly in": [f"{v:.0%}" for v in verdicts["costly_share"]],
+            "mean effect on harm completed": [f"{v:+,.0f}" for v in verdicts["mean_effect"]],
+        }
+    ),
+    hide_index=True,
+    key="verdicts",
+)
+st.caption(
+    f"Holds: harmful requests completed fall by at least {harm:.0%} of the base's in that "
+    f"future. Costly: benign or dual-use over-refusal rises by more than {100 * cost:g} "
+    "percentage points."
+)
+
+st.header("Effects across futures")
+name = st.selectbox(
+    "Outcome",
+    list(dict.fromkeys(result.effects["outcome"])),
+    format_func=lambda n: outcome(n).label,
+    key="robust_outcome",
+)
+scale = 100 if outcome(name).unit == "share" else 1
+per_future = (
+    result.effects[result.effects["outcome"] == name]
+    .groupby(["policy", "future"])["effect"]
+    .mean()
+    .reset_index()
+)
+figure = go.Figure(
+    [
+        go.Box(x=scale * part["effect"], name=policy, boxpoints="all", jitter=0.4)
+        for policy, part in per_future.groupby("policy", sort=False)
+    ]
+)
+unit = "percentage points" if scale == 100 else outcome(name).unit
+figure.add_vline(x=0, line_color="black", line_width=1)
+figure.update_layout(
+    xaxis_title=f"effect on {outcome(name).label} ({unit}), one point per future",
+    height=360,
+    showlegend=False,
+    margin={"t": 20, "b": 10},
+)
+st.plotly_chart(figure, key="effects_chart")
+
+st.header("Regret")
+st.dataframe(result.regret, hide_index=True, key="regret")
+st.caption(
+    "Regret in a future: harmful requests completed under this choice minus under the best "
+    "choice (base or policy) of that future; best in: the share of futures where it is best."
+)
+
+st.header("Where each policy fails")
+if result.boxes.empty:
+    st.info("Every policy holds everywhere, or fails everywhere: there is no region to find.")
+else:
+    st.dataframe(
+        result.boxes[["policy", "method", "box", "rule", "coverage", "density"]],
+        hide_index=True,
+        key="boxes",
+    )
+    st.caption(
+        "Boxes over the uncertain parameters where a policy does not hold: coverage is the "
+        "share of its failing futures inside the box, density the share of the box's futures "
+        "where it fails."
+    )
