@@ -74,3 +74,20 @@ def test_the_sql_box_cannot_write_and_the_folder_box_stays_in_its_roots(
     page.get_by_text("only SELECT queries").wait_for()
     assert (copy / "manifest.json").read_bytes() == before
     shot(page, "explore_sql_refused")
+
+
+def test_a_researcher_opens_a_robustness_folder(server, page, tmp_path):
+    from sim.analysis.robustness import robust
+
+    out = tmp_path / "r"
+    strict = {"extends": "classroom_demo", "name": "strict", "nodes": {"filter_recall": 0.99}}
+    robust("classroom_demo", [("strict", strict)], out, futures=3, seeds=1, steps=5, workers=1)
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_role("link", name="Robustness").click()
+    folder = page.get_by_label("Robustness folder")
+    folder.fill(str(tmp_path))
+    folder.press("Enter")
+    page.get_by_text("Against classroom_demo, in 3 futures").wait_for()
+    page.locator(".js-plotly-plot .boxlayer").first.wait_for()
+    shot(page, "robustness")
