@@ -216,56 +216,42 @@ st.caption(
 
 marks = timeline_marks(ran)
 raw = st.toggle("Show the raw daily values too", key="raw")
-st.subheader("Harm")
-st.plotly_chart(
-    share_chart(
-        m,
+#: The share charts: (heading, columns and their names, y axis, key, caption).
+SHARE_CHARTS = (
+    (
+        "Harm",
         {"harm_completion_rate": "harm completion", "malicious_success_share": "malicious success"},
-        title="share of malicious attempts / actors",
-        marks=marks,
-        raw=raw,
+        "share of malicious attempts / actors",
+        "harm_chart",
+        "Harm completion: the share of malicious actors' harmful requests that some node "
+        "served. Malicious success: the share of malicious actors who got at least one "
+        "harmful request served that day.",
     ),
-    key="harm_chart",
-)
-st.caption(
-    "Harm completion: the share of malicious actors' harmful requests that some node "
-    "served. Malicious success: the share of malicious actors who got at least one "
-    "harmful request served that day."
-)
-st.subheader("The cost to legitimate users")
-st.plotly_chart(
-    share_chart(
-        m,
+    (
+        "The cost to legitimate users",
         {
             "benign_over_refusal": "benign over-refusal",
             "dual_use_over_refusal": "dual-use over-refusal",
         },
-        title="share of legitimate requests refused",
-        marks=marks,
-        raw=raw,
+        "share of legitimate requests refused",
+        "refusal_chart",
+        "Over-refusal: the share of benign (or legitimate dual-use: security researchers, "
+        "chemists) requests that ended refused after every retry.",
     ),
-    key="refusal_chart",
-)
-st.caption(
-    "Over-refusal: the share of benign (or legitimate dual-use: security researchers, "
-    "chemists) requests that ended refused after every retry."
-)
-st.subheader("Where requests are served")
-st.plotly_chart(
-    share_chart(
-        m,
+    (
+        "Where requests are served",
         {"cross_border_share": "served across a border", "policy_leakage": "policy leakage"},
-        title="share of requests",
-        marks=marks,
-        raw=raw,
+        "share of requests",
+        "border_chart",
+        "Served across a border: requests served by a node outside the requester's home "
+        "jurisdiction. Policy leakage: requests prohibited where the requester lives that "
+        "were served anyway.",
     ),
-    key="border_chart",
 )
-st.caption(
-    "Served across a border: requests served by a node outside the requester's home "
-    "jurisdiction. Policy leakage: requests prohibited where the requester lives that "
-    "were served anyway."
-)
+for heading, columns, title, key, caption in SHARE_CHARTS:
+    st.subheader(heading)
+    st.plotly_chart(share_chart(m, columns, title=title, marks=marks, raw=raw), key=key)
+    st.caption(caption)
 st.subheader("The market")
 nodes = results.nodes
 by_jur = nodes.pivot_table(
