@@ -13,6 +13,7 @@ the uncertain parameters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from sim.common.files import atomic_write_text
 from sim.common.stats import mean_ci
 from sim.experiments.folder import SweepError, read_parts
 from sim.experiments.robust import ROBUST_OUTCOMES, plan_robustness
-from sim.experiments.sweep import Progress, sweep
+from sim.experiments.sweep import Progress, local_cluster, sweep
 from sim.results.runner import ScenarioLike
 
 __all__ = [
@@ -294,14 +295,11 @@ def robust(
         "levers": plan.levers,
     }
     atomic_write_text(root / "robust.json", json.dumps(record, indent=2) + "\n")
-    for name in plan.names:
-        sweep(
-            plan.experiments[name],
-            root / name,
-            workers=workers,
-            scheduler=scheduler,
-            progress=progress,
-        )
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:  # one local cluster for every scenario's sweep
+            scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
+        for name in plan.names:
+            sweep(plan.experiments[name], root / name, scheduler=scheduler, progress=progress)
     result = robustness_of(root, harm_threshold=harm_threshold, cost_threshold=cost_threshold)
     result.save(root)
     return result
