@@ -467,3 +467,19 @@ def test_rules_by_node_type_equal_the_rules_built_for_each_node():
     assert (np.take(typed.pass_table, typed_key) == np.take(per_node.pass_table, node_key)).all()
     gate = per_node.kyc_gate[apparent * nodes.size + node]
     assert gate.any() and (typed.kyc_gate[apparent * n_types + row] == gate).all()
+
+
+def test_arrivals_by_group_are_the_sums_of_arrivals_over_each_groups_nodes():
+    """Attempts by host and category, counted from the attempts, equal the per-node
+    counts summed over each host's nodes."""
+    model = DiriskModel(load_scenario("eu_ai_act"), seed=2)
+    model.step()
+    demand = model.requesters.emit(model.rng)
+    outcome = model.market.serve(demand)
+    nodes, n_cat = model.node_table, len(model.category_names)
+    n_jur = len(model.jurisdiction_names)
+    per_node = outcome.arrivals.reshape(nodes.size, n_cat)
+    expected = np.zeros((n_jur, n_cat), dtype=np.int64)
+    np.add.at(expected, nodes.jurisdiction, per_node)
+    got = outcome.arrivals_by(nodes.jurisdiction, n_jur).reshape(n_jur, n_cat)
+    assert expected.sum() > 0 and (got == expected).all()

@@ -99,17 +99,15 @@ class Market:
         model, nodes = self.model, self.model.node_table
         nodes.book(np.bincount(outcome.served_node, minlength=nodes.size), model.step_index)
         if model.scenario.adaptation.enabled:
-            self._observe_arrivals(outcome.arrivals)
+            self._observe_arrivals(outcome)
 
-    def _observe_arrivals(self, arrivals: np.ndarray) -> None:
+    def _observe_arrivals(self, outcome: ServingResult) -> None:
         """Moving average of attempts per unit routing weight, by host and category
         (hosts without nodes see the market-wide average)."""
         model, nodes = self.model, self.model.node_table
         n_jur, n_cat = self.arrivals.shape
-        cells = (nodes.jurisdiction[:, None] * n_cat + np.arange(n_cat)).ravel()
-        per_host = np.bincount(cells, weights=arrivals, minlength=n_jur * n_cat).reshape(
-            n_jur, n_cat
-        )
+        per_host = outcome.arrivals_by(nodes.jurisdiction, n_jur).reshape(n_jur, n_cat)
+        per_host = per_host.astype(np.float64)
         weights = self.routing_weights()
         weight = np.bincount(nodes.jurisdiction, weights=weights, minlength=n_jur)
         overall = per_host.sum(axis=0) / max(weight.sum(), 1e-12)

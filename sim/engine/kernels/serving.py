@@ -180,11 +180,18 @@ class ServingResult:
     @cached_property
     def arrivals(self) -> np.ndarray:
         """(N*C,) attempts that reached each node, by category."""
+        n_nodes = self.n_cells // max(self.n_categories, 1)
+        return self.arrivals_by(np.arange(n_nodes), n_nodes)
+
+    def arrivals_by(self, group: np.ndarray, n_groups: int) -> np.ndarray:
+        """(G*C,) attempts that reached a node, by the node's ``group`` (N,) int in
+        [0, G) and category: the sums of :attr:`arrivals` over each group's nodes,
+        counted from the attempts."""
+        n_cat = self.n_categories
         if not self.reached:
-            return np.zeros(self.n_cells, dtype=np.int64)
-        node = np.concatenate([n for n, _ in self.reached]).astype(np.int64)
-        category = np.concatenate([c for _, c in self.reached])
-        return np.bincount(node * self.n_categories + category, minlength=self.n_cells)
+            return np.zeros(n_groups * n_cat, dtype=np.int64)
+        cells = [group[node] * n_cat + category for node, category in self.reached]
+        return np.bincount(np.concatenate(cells), minlength=n_groups * n_cat)
 
     @cached_property
     def status(self) -> np.ndarray:
