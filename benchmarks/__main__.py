@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cases
+from benchmarks import cases, protocols
+from benchmarks.scenarios import PROTOCOL_MARKETS
 from benchmarks.sweeps import sweep_case
 from sim.results.runner import versions
 
@@ -61,6 +62,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
             nodes=2_000, jurisdictions=10, requesters=100_000, requests_per_step=200_000, steps=3
         ),
         sweeps=dict(runs=1_000, steps=None, speedup_runs=200),
+        # Every protocol and the adaptive presets against the static open baseline,
+        # side by side: at the baseline's size (every day of the run) and at 1 M
+        # requesters x 100 k nodes (a warm-up day, then two weeks: two revisions).
+        protocols=dict(rounds=3, warmup=0, timed=None, size=None),
+        protocols_large=dict(
+            rounds=3, warmup=1, timed=14, size=dict(requesters=1_000_000, nodes=100_000)
+        ),
+        # Doubling requests and nodes under each protocol (the open market above).
+        scale_protocols=dict(reps=2, sizes=4),
+        # 1 M x 100 k, p2p, nodes adapt and enter, jurisdictions revise their rules:
+        # a warm-up day, then a month (a policy revision and four node revisions).
+        p2p_policy=dict(size=dict(requesters=1_000_000, nodes=100_000), warmup=1, timed=30),
+        # 10 M requesters x 1 M nodes, static.
+        huge=dict(size=dict(requesters=10_000_000, nodes=1_000_000), warmup=1, timed=4),
     ),
     "quick": dict(
         reps=1,
@@ -87,6 +102,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
             nodes=200, jurisdictions=10, requesters=2_000, requests_per_step=4_000, steps=2
         ),
         sweeps=dict(runs=20, steps=5, speedup_runs=10),
+        protocols=dict(rounds=1, warmup=1, timed=2, size=dict(requesters=2_000, nodes=200)),
+        protocols_large=dict(rounds=1, warmup=1, timed=2, size=dict(requesters=5_000, nodes=500)),
+        scale_protocols=dict(reps=1, sizes=2),
+        p2p_policy=dict(size=dict(requesters=5_000, nodes=500), warmup=1, timed=2),
+        huge=dict(size=dict(requesters=10_000, nodes=1_000), warmup=1, timed=2),
     ),
 }
 
@@ -106,16 +126,12 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
     out["large"] = cases.run_worker("large", config["large"])
     log("scaling: requests ...")
     timing = config["scale_timing"]
-    sr = config["scale_requests"]
     out["scaling_requests"] = cases.scaling(
-        series="requests",
-        **timing,
-        sizes=[dict(sr["base"], requests_per_step=r, requesters=r // 2) for r in sr["requests"]],
+        series="requests", **timing, sizes=_scaling_sizes(config, "scale_requests")
     )
     log("scaling: nodes ...")
-    sn = config["scale_nodes"]
     out["scaling_nodes"] = cases.scaling(
-        series="nodes", **timing, sizes=[dict(sn["base"], nodes=n) for n in sn["nodes"]]
+        series="nodes", **timing, sizes=_scaling_sizes(config, "scale_nodes")
     )
     log("recording cost ...")
     out["recording"] = cases.recording_case(
@@ -136,7 +152,59 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
     )
     log(f"sweeps: {config['sweeps']['runs']} classroom runs, then 1 vs 2 workers ...")
     out["sweeps"] = sweep_case(**config["sweeps"])
+    log("protocols and adaptive presets against the open baseline, side by side ...")
+    out["protocols"] = protocols.side_by_side(protocols.CASES, log=log, **config["protocols"])
+    log("the same at 1 M requesters x 100 k nodes ...")
+    out["protocols_large"] = protocols.side_by_side(
+        protocols.CASES, log=log, **config["protocols_large"]
+    )
+    for name in ("gateway", "p2p", "validators"):
+        market = PROTOCOL_MARKETS[name]
+        for series, key in (("requests", "scale_requests"), ("nodes", "scale_nodes")):
+            log(f"scaling: {series}, {name} ...")
+            scale = config["scale_protocols"]
+            out[f"scaling_{series}_{name}"] = cases.scaling(
+                series=series,
+                **dict(timing, reps=scale["reps"]),
+                sizes=_scaling_sizes(config, key)[: scale["sizes"]],
+                market=market,
+            )
+    log("1 M x 100 k adaptive p2p with policy dynamics (fresh process) ...")
+    p2p = config["p2p_policy"]
+    out["p2p_policy"] = cases.run_worker(
+        "day",
+        dict(scenario={**P2P_POLICY, **p2p["size"]}, warmup=p2p["warmup"], timed=p2p["timed"]),
+    )
+    log("10 M requesters x 1 M nodes, static (fresh process) ...")
+    huge = config["huge"]
+    out["huge"] = cases.run_worker(
+        "day",
+        dict(
+            scenario={"preset": "baseline", **huge["size"]},
+            warmup=huge["warmup"],
+            timed=huge["timed"],
+        ),
+    )
     return out
+
+
+#: The adaptive p2p world with policy dynamics: global_treaty (treaties that grow, rules
+#: that diffuse) with p2p discovery and nodes that revise and enter as in eu_ai_act.
+P2P_POLICY: dict[str, Any] = {
+    "preset": "global_treaty",
+    "market": PROTOCOL_MARKETS["p2p"],
+    "adaptation": {"enabled": True, "entry_rate": 0.01},
+}
+
+
+def _scaling_sizes(config: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The sizes of a scaling series of ``config`` (``scale_requests`` or ``scale_nodes``)."""
+    spec = config[key]
+    if key == "scale_requests":
+        return [
+            dict(spec["base"], requests_per_step=r, requesters=r // 2) for r in spec["requests"]
+        ]
+    return [dict(spec["base"], nodes=n) for n in spec["nodes"]]
 
 
 def targets(m: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
@@ -176,6 +244,38 @@ def targets(m: dict[str, Any], *, quick: bool) -> list[dict[str, Any]]:
             "<",
             50.0,
         ),
+        (
+            "sweep: classroom runs per second on 2 workers",
+            m["sweeps"]["long"]["runs_per_s"],
+            ">=",
+            25.0,
+        ),
+    ]
+    for key, size in (("protocols", "baseline size"), ("protocols_large", "1 M x 100 k")):
+        for name, row in m[key]["cases"].items():
+            rows.append((f"day / open baseline's, {size}: {name}", row["ratio"], "<=", 1.5))
+    for name in ("gateway", "p2p", "validators"):
+        for series in ("requests", "nodes"):
+            rows.append(
+                (
+                    f"scaling x2 {series}: worst time ratio, {name}",
+                    m[f"scaling_{series}_{name}"]["max_ratio"],
+                    "<=",
+                    2.2,
+                )
+            )
+    p2p, huge = m["p2p_policy"], m["huge"]
+    rows += [
+        ("1 M x 100 k adaptive p2p with policy dynamics: s per day", p2p["day_s"], "<=", 0.2),
+        (
+            "1 M x 100 k adaptive p2p with policy dynamics: peak memory, MB",
+            p2p["peak_rss_mb"],
+            "<",
+            1024.0,
+        ),
+        ("10 M x 1 M static: s per day", huge["day_s"], "<=", 1.0),
+        ("10 M x 1 M static: peak memory, MB", huge["peak_rss_mb"], "<", 2048.0),
+        ("10 M x 1 M static: set-up (model construction), s", huge["build_s"], "<=", 3.0),
     ]
     out = []
     for name, value, op, threshold in rows:
@@ -328,11 +428,40 @@ def report(result: dict[str, Any]) -> str:
         f"{', '.join(_num(x) for x in mem['end_rss_mb'])} MB "
         f"(worst growth {_num(mem['max_growth_mb'])} MB)"
     )
+    for key, label in (
+        ("protocols", "baseline size"),
+        ("protocols_large", "1 M requesters x 100 k nodes"),
+    ):
+        lines.append("")
+        lines.append(f"time per day against the static open baseline, side by side, {label}:")
+        for name, row in m[key]["cases"].items():
+            lines.append(
+                f"  {name:<26} {1000 * row['day_cpu_s']:8.1f} ms/day vs "
+                f"{1000 * row['base_day_cpu_s']:8.1f} -> {row['ratio']:.2f}x "
+                f"(rounds: {', '.join(f'{r:.2f}' for r in row['ratios'])})"
+            )
+    lines.append("")
+    lines.append("scaling by protocol (worst time ratio per doubling):")
+    for name in ("open", "gateway", "p2p", "validators"):
+        req = m["scaling_requests" if name == "open" else f"scaling_requests_{name}"]
+        nod = m["scaling_nodes" if name == "open" else f"scaling_nodes_{name}"]
+        lines.append(
+            f"  {name:<11} requests {', '.join(f'{r:.2f}x' for r in req['ratios'])}; "
+            f"nodes {', '.join(f'{r:.2f}x' for r in nod['ratios'])}"
+        )
+    for key, label in (("p2p_policy", "adaptive p2p with policy dynamics"), ("huge", "static")):
+        c = m[key]
+        sc = c["scenario"]
+        lines.append(
+            f"{label}, {sc['requesters']:,} requesters x {sc['nodes']:,} nodes: set-up "
+            f"{_num(c['build_s'])} s, {_num(c['day_s'])} s per day (CPU {_num(c['day_cpu_s'])} s) "
+            f"over {c['timed_steps']} days, peak memory {_num(c['peak_rss_mb'])} MB"
+        )
     lines.append("")
     lines.append("targets:")
     for t in result["targets"]:
         lines.append(
-            f"  [{t['status']:>4}] {t['name']:<56} {_num(t['measured']):>10}  "
+            f"  [{t['status']:>4}] {t['name']:<66} {_num(t['measured']):>10}  "
             f"(target {t['op']} {_num(t['target'])})"
         )
     return "\n".join(lines)

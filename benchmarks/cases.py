@@ -22,7 +22,7 @@ import numpy as np
 
 import sim
 from benchmarks.reference import ReferenceModel
-from benchmarks.scenarios import large_scenario, sized_preset
+from benchmarks.scenarios import described, large_scenario, sized_preset
 from benchmarks.timing import Clock, current_rss_mb, instrument, median, peak_rss_mb
 from sim.engine.model import DiriskModel
 from sim.scenario import Scenario
@@ -198,43 +198,107 @@ def stepped(spec: Scenario, *, warmup: int, timed: int, seed: int = 1) -> dict[s
 
 
 def large_case(
-    *, nodes: int, jurisdictions: int, requesters: int, requests: float, warmup: int, timed: int
+    *,
+    nodes: int,
+    jurisdictions: int,
+    requesters: int,
+    requests: float,
+    warmup: int,
+    timed: int,
+    market: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The large scenario; meant to run in a fresh process (see benchmarks.worker)."""
+    """The large scenario (under the protocol of ``market``, default open); meant to run
+    in a fresh process (see benchmarks.worker)."""
     spec = large_scenario(
         nodes=nodes,
         jurisdictions=jurisdictions,
         requesters=requesters,
         requests_per_step=requests,
         steps=warmup + timed,
+        market=market,
     )
     out = stepped(spec, warmup=warmup, timed=timed)
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
-def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Run ``benchmarks.worker`` in a fresh interpreter and return its JSON answer."""
+def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1) -> dict[str, Any]:
+    """Time per day of a described scenario (:func:`benchmarks.scenarios.described`):
+    build, ``warmup`` untimed days, then ``timed`` days one by one (wall and CPU), with
+    the process's peak memory; meant to run in a fresh process (see benchmarks.worker)."""
+    spec = described(dict(scenario, steps=warmup + timed))
+    rss_before = current_rss_mb()
+    start = time.perf_counter()
+    model = DiriskModel(spec, seed=seed)
+    build_s = time.perf_counter() - start
+    for _ in range(warmup):
+        model.step()
+    walls, cpus = [], []
+    for _ in range(timed):
+        wall, cpu = time.perf_counter(), time.process_time()
+        model.step()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return dict(
+        scenario=describe(spec),
+        build_s=build_s,
+        warmup_steps=warmup,
+        timed_steps=timed,
+        day_s=sum(walls) / timed,
+        day_cpu_s=sum(cpus) / timed,
+        day_median_s=median(walls),
+        day_all_s=walls,
+        day_cpu_all_s=cpus,
+        peak_rss_mb=peak_rss_mb(),
+        rss_before_build_mb=rss_before,
+    )
+
+
+def worker_command(case: str, params: dict[str, Any]) -> list[str]:
+    """The command line that runs ``case`` with ``params`` in a fresh interpreter."""
     import json
 
+    return [sys.executable, "-m", "benchmarks.worker", case, json.dumps(params)]
+
+
+def worker_answer(case: str, returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The JSON answer of a finished worker (its last line of output)."""
+    import json
+
+    if returncode != 0:
+        raise RuntimeError(f"benchmark worker {case!r} failed:\n{stderr}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run ``benchmarks.worker`` in a fresh interpreter and return its JSON answer."""
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker", case, json.dumps(params)],
+        worker_command(case, params),
         check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
         env=_clean_env(),
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark worker {case!r} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return worker_answer(case, proc.returncode, proc.stdout, proc.stderr)
+
+
+def worker_env() -> dict[str, str]:
+    """Environment of a worker process (the repository on its path)."""
+    return _clean_env()
 
 
 # --------------------------------------------------------------------------- scaling
 
 
 def scaling(
-    *, series: str, sizes: list[dict[str, Any]], warmup: int, timed: int, reps: int
+    *,
+    series: str,
+    sizes: list[dict[str, Any]],
+    warmup: int,
+    timed: int,
+    reps: int,
+    market: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Step time at successive sizes; ``ratios[i]`` = time(size i+1) / time(size i).
 
@@ -252,7 +316,13 @@ def scaling(
             params = {k: v for k, v in size.items() if k != "requests_per_step"}
             out = run_worker(
                 "large",
-                dict(params, requests=size["requests_per_step"], warmup=warmup, timed=timed),
+                dict(
+                    params,
+                    requests=size["requests_per_step"],
+                    warmup=warmup,
+                    timed=timed,
+                    market=market,
+                ),
             )
             walls[i] += out["step_all_s"]
             last[i] = out

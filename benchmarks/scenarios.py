@@ -68,6 +68,7 @@ def large_scenario(
     load_factor: float | None = None,
     steps: int = 10,
     name: str = "bench_large",
+    market: dict[str, Any] | None = None,
 ) -> Scenario:
     """A scenario generated from the baseline with the given sizes.
 
@@ -82,6 +83,7 @@ def large_scenario(
             per node, and the share of requests that find room stays comparable).
         steps: Steps of the scenario.
         name: Scenario name.
+        market: Keys of the ``market`` block to set (a protocol and its options).
     """
     raw = baseline_raw()
     base_requests = raw["requesters"]["count"] * mean_rate(raw)
@@ -103,6 +105,7 @@ def large_scenario(
         f"{requests_per_step:,.0f} requests per step."
     )
     raw["steps"] = int(steps)
+    _merge(raw.setdefault("market", {}), market or {})
     return validate(raw, source=f"<benchmark {name}>")
 
 
@@ -124,3 +127,55 @@ def sized_preset(
         data["steps"] = int(steps)
         data["timeline"] = [e for e in data["timeline"] if e["step"] < steps]
     return validate(data, source=f"<benchmark {preset}>")
+
+
+#: The baseline's harmful categories: what a benchmark gateway refuses.
+HARMFUL = ["phishing_fraud", "disinformation", "malware", "mass_harm_weapons"]
+
+#: Market blocks of the protocols as the benchmarks run them: a gateway that refuses the
+#: harmful categories, p2p discovery with its defaults, validators that probe as in the
+#: protocol_self_governance preset.
+PROTOCOL_MARKETS: dict[str, dict[str, Any]] = {
+    "open": {"protocol": "open"},
+    "gateway": {"protocol": "gateway", "gateway": {"prohibited": HARMFUL}},
+    "p2p": {"protocol": "p2p"},
+    "validators": {
+        "protocol": "validators",
+        "validators": {"probe_rate": 0.2, "penalty": 0.9, "emission_usd_per_subnet_day": 200},
+    },
+}
+
+
+def _merge(into: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Set ``changes`` in ``into``, merging nested mappings."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+
+
+def described(description: dict[str, Any]) -> Scenario:
+    """A scenario from a JSON-able description (what a benchmark worker is given):
+    ``{"preset": name}`` with optional ``requesters``, ``nodes`` and ``steps`` (as
+    :func:`sized_preset`) and blocks to merge into it (``market``, ``adaptation``,
+    ``policy_dynamics``, ``treaties``); or ``{"large": {...}}``, the arguments of
+    :func:`large_scenario`."""
+    if "large" in description:
+        return large_scenario(**description["large"])
+    spec = sized_preset(
+        description["preset"],
+        requesters=description.get("requesters"),
+        nodes=description.get("nodes"),
+        steps=description.get("steps"),
+    )
+    blocks = {
+        k: v
+        for k, v in description.items()
+        if k in ("market", "adaptation", "policy_dynamics", "treaties")
+    }
+    if not blocks:
+        return spec
+    data = spec.to_dict()
+    _merge(data, blocks)
+    return validate(data, source=f"<benchmark {description['preset']}>")

@@ -11,7 +11,7 @@ import sys
 
 from benchmarks import cases
 
-CASES = {"large": cases.large_case}
+CASES = {"large": cases.large_case, "day": cases.day_case}
 
 
 def main(argv: list[str]) -> int:

@@ -53,6 +53,27 @@ CASE_KEYS = {
     "reference_scale": {"engine_s", "reference_s", "speedup"},
     "reference_large": {"engine_step_s", "reference_step_s", "speedup", "reference_build_s"},
     "sweeps": {"long", "one_worker", "two_workers", "speedup_1_to_2"},
+    "protocols": {"cases", "worst_ratio"},
+    "protocols_large": {"cases", "worst_ratio"},
+    **{
+        f"scaling_{series}_{protocol}": {"series", "rows", "ratios", "max_ratio"}
+        for series in ("requests", "nodes")
+        for protocol in ("gateway", "p2p", "validators")
+    },
+    "p2p_policy": {"scenario", "build_s", "day_s", "day_cpu_s", "peak_rss_mb"},
+    "huge": {"scenario", "build_s", "day_s", "day_cpu_s", "peak_rss_mb"},
+}
+
+#: Every case compared with the static open baseline, at both sizes.
+PROTOCOL_CASES = {
+    "gateway",
+    "p2p",
+    "protocol_self_governance",
+    "defence_in_depth",
+    "eu_ai_act",
+    "haven_emerges",
+    "us_state_patchwork",
+    "global_treaty",
 }
 
 
@@ -104,11 +125,18 @@ def test_measurements_are_positive_numbers(quick_run):
         assert len(m[key]["rows"]) >= 4
         assert len(m[key]["ratios"]) == len(m[key]["rows"]) - 1
     assert 0 < m["recording"]["record_share"] < 1
+    for key in ("protocols", "protocols_large"):
+        assert set(m[key]["cases"]) == PROTOCOL_CASES
+        for row in m[key]["cases"].values():
+            assert row["ratio"] > 0 and len(row["ratios"]) >= 1
+            assert row["day_cpu_s"] > 0 and row["base_day_cpu_s"] > 0
+    for key in ("p2p_policy", "huge"):
+        assert m[key]["day_s"] > 0 and m[key]["peak_rss_mb"] > 0
 
 
 def test_targets_are_not_judged_in_quick_runs(quick_run):
     _, result = quick_run
-    assert len(result["targets"]) >= 10
+    assert len(result["targets"]) >= 40
     for target in result["targets"]:
         assert set(target) == {"name", "measured", "op", "target", "status"}
         assert target["status"] == "n/a"
