@@ -382,7 +382,21 @@ def attribute(
     outcome: Annotated[
         str, typer.Option(help="The run-level outcome to attribute (dirisk describe outcomes).")
     ] = "harmful_completed",
-    seeds: Annotated[int, typer.Option(min=2, help="Common seeds per coalition.")] = 5,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            min=2, help="Common seeds per coalition (the first round's with --precision)."
+        ),
+    ] = 5,
+    precision: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Add seeds until every channel's 95% interval has this half-width (in the "
+            "outcome's unit).",
+        ),
+    ] = None,
+    max_seeds: Annotated[int, typer.Option(min=3, help="Most seeds --precision may run.")] = 20,
     steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
     by: Annotated[
         str | None,
@@ -429,6 +443,8 @@ def attribute(
             channels=names,
             outcome_name=outcome,
             seeds=seeds,
+            precision=precision,
+            max_seeds=max_seeds,
             steps=steps,
             by_residence=by == "jurisdiction",
             workers=workers,
@@ -471,8 +487,11 @@ def attribute(
             places.add_row(str(place), *(f"{v:+,.4g}" for v in row))
         out_console.print(places)
     out_console.print(describe_attribution(result), highlight=False, soft_wrap=True)
+    if result.precision is not None:
+        out_console.print(result.precision.describe(), highlight=False, soft_wrap=True)
     out_console.print(
-        f"{plan.get('runs', '?')} runs ({plan.get('channels', '?')} channels x {seeds} seeds); "
+        f"{plan.get('runs', '?')} runs ({plan.get('channels', '?')} channels x "
+        f"{len(result.totals)} seeds); "
         f"tables written to {target}/ (dirisk report {target} draws the waterfall)",
         highlight=False,
         soft_wrap=True,

@@ -142,3 +142,19 @@ def test_by_jurisdiction_contributions_of_a_count_add_up_to_the_whole(tmp_path):
     whole = result.table[result.table["applies"]].set_index("channel")["contribution"]
     pd.testing.assert_series_equal(summed.sort_index(), whole.sort_index(), check_names=False)
     assert (tmp_path / "b" / "attribution_by_jurisdiction.csv").is_file()
+
+
+def test_precision_grows_the_folder_until_every_interval_is_narrow_enough(tmp_path):
+    """A precision target adds seeds to the same folder (earlier runs kept) until every
+    applicable channel's half-width is met or the cap is reached, and says which."""
+    data = vpn_times_permissive()
+    out = tmp_path / "p"
+    loose = attribute(data, out, outcome_name="policy_leakage", seeds=3, precision=1.0, workers=1)
+    assert loose.precision.reached and len(loose.totals) == 3
+    first = sorted(p.name for p in (out / "outcomes").rglob("*.parquet"))
+    tight = attribute(
+        data, out, outcome_name="policy_leakage", seeds=3, precision=1e-9, max_seeds=5, workers=1
+    )
+    assert not tight.precision.reached and len(tight.totals) == 5
+    assert set(first) <= {p.name for p in (out / "outcomes").rglob("*.parquet")}
+    assert "not reached" in tight.precision.describe()

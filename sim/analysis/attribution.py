@@ -11,6 +11,7 @@ intervals, with pairwise interaction indices for channels that act together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sim.common.files import atomic_write_text
 from sim.common.stats import INTERVAL_METHOD, mean_ci
 from sim.experiments.attribution import attribution_experiment
 from sim.experiments.channels import CHANNELS, applicability
+from sim.experiments.compare import PrecisionReport
 from sim.experiments.folder import SweepError, SweepFolder, read_parts
 from sim.experiments.sweep import Progress, sweep
 from sim.results.runner import ScenarioLike
@@ -59,6 +61,7 @@ class Attribution:
         interactions: ``channel_a, channel_b, interaction, low, high, n``, strongest first.
         by_jurisdiction: With ``by_residence``, ``jurisdiction`` then the columns of
             ``table`` for the outcome among each jurisdiction's residents (else None).
+        precision: What a precision target did (None without one).
     """
 
     scenario: str
@@ -68,6 +71,7 @@ class Attribution:
     totals: pd.DataFrame
     interactions: pd.DataFrame
     by_jurisdiction: pd.DataFrame | None = None
+    precision: PrecisionReport | None = None
 
     def save(self, directory: str | Path) -> Path:
         """Write attribution.csv, per_seed.csv, totals.csv and interactions.csv."""
@@ -210,6 +214,8 @@ def attribute(
     channels: Sequence[str] | None = None,
     outcome_name: str = "harmful_completed",
     seeds: int = 5,
+    precision: float | None = None,
+    max_seeds: int = 20,
     steps: int | None = None,
     by_residence: bool = False,
     workers: int | None = None,
@@ -225,16 +231,59 @@ def attribute(
         out: The attribution folder (a sweep folder; rerun to resume).
         channels: Channel names (default: all).
         outcome_name: The run-level outcome to attribute.
-        seeds: Common seeds; every coalition runs with each.
+        seeds: Common seeds; every coalition runs with each (the first round's, with
+            ``precision``).
+        precision: Target half-width of every applicable channel's 95% interval, in the
+            outcome's unit: seeds are added (the folder grows, earlier runs are kept)
+            until it is met or ``max_seeds`` is reached.
+        max_seeds: Most seeds ``precision`` may run.
         steps: Days per run.
         by_residence: Also attribute the outcome among each jurisdiction's residents
             (which channels let each regime's prohibited demand out).
         workers: Local worker processes (default: one per core).
         scheduler: Address of a Dask scheduler instead.
         progress: Called as runs finish (see :func:`sim.experiments.sweep.sweep`).
-        on_plan: Called once with (applicable channels, runs) before running.
+        on_plan: Called with (applicable channels, runs) before each round.
     """
     asked = list(channels) if channels else list(CHANNELS)
+    if precision is not None and precision <= 0:
+        raise ValueError(f"precision must be a positive half-width, got {precision}")
+    count = max(seeds, 3) if precision is not None else seeds
+    while True:
+        result = _attribute_with(
+            scenario, out, asked, outcome_name, count, steps, by_residence,
+            workers, scheduler, progress, on_plan,
+        )  # fmt: skip
+        if precision is None:
+            return result
+        applying = result.table[result.table["applies"]]
+        widest = float(((applying["high"] - applying["low"]) / 2).max())
+        if widest <= precision or count >= max_seeds:
+            report = PrecisionReport(
+                outcome=f"every channel's contribution to {outcome_name}",
+                target=precision,
+                half_width=widest,
+                seeds=count,
+                reached=widest <= precision,
+            )
+            return dataclasses.replace(result, precision=report)
+        count = min(max_seeds, count + max(2, count // 2))
+
+
+def _attribute_with(
+    scenario: ScenarioLike,
+    out: str | Path,
+    asked: list[str],
+    outcome_name: str,
+    seeds: int,
+    steps: int | None,
+    by_residence: bool,
+    workers: int | None,
+    scheduler: str | None,
+    progress: Progress | None,
+    on_plan: Callable[[int, int], None] | None,
+) -> Attribution:
+    """One attribution with a fixed number of seeds (see :func:`attribute`)."""
     experiment, reasons = attribution_experiment(
         scenario,
         channels=asked,

@@ -138,12 +138,21 @@ class SweepFolder:
         digest = experiment.content_hash()
         if self.manifest_path.is_file():
             found = self.manifest().get("experiment_hash")
-            if found != digest:
-                raise SweepError(
-                    f"{self.root} holds a different experiment (hash {str(found)[:12]}, "
-                    f"this one {digest[:12]}); choose another --out folder"
+            if found == digest:
+                return
+            held = self.experiment()
+            if held.replications < experiment.replications and _same_but_replications(
+                held, experiment
+            ):  # more replications of the same experiment: the new ones are missing runs
+                atomic_write_text(self.root / "experiment.yaml", experiment_to_yaml(experiment))
+                self.write_manifest(
+                    experiment_hash=digest, replications=experiment.replications, runs=total
                 )
-            return
+                return
+            raise SweepError(
+                f"{self.root} holds a different experiment (hash {str(found)[:12]}, "
+                f"this one {digest[:12]}); choose another --out folder"
+            )
         if self.root.exists() and any(self.root.iterdir()):
             raise SweepError(f"{self.root} is not empty and holds no sweep; choose another --out")
         atomic_write_text(self.root / "experiment.yaml", experiment_to_yaml(experiment))
@@ -207,6 +216,13 @@ class SweepFolder:
     def runs(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Every finished run's outcomes row, sorted (see :func:`read_parts`)."""
         return read_parts(self.root, "outcomes", columns=columns)
+
+
+def _same_but_replications(held: Experiment, wanted: Experiment) -> bool:
+    """Whether two experiments differ in their replications only (a sweep folder may then
+    grow: every run's seed depends only on its point and replication)."""
+    same = wanted.model_copy(update={"replications": held.replications})
+    return same.content_hash() == held.content_hash()
 
 
 def utc_now() -> str:
