@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -203,3 +204,68 @@ def test_a_class_asks_why_harm_leaks_and_sees_the_waterfall(server, page, tmp_pa
     page.locator('[data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "why.png"), full_page=True)
     assert (tmp_path / "why.png").stat().st_size > 0
+
+
+def test_a_teacher_plays_a_run_and_the_slider_shows_the_day_drawn(server, page):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_text("Run a scenario").wait_for()
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("Harm completion rate").first.wait_for()
+    page.get_by_role("link", name="Watch").click()
+    page.get_by_text("requests served, from requester to serving jurisdiction").wait_for()
+    page.locator(".js-plotly-plot .sankey").first.wait_for()
+    page.locator(".js-plotly-plot .scatterlayer .point").first.wait_for()
+    slider = page.locator('input[type="range"][aria-label="Day"]')
+    captions = page.locator('[data-testid="stCaptionContainer"]')
+
+    def shown() -> tuple[str | None, list[str], list[str], list[str]]:
+        """The slider's day, the days the captions and headings name, the player's state."""
+        return (
+            slider.first.get_attribute("aria-valuetext"),
+            re.findall(
+                r"^Day (\d+): [\d,]+ requests served",
+                "\n".join(captions.all_inner_texts()),
+                re.MULTILINE,
+            ),
+            re.findall(r"Day (\d+): requests served, from requester", page.inner_text("body")),
+            [t for t in captions.all_inner_texts() if t in ("Paused.",) or t.startswith("Playing")],
+        )
+
+    def settled(timeout: float = 90) -> int:
+        """The day drawn once the page has settled (one slider, caption and heading that
+        agree, the player paused), polling while frames land."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value, caption, heading, state = shown()
+            if state == ["Paused."] and caption == heading == [value]:
+                return int(value)
+            assert time.monotonic() < deadline, (value, caption, heading, state)
+            time.sleep(0.25)
+
+    assert settled() == 1
+    page.locator(".st-key-watch_play button").click()
+    page.get_by_text("Playing, 4 days a second").wait_for()
+    time.sleep(3)
+    shot(page, "watch_playing")
+    page.locator(".st-key-watch_pause button").click()
+    day = settled()
+    assert 3 < day < 60, day  # it played: 4 days a second for 3 s (as fast as drawn)
+    assert page.locator(".js-plotly-plot").count() == 2  # frames replace each other
+
+    # Hovering a node names its host and model kind.
+    page.locator(".js-plotly-plot .scatterlayer .point").nth(5).hover(force=True)
+    hover = page.locator(".hoverlayer .hovertext").first
+    hover.wait_for()
+    assert "host: " in hover.text_content() and "model kind: " in hover.text_content()
+    shot(page, "watch_paused")
+
+    # Playing on to the end takes seconds and stops on the last day, slider and all.
+    started = time.monotonic()
+    page.locator(".st-key-watch_play button").click()
+    page.get_by_text("Playing, 4 days a second").wait_for()
+    assert settled() == 60
+    took = time.monotonic() - started
+    assert took < 60, f"{60 - day} days took {took:.0f} s"
+    page.get_by_text("day 40: Members take down").first.wait_for()
+    shot(page, "watch_end")

@@ -197,9 +197,9 @@ class NetworkLayout:
 
     #: Index ``node_id``; columns ``x``, ``y``.
     positions: pd.DataFrame
-    #: The links among drawn nodes as line coordinates (None between links).
-    edge_x: tuple[float | None, ...]
-    edge_y: tuple[float | None, ...]
+    #: The links among drawn nodes as one SVG path (drawn as a single shape: far quicker
+    #: for a browser than a line trace of every link).
+    edge_path: str
     #: Nodes that joined during the run (on the outer ring: their links are not recorded).
     joined: tuple[int, ...]
 
@@ -225,12 +225,10 @@ def network_layout(
         [(n, float(pos[n][0]), float(pos[n][1])) for n in start + joined],
         columns=["node_id", "x", "y"],
     ).set_index("node_id")
-    edge_x: list[float | None] = []
-    edge_y: list[float | None] = []
-    for u, v in sub.edges():
-        edge_x += [float(pos[u][0]), float(pos[v][0]), None]
-        edge_y += [float(pos[u][1]), float(pos[v][1]), None]
-    return NetworkLayout(positions, tuple(edge_x), tuple(edge_y), tuple(joined))
+    edge_path = "".join(
+        f"M{pos[u][0]:.4f},{pos[u][1]:.4f}L{pos[v][0]:.4f},{pos[v][1]:.4f}" for u, v in sub.edges()
+    )
+    return NetworkLayout(positions, edge_path, tuple(joined))
 
 
 def network_figure(
@@ -260,14 +258,13 @@ def network_figure(
     drawn = drawn.assign(x=at["x"].to_numpy(), y=at["y"].to_numpy())
     permissive = set(permissive)
     figure = go.Figure()
-    figure.add_scatter(
-        x=layout.edge_x,
-        y=layout.edge_y,
-        mode="lines",
-        line=dict(color="rgba(120,120,120,0.25)", width=0.6),
-        hoverinfo="skip",
-        showlegend=False,
-    )
+    if layout.edge_path:
+        figure.add_shape(
+            type="path",
+            path=layout.edge_path,
+            line=dict(color="rgba(120,120,120,0.25)", width=0.6),
+            layer="below",
+        )
     symbol_of = {m: SYMBOLS[i % len(SYMBOLS)] for i, m in enumerate(models)}
     for j_index, jur in enumerate(jurisdictions):
         here = drawn[drawn["jurisdiction"] == jur]
@@ -295,13 +292,22 @@ def network_figure(
             )
         ]
         colour = PALETTE[j_index % len(PALETTE)]
+        figure.add_scatter(  # the legend's entry: clicking it hides the host's nodes
+            x=[None],
+            y=[None],
+            mode="markers",
+            name=str(jur),
+            legendgroup=str(jur),
+            marker=dict(symbol="circle", size=9, color=colour),
+            hoverinfo="skip",
+        )
         figure.add_scatter(
             x=here["x"].tolist(),
             y=here["y"].tolist(),
             mode="markers",
             name=str(jur),
-            legendgroup="host",
-            legendgrouptitle_text="host",
+            legendgroup=str(jur),
+            showlegend=False,
             marker=dict(symbol=symbols, size=9, color=colour, line=dict(color=colour, width=1.2)),
             text=text,
             hovertemplate="%{text}<extra></extra>",
@@ -312,8 +318,6 @@ def network_figure(
             y=[None],
             mode="markers",
             name=str(model),
-            legendgroup="model",
-            legendgrouptitle_text="model kind (hollow: offline)",
             marker=dict(symbol=symbol_of[model], size=9, color="grey"),
             hoverinfo="skip",
         )
@@ -337,7 +341,7 @@ def network_figure(
         plot_bgcolor="white",
         hovermode="closest",
         uirevision="network",
-        legend=dict(groupclick="toggleitem"),
+        legend=dict(title_text="colour: host<br>symbol: model kind<br>(hollow: offline)"),
     )
     return figure
 

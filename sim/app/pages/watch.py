@@ -29,6 +29,9 @@ __all__: list[str] = []
 
 #: Playing speeds offered, days per second.
 SPEEDS = (1, 2, 4, 8, 15, 30)
+#: How long after the last frame played a slider value among the last frames played is
+#: taken for a browser's stale value rather than a choice, seconds.
+STALE_SECONDS = 3.0
 state = st.session_state
 
 st.title("Watch a run day by day")
@@ -70,32 +73,40 @@ def frames_of(key: str, results: Results) -> PlayerFrames:
 
 frames = frames_of(source_key, source)
 last = frames.days
+st.markdown(
+    f"Playing the run the **Run** page shows: **{frames.name}**, seed {frames.seed}, "
+    f"{last} days. The player uses a copy of it simulated once more with every node's "
+    "state recorded each day (the same run); **Export** offers the Run page's run."
+)
 
-# The day on screen is state["watch_day"]; the slider (key "day") is set to it before it
-# renders on every run of the page, so it always shows the day drawn.
+# The day on screen is state["watch_day"]. The slider (key "day") is set to it before it
+# renders, on every run, so it always shows the day drawn.
 if state.get("watch_run") != source_key:  # another run: from its first day, stopped
     state["watch_run"] = source_key
     state["watch_day"] = 1
     state["watch_playing"] = False
-    state["watch_tick"] = False
 state["watch_day"] = min(max(int(state.get("watch_day", 1)), 1), last)
-# Playing: each run of the page draws one day, then sleeps for the rest of the frame's
-# time and asks for the next run with st.rerun() (after setting "watch_tick"), which moves
-# the day on. This works in a browser and in AppTest (which reruns on st.rerun in one
-# AppTest.run); a fragment's run_every timer is driven by the browser and never fires in
-# AppTest. A control pressed meanwhile runs its callback first and clears the tick.
-if state.pop("watch_tick", False) and state.get("watch_playing"):
-    state["watch_day"] = min(state["watch_day"] + 1, last)
 if state["watch_day"] >= last:
     state["watch_playing"] = False
-started = time.perf_counter()
 
 
-def go_to(day: int) -> None:
-    """Show ``day`` (within the run), stopped."""
-    state["watch_day"] = min(max(day, 1), last)
+def touch() -> None:
+    """A control was used: the next run of the player shows its effect without moving the
+    day on."""
+    state["watch_touched"] = True
+
+
+def step(days: int) -> None:
+    """Move ``days`` days (within the run), stopped."""
+    state["watch_day"] = min(max(state["watch_day"] + days, 1), last)
     state["watch_playing"] = False
-    state["watch_tick"] = False
+    touch()
+
+
+def reset() -> None:
+    state["watch_day"] = 1
+    state["watch_playing"] = False
+    touch()
 
 
 def play() -> None:
@@ -103,131 +114,166 @@ def play() -> None:
     if state["watch_day"] >= last:
         state["watch_day"] = 1
     state["watch_playing"] = True
-    state["watch_tick"] = False
+    state.pop("watch_recent", None)
+    touch()
 
 
 def pause() -> None:
     state["watch_playing"] = False
-    state["watch_tick"] = False
+    touch()
 
 
 def slid() -> None:
-    """The slider was moved: show its day (playing on from there if playing)."""
-    state["watch_day"] = int(state["day"])
-    state["watch_tick"] = False
+    """The slider was moved: show its day. While playing the slider is disabled, and the
+    value a browser sends with a timer's tick or a click may be a frame behind, also just
+    after the player stopped: a day among the last frames played, within
+    :data:`STALE_SECONDS` of the last, is ignored."""
+    value = int(state["day"])
+    played_at, recent = state.get("watch_recent", (0.0, []))
+    stale = value in recent and time.monotonic() - played_at < STALE_SECONDS
+    if state.get("watch_drawn_playing") or stale:
+        return
+    state["watch_day"] = value
+    touch()
 
 
-st.markdown(
-    f"Playing the run the **Run** page shows: **{frames.name}**, seed {frames.seed}, "
-    f"{last} days. The player uses a copy of it simulated once more with every node's "
-    "state recorded each day (the same run); **Export** offers the Run page's run."
-)
+# Playing uses st.fragment(run_every=...): while playing, the browser reruns the player
+# fragment below every 1/speed seconds; each run moves the day on by one and draws it, and
+# ends, so the browser swaps the previous frame's elements out. (A chain of st.rerun()
+# calls never ends a run, and the browser keeps every frame's charts until one does.)
+# The timer is set when the whole page runs: the controls that start or stop it sit
+# outside the fragment, so using them reruns the page. They never change (Play and Pause
+# are not disabled in turn), so a browser never holds two copies of them while the timer
+# interrupts a run. AppTest never fires the timer: there, each AppTest.run() while
+# playing is one tick of the same fragment.
 playing = bool(state.get("watch_playing"))
-buttons = st.columns([1, 1, 1, 1, 1, 3])
+buttons = st.columns([1, 1, 1, 1, 1.3, 2.7])
 buttons[0].button(
-    "⏮ Reset", key="watch_reset", on_click=go_to, args=(1,), help="Back to day 1", width="stretch"
+    "Reset", key="watch_reset", icon=":material/first_page:", on_click=reset, help="Day 1"
 )
 buttons[1].button(
-    "◀ Back",
-    key="watch_back",
-    on_click=go_to,
-    args=(state["watch_day"] - 1,),
-    disabled=state["watch_day"] <= 1,
-    help="One day back",
-    width="stretch",
+    "Back", key="watch_back", icon=":material/chevron_left:", on_click=step, args=(-1,)
 )
 buttons[2].button(
-    "▶ Play", key="watch_play", on_click=play, disabled=playing, type="primary", width="stretch"
+    "Play", key="watch_play", icon=":material/play_arrow:", on_click=play, type="primary"
 )
-buttons[3].button(
-    "⏸ Pause", key="watch_pause", on_click=pause, disabled=not playing, width="stretch"
-)
+buttons[3].button("Pause", key="watch_pause", icon=":material/pause:", on_click=pause)
 buttons[4].button(
-    "Forward ▶",
-    key="watch_forward",
-    on_click=go_to,
-    args=(state["watch_day"] + 1,),
-    disabled=state["watch_day"] >= last,
-    help="One day forward",
-    width="stretch",
+    "Forward", key="watch_forward", icon=":material/chevron_right:", on_click=step, args=(1,)
 )
-buttons[5].select_slider(
-    "Speed (days per second)", SPEEDS, value=4, key="watch_speed", persist_state="session"
+speed = buttons[5].select_slider(
+    "Speed (days per second)",
+    SPEEDS,
+    value=4,
+    key="watch_speed",
+    on_change=touch,
+    persist_state="session",
 )
-state["day"] = state["watch_day"]
-day = st.slider("Day", 1, last, key="day", on_change=slid)
-step = day - 1
-m = frames.metrics.loc[step]
-st.caption(
-    f"Day {day}: {int(m['requests_served']):,} requests served, "
-    f"{m['cross_border_share']:.0%} of them across borders; "
-    f"{int(m['harmful_completed']):,} harmful requests completed; "
-    f"{int(m['prohibited_served']):,} prohibited where the requester lives served anyway; "
-    f"{int(m['active_nodes']):,} active nodes, {m['permissive_node_share']:.0%} permissive."
-)
-happened = [mark for mark in frames.marks if mark.day <= day]
-if happened:
-    latest = happened[-1]
-    today = " (today)" if latest.day == day else ""
-    st.warning(f"Timeline: {latest.label}{today}.", icon="📅")
-    if len(happened) > 1:
-        st.caption("Earlier: " + "; ".join(mark.label for mark in happened[:-1]) + ".")
-coming = [mark for mark in frames.marks if mark.day > day]
-if coming:
-    st.caption("Coming: " + "; ".join(mark.label for mark in coming) + ".")
 
-left, right = st.columns(2)
-with left:
-    st.subheader(f"Day {day}: requests served, from requester to serving jurisdiction")
-    view = st.segmented_control(
-        "Show",
-        FLOW_VIEWS,
-        default=FLOW_VIEWS[0],
-        key="watch_view",
-        required=True,
-        persist_state="session",
+
+@st.fragment(run_every=1.0 / speed if playing else None)
+def player() -> None:
+    """The day slider, the day's numbers and events, the flow diagram and the network."""
+    if state.get("watch_playing") and not state.pop("watch_touched", False):
+        recent = state.get("watch_recent", (0.0, []))[1]
+        state["watch_recent"] = (time.monotonic(), [*recent[-2:], state["watch_day"]])
+        state["watch_day"] = min(state["watch_day"] + 1, last)
+        if state["watch_day"] >= last:  # the end: stop the timer
+            state["watch_playing"] = False
+            touch()
+            st.rerun(scope="app")
+    state.pop("watch_touched", None)
+    playing = bool(state.get("watch_playing"))
+    state["watch_drawn_playing"] = playing
+    day = state["watch_day"]
+    state["day"] = day
+    st.slider(
+        "Day",
+        1,
+        last,
+        key="day",
+        on_change=slid,
+        disabled=playing,
+        help="Pause to pick a day" if playing else None,
     )
-    with st.expander("Request categories"):
-        chosen = st.multiselect(
-            "Request categories in the flow diagram",
-            list(frames.categories),
-            default=list(frames.categories),
-            key="categories",
+    m = frames.metrics.loc[day - 1]
+    st.caption(
+        f"Day {day}: {int(m['requests_served']):,} requests served, "
+        f"{m['cross_border_share']:.0%} of them across borders; "
+        f"{int(m['harmful_completed']):,} harmful requests completed; "
+        f"{int(m['prohibited_served']):,} prohibited where the requester lives served "
+        f"anyway; {int(m['active_nodes']):,} active nodes, "
+        f"{m['permissive_node_share']:.0%} permissive."
+    )
+    st.caption(
+        f"Playing, {state['watch_speed']} days a second (pause to pick a day)."
+        if playing
+        else "Paused."
+    )
+    happened = [mark for mark in frames.marks if mark.day <= day]
+    if happened:
+        latest = happened[-1]
+        today = " (today)" if latest.day == day else ""
+        st.warning(f"Timeline: {latest.label}{today}.", icon=":material/event:")
+        if len(happened) > 1:
+            st.caption("Earlier: " + "; ".join(mark.label for mark in happened[:-1]) + ".")
+    coming = [mark for mark in frames.marks if mark.day > day]
+    if coming:
+        st.caption("Coming: " + "; ".join(mark.label for mark in coming) + ".")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader(f"Day {day}: requests served, from requester to serving jurisdiction")
+        view = st.segmented_control(
+            "Show",
+            FLOW_VIEWS,
+            default=FLOW_VIEWS[0],
+            key="watch_view",
+            required=True,
+            on_change=touch,
             persist_state="session",
         )
-    flows = flow_view(frames.flows_on(day), view or FLOW_VIEWS[0], chosen)
-    if flows.empty or int(flows["served"].sum()) == 0:
-        what = {
-            FLOW_VIEWS[0]: "No requests",
-            FLOW_VIEWS[1]: "No harmful requests",
-            FLOW_VIEWS[2]: "No requests prohibited where the requester lives",
-        }[view or FLOW_VIEWS[0]]
-        st.info(f"{what} in the chosen categories were served on day {day}.")
-    else:
-        st.plotly_chart(
-            sankey_figure(flows, list(frames.jurisdictions)), key="watch_sankey", width="stretch"
+        view = view or FLOW_VIEWS[0]
+        with st.expander("Request categories"):
+            chosen = st.multiselect(
+                "Request categories in the flow diagram",
+                list(frames.categories),
+                default=list(frames.categories),
+                key="categories",
+                on_change=touch,
+                persist_state="session",
+            )
+        flows = flow_view(frames.flows_on(day), view, chosen)
+        if flows.empty or int(flows["served"].sum()) == 0:
+            what = {
+                FLOW_VIEWS[0]: "No requests",
+                FLOW_VIEWS[1]: "No harmful requests",
+                FLOW_VIEWS[2]: "No requests prohibited where the requester lives",
+            }[view]
+            st.info(f"{what} in the chosen categories were served on day {day}.")
+        else:
+            st.plotly_chart(sankey_figure(flows, list(frames.jurisdictions)), key="watch_sankey")
+            leaked = int(flows.loc[flows["leaked"], "served"].sum())
+            st.caption(
+                f"{int(flows['served'].sum()):,} requests. Red links: {leaked:,} leaked "
+                "(prohibited where the requesters live, served anyway); grey links: lawful "
+                "where the requesters live. Hover a link or a jurisdiction for its numbers."
+            )
+    with right:
+        st.subheader("The node network")
+        highlight = st.toggle(
+            "Highlight nodes that may have served harmful requests today",
+            key="watch_highlight",
+            on_change=touch,
+            persist_state="session",
         )
-        leaked = int(flows.loc[flows["leaked"], "served"].sum())
-        st.caption(
-            f"{int(flows['served'].sum()):,} requests. Red links: {leaked:,} leaked "
-            "(prohibited where the requesters live, served anyway); grey links: lawful "
-            "where the requesters live. Hover a link or a jurisdiction for its numbers."
-        )
-with right:
-    st.subheader("The node network")
-    highlight = st.toggle(
-        "Highlight nodes that may have served harmful requests today",
-        key="watch_highlight",
-        persist_state="session",
-    )
-    nodes = frames.nodes_on(day)
-    if nodes is None:
-        st.info(f"Node states were not recorded on day {day}.")
-    else:
+        nodes = frames.nodes_on(day)
+        if nodes is None:
+            st.info(f"Node states were not recorded on day {day}.")
+            return
         st.plotly_chart(
             network_figure(nodes, frames.layout, highlight=highlight, permissive=frames.permissive),
             key="watch_network",
-            width="stretch",
         )
         joined = (
             " Nodes that joined during the run sit on the outer ring (their links are not "
@@ -249,7 +295,5 @@ with right:
                 "served harmful ones."
             )
 
-if state.get("watch_playing"):
-    time.sleep(max(0.0, 1.0 / float(state["watch_speed"]) - (time.perf_counter() - started)))
-    state["watch_tick"] = True
-    st.rerun()
+
+player()
