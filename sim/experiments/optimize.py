@@ -647,11 +647,15 @@ class SweepEvaluation:
             return str(self._cluster.scheduler_address)
 
     def experiment(
-        self, values: Mapping[str, Any], futures: pd.DataFrame, seed: int, name: str
+        self,
+        values: Mapping[str, Any],
+        futures: pd.DataFrame | list[dict[str, float]],
+        seed: int,
+        name: str,
     ) -> Experiment:
         """The futures experiment of one candidate (``name``: its experiment's name is
-        the base's with this suffix)."""
-        rows = futures.drop(columns=["future"], errors="ignore").to_dict("records")
+        the base's with this suffix; ``futures`` a table or its rows of path to value)."""
+        rows = futures if isinstance(futures, list) else _future_rows(futures)
         return load_experiment(
             {
                 "name": f"{self.name}_{name}",
@@ -667,10 +671,12 @@ class SweepEvaluation:
             source=f"candidate {name}",
         )
 
-    def _one(self, batch: EvaluationBatch, index: int) -> pd.DataFrame:
+    def _one(
+        self, batch: EvaluationBatch, rows: list[dict[str, float]], index: int
+    ) -> pd.DataFrame:
         key = batch.keys[index] if batch.keys else f"c{index}"
         experiment = self.experiment(
-            batch.candidates[index], batch.futures, batch.seed, f"{batch.folder.name}_{key}"
+            batch.candidates[index], rows, batch.seed, f"{batch.folder.name}_{key}"
         )
         target = batch.folder / key
         folder = SweepFolder(target)
@@ -699,9 +705,15 @@ class SweepEvaluation:
         n = len(batch.candidates)
         if n == 0:
             return pd.DataFrame(columns=["candidate", "future", *self.outcomes])
+        rows = _future_rows(batch.futures)
         with ThreadPoolExecutor(max_workers=min(n, CONCURRENT_CANDIDATES)) as pool:
-            tables = list(pool.map(lambda i: self._one(batch, i), range(n)))
+            tables = list(pool.map(lambda i: self._one(batch, rows, i), range(n)))
         return pd.concat(tables, ignore_index=True)
+
+
+def _future_rows(futures: pd.DataFrame) -> list[dict[str, float]]:
+    """The futures as an experiment's ``futures``: one mapping of path to value each."""
+    return futures.drop(columns=["future"], errors="ignore").to_dict("records")
 
 
 # --------------------------------------------------------------------------- search
