@@ -55,6 +55,15 @@ app = typer.Typer(
 out_console = Console()
 err_console = Console(stderr=True)
 
+#: The options of every command that runs on Dask.
+WorkersOption = Annotated[
+    int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) instead of local workers."),
+]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -411,12 +420,8 @@ def attribute(
             help="Attribution folder (default: attributions/<scenario>); rerun to resume."
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
-    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Why harm leaks: Shapley contributions of each channel (vpn, retries, jailbreaks,
     permissive_models, havens, cross_border, kyc_forgery, requester_learning, protocol,
@@ -522,12 +527,8 @@ def robust(
     out: Annotated[
         Path | None, typer.Option(help="Robustness folder (default: robust/<base>); rerun resumes.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
-    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Policies across plausible futures: effects, how often each holds, its cost to
     legitimate users, its regret, and where it fails."""
@@ -690,12 +691,8 @@ def optimize(
             help="Optimisation folder (default: optimizations/<base>_<levers file>); rerun resumes."
         ),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler (tcp://host:8786).")
-    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per generation.")] = False,
 ) -> None:
     """Search for robust policies: the lever settings that are Pareto-optimal over
@@ -904,13 +901,8 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option(help="Sweep folder (default: sweeps/<experiment name>).")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: one per core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Run on an existing Dask cluster, e.g. tcp://127.0.0.1:8786."),
-    ] = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     resume: Annotated[
         bool, typer.Option(help="Continue the sweep in --out (rerunning into it does too).")
     ] = False,
