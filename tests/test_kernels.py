@@ -483,3 +483,36 @@ def test_arrivals_by_group_are_the_sums_of_arrivals_over_each_groups_nodes():
     np.add.at(expected, nodes.jurisdiction, per_node)
     got = outcome.arrivals_by(nodes.jurisdiction, n_jur).reshape(n_jur, n_cat)
     assert expected.sum() > 0 and (got == expected).all()
+
+
+def admit_reference(node, remaining, rng):
+    """The admission of every node's load at once (bincount over all nodes)."""
+    load = np.bincount(node, minlength=remaining.size)
+    over = load > remaining
+    admitted = np.ones(node.size, dtype=bool)
+    if over.any():
+        crowded = np.flatnonzero(over[node])
+        crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
+        load_over = load[over]
+        limit = np.cumsum(load_over) - load_over + remaining[over]
+        admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_over)
+    remaining -= np.minimum(load, remaining)
+    return admitted
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n_nodes=st.sampled_from([1, 50, 400, 20_000, 70_000]),
+    attempts=st.integers(0, 600),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_admit_of_few_attempts_equals_the_count_over_every_node(n_nodes, attempts, seed):
+    """A round of few attempts counts only the nodes they reach: the same admissions,
+    remaining capacity and draws as counting every node."""
+    rng = np.random.default_rng(seed)
+    remaining = rng.integers(0, 3, n_nodes)
+    node = rng.integers(0, min(n_nodes, 200), attempts)  # some crowded nodes
+    mine, theirs = remaining.copy(), remaining.copy()
+    ours = admit(node, mine, np.random.default_rng(seed + 1))
+    reference = admit_reference(node, theirs, np.random.default_rng(seed + 1))
+    assert (ours == reference).all() and (mine == theirs).all()

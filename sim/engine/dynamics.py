@@ -66,7 +66,7 @@ def costs(model: DiriskModel) -> Costs:
 def market_signals(model: DiriskModel) -> MarketSignals:
     """What nodes know: arrivals per unit routing weight by host and category (moving
     average), the rules in force and the model kinds available."""
-    enf = [a.enforcement for a in model.jurisdiction_agents]
+    enf = [a.enforcement for a in model.jurisdiction_list]
     return MarketSignals(
         arrivals=model.market.arrivals,
         refusal=model.refusal,

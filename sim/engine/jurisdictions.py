@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import mesa
-import numpy as np
 
 from sim.engine.kernels.enforcement import Scope, audit, fine_amounts
 from sim.engine.nodes import TAKEN_DOWN
@@ -75,7 +74,7 @@ class Jurisdiction(mesa.Agent):
         counters = model.enforcement_counts[self.index]  # zeroed by the model this step
         if e.audit_rate == 0 or self.max_audits == 0:  # nobody is audited: nothing to do
             return
-        candidates = np.flatnonzero(scope.in_reach[self.index])
+        candidates = scope.in_reach[self.index].nonzero()[0]
         violated = scope.violated[self.index][candidates]
         audited, detected = audit(
             candidates,

@@ -75,7 +75,7 @@ class Market:
         """The routing table and the (entry point, apparent jurisdiction) -> reach group
         lookup, rebuilt only when weights or reach change."""
         model, nodes = self.model, self.model.node_table
-        geo_block = np.array([a.enforcement.geo_block_foreign for a in model.jurisdiction_agents])
+        geo_block = np.array([a.enforcement.geo_block_foreign for a in model.jurisdiction_list])
         weights = self.routing_weights()
         neighbourhoods = self.protocol.neighbourhoods(lambda: model.node_graph, nodes.size)
         key = (
@@ -134,7 +134,7 @@ class Market:
         node's type changes)."""
         model = self.model
         extraterritorial = model.extraterritorial()
-        kyc = np.array([a.enforcement.kyc_mandate for a in model.jurisdiction_agents])
+        kyc = np.array([a.enforcement.kyc_mandate for a in model.jurisdiction_list])
         key = (model.prohibited.tobytes(), extraterritorial.tobytes(), kyc.tobytes())
         node_type = self.node_types()
         cache = self._rules_cache

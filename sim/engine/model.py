@@ -122,6 +122,10 @@ class DiriskModel(mesa.Model):
             ],
             random=self.random,
         )
+        #: The same agents in scenario order, for the daily loops (a list is iterated
+        #: faster than the AgentSet's weak references; no jurisdiction comes or goes).
+        self.jurisdiction_list: list[Jurisdiction] = list(self.jurisdiction_agents)
+        self._policy_cache: tuple | None = None  # (rules in force, their matrix)
         #: (J, 5) this step's enforcement counters
         #: (see sim.engine.jurisdictions.ENFORCEMENT_COUNTERS)
         self.enforcement_counts = np.zeros((len(self.jurisdiction_names), 5))
@@ -235,7 +239,8 @@ class DiriskModel(mesa.Model):
             partners=self.partner_matrix(),
         )
         self.enforcement_counts[:] = 0.0
-        self.jurisdiction_agents.do("enforce", scope)
+        for agent in self.jurisdiction_list:
+            agent.enforce(scope)
         self.market.protocol.daily(self)
 
     def adapt(self, demand: Demand, outcome: ServingResult) -> None:
@@ -247,7 +252,9 @@ class DiriskModel(mesa.Model):
         if policy.enabled:
             self.policy_memory.observe(self, demand, outcome)
             if (self.step_index + 1) % policy.every_steps == 0:
-                self.jurisdiction_agents.do("revise_policy", signals(self))
+                revision = signals(self)
+                for agent in self.jurisdiction_list:
+                    agent.revise_policy(revision)
                 grow_treaties(self)
         nodes = self.node_table
         spec = self.scenario.adaptation
@@ -294,17 +301,22 @@ class DiriskModel(mesa.Model):
     # ------------------------------------------------------------------ rules
 
     def _policy_matrix(self) -> np.ndarray:
-        """(J, C) bool, read-only: category prohibited by jurisdiction, as in force now."""
+        """(J, C) bool, read-only: category prohibited by jurisdiction, as in force now
+        (the same array until a policy changes)."""
+        key = tuple(frozenset(agent.prohibited) for agent in self.jurisdiction_list)
+        if self._policy_cache is not None and self._policy_cache[0] == key:
+            return self._policy_cache[1]
         out = np.zeros((len(self.jurisdiction_names), len(self.category_names)), dtype=bool)
         column = self.category_index
-        for row, agent in zip(out, self.jurisdiction_agents, strict=True):
+        for row, agent in zip(out, self.jurisdiction_list, strict=True):
             row[[column[c] for c in agent.prohibited if c in column]] = True
         out.flags.writeable = False  # the recorder keeps it
+        self._policy_cache = (key, out)
         return out
 
     def extraterritorial(self) -> np.ndarray:
         """(J,) bool: jurisdictions with extraterritorial reach."""
-        return np.array([a.enforcement.extraterritorial for a in self.jurisdiction_agents])
+        return np.array([a.enforcement.extraterritorial for a in self.jurisdiction_list])
 
     # ------------------------------------------------------------------ helpers
 

@@ -154,7 +154,9 @@ class NodeTable:
             - self.fines_step
             - self.costs_step
         )
-        ran = np.pad(running, (0, self.size - running.size)) & (self.born <= step)
+        if running.size < self.size:  # nodes that joined during the step
+            running = np.pad(running, (0, self.size - running.size))
+        ran = running & (self.born <= step)
         return np.where(ran, profit, 0.0)
 
     def fine(self, index: np.ndarray, amount: np.ndarray) -> None:

@@ -220,7 +220,7 @@ def sorted_consensus(
         keys = np.empty((n, width), dtype=np.int64)
     high, low = key_words(keys)
     high[:, :n_val] = weight.view(np.int32)
-    low[:, :n_val] = stake
+    low[:, :n_val] = stake.astype(np.int32)  # < 2^31 in all: a narrow copy writes faster
     high[:, n_val:] = 0x7F800000  # padding: +inf, sorted last, with no stake
     low[:, n_val:] = 0
     keys.sort(axis=1)

@@ -49,7 +49,7 @@ def gather_evidence(
     banned = prohibited.ravel()
     node_host = host[node]
     host_viol = np.bincount(node[banned[node_host * n_cat + category]], minlength=n_nodes)
-    foreign = np.flatnonzero(extraterritorial[group])
+    foreign = extraterritorial[group].nonzero()[0]
     apparent = group[foreign]
     abroad = node_host[foreign] != apparent
     foreign, apparent = foreign[abroad], apparent[abroad]

@@ -25,6 +25,11 @@ _U_MAX = 1.0 - 1e-9
 #: result): for a few hundred draws the guide's extra numpy calls cost more than the search.
 _SEARCH_BELOW = 1024
 
+#: With at least this many nodes and fewer than one attempt per this many nodes,
+#: :func:`admit` counts the load of the nodes the attempts reach only (a sort of the
+#: attempts) rather than of every node (a pass over all nodes).
+_MANY_NODES, _FEW_ATTEMPTS = 1 << 14, 64
+
 #: Guide-table cells per entry of a group: at 4, about one draw in ten needs a step of
 #: the walk after the guide lookup (one in three at 1).
 GUIDE_RESOLUTION = 4
@@ -158,7 +163,7 @@ class RoutingTable:
         else:
             k = (u * self.cells[0]).astype(np.int64)
         flat = self.guide[k]
-        behind = np.flatnonzero(self.table[flat] <= u)
+        behind = (self.table[flat] <= u).nonzero()[0]
         while behind.size:
             flat[behind] += 1
             behind = behind[self.table[flat[behind]] <= u[behind]]
@@ -179,17 +184,30 @@ def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> 
     Returns:
         (m,) bool, True where admitted.
     """
-    load = np.bincount(node, minlength=remaining.size)
-    over = load > remaining
     admitted = np.ones(node.size, dtype=bool)
-    if over.any():
-        crowded = np.flatnonzero(over[node])
-        # Sort by node, in random order within a node: the key node + u, u in [0, 1).
-        crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
-        # Each crowded node's run in that order admits its first remaining[node] attempts:
-        # those before position (start of the run + remaining).
-        load_over = load[over]
-        limit = np.cumsum(load_over) - load_over + remaining[over]
-        admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_over)
-    remaining -= np.minimum(load, remaining)
+    if remaining.size >= _MANY_NODES and node.size * _FEW_ATTEMPTS < remaining.size:
+        # few attempts among many nodes: count only the nodes they reach
+        touched, where, load = np.unique(node, return_inverse=True, return_counts=True)
+        left = remaining[touched]
+        over = load > left
+        remaining[touched] = left - np.minimum(load, left)
+        if not over.any():
+            return admitted
+        crowded = over[where].nonzero()[0]
+        load_over, room = load[over], left[over]
+    else:
+        load = np.bincount(node, minlength=remaining.size)
+        over = load > remaining
+        if over.any():
+            crowded = over[node].nonzero()[0]
+            load_over, room = load[over], remaining[over]
+        remaining -= np.minimum(load, remaining)
+        if not over.any():
+            return admitted
+    # Sort by node, in random order within a node: the key node + u, u in [0, 1).
+    crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
+    # Each crowded node's run in that order admits its first remaining[node] attempts:
+    # those before position (start of the run + remaining).
+    limit = np.cumsum(load_over) - load_over + room
+    admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_over)
     return admitted

@@ -348,14 +348,14 @@ def serve(
         row = rules.rows(node)  # the node's type
         key = row * n_cat + cat
         key += rules.pass_offset[apparent]  # into the flat pass table
-        trying = np.flatnonzero(jailbreak > 0)
+        trying = (jailbreak > 0).nonzero()[0]
         if trying.size:
             hit = trying[rng.random(trying.size) < jailbreak[trying]]
             key[hit] += cell_count  # the jailbroken half of the row
         refused = rng.random(idx.size) >= np.take(rules.pass_table, key)
         quitting = idx[:0]
         if check_kyc:
-            sub = np.flatnonzero(exposed[idx] & admitted)
+            sub = (exposed[idx] & admitted).nonzero()[0]
             if sub.size:
                 sub = sub[rules.kyc_gate[apparent[sub] * n_types + row[sub]]]
                 refused[sub] = True
@@ -368,7 +368,7 @@ def serve(
         else:
             served_by[idx[ok]] = node[ok]
         # Failed attempts (a minority): give up, or retry next round.
-        failed = np.flatnonzero(~ok)
+        failed = (~ok).nonzero()[0]
         pending = failed if whole else idx[failed]
         final = round_ + 1 > demand.persistence[pending]
         if quitting.size:
