@@ -251,7 +251,8 @@ def test_a_teacher_plays_a_run_and_the_slider_shows_the_day_drawn(server, page):
     page.locator(".st-key-watch_pause button").click()
     day = settled()
     assert 3 < day < 60, day  # it played: 4 days a second for 3 s (as fast as drawn)
-    assert page.locator(".js-plotly-plot").count() == 2  # frames replace each other
+    # Frames replace each other: the two charts, not one per day played.
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 2")
 
     # Hovering a node names its host and model kind.
     page.locator(".js-plotly-plot .scatterlayer .point").nth(5).hover(force=True)

@@ -38,7 +38,12 @@ runs: dict[str, Results] = st.session_state.get("runs", {})
 key = shown["key"] if shown and shown.get("key") in runs else st.session_state.get("last_run")
 results = runs.get(key) if key else last_run()
 if results is None:
-    st.info("Nothing to export yet: run a scenario on the **Run** page first.")
+    st.info(
+        "The Run page's run is no longer kept in this browser tab (older runs make way for "
+        "new ones): press **Run** on the **Run** page again."
+        if shown
+        else "Nothing to export yet: run a scenario on the **Run** page first."
+    )
     st.stop()
 
 meta = results.meta

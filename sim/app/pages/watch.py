@@ -40,7 +40,12 @@ runs: dict[str, Results] = state.get("runs", {})
 source_key = shown["key"] if shown and shown.get("key") in runs else state.get("last_run")
 source = runs.get(source_key) if source_key else None
 if source is None:
-    st.info("Run a scenario on the **Run** page first; it will play here.")
+    st.info(
+        "The Run page's run is no longer kept in this browser tab (older runs make way for "
+        "new ones): press **Run** on the **Run** page again; it will play here."
+        if shown
+        else "Run a scenario on the **Run** page first; it will play here."
+    )
     st.stop()
 
 
@@ -166,6 +171,7 @@ speed = buttons[5].select_slider(
     SPEEDS,
     value=4,
     key="watch_speed",
+    help="At most: a slow browser draws fewer days a second.",
     on_change=touch,
     persist_state="session",
 )
