@@ -15,7 +15,7 @@ def test_the_experiments_benchmark_has_a_target_for_every_case():
 
 def test_the_experiments_benchmark_times_a_case_and_reports_it(tmp_path, capsys):
     out = tmp_path / "experiments.json"
-    assert main(["--quick", "--only", "classroom", "--json", str(out)]) == 0
+    assert main(["--quick", "--only", "attribution classroom", "--json", str(out)]) == 0
     record = json.loads(out.read_text())
     assert record["quick"] and record["cores"] and len(record["cases"]) == 1
     assert record["cases"][0]["verdict"] in ("PASS", "MISS")
