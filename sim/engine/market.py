@@ -45,7 +45,8 @@ class Market:
         )
         self.arrivals = np.zeros((len(model.jurisdiction_names), len(model.category_names)))
         self._price_weight = np.zeros(0)
-        self._routing_cache: tuple | None = None
+        self._routing_cache: tuple | None = None  # (weights, table)
+        self._reach_cache: tuple | None = None  # (geo-blocks, neighbourhoods, hosts, reach, lookup)
         self._rules_cache: tuple | None = None
 
     def routing_weights(self) -> np.ndarray:
@@ -73,26 +74,36 @@ class Market:
 
     def routing(self) -> tuple[RoutingTable, np.ndarray]:
         """The routing table and the (entry point, apparent jurisdiction) -> reach group
-        lookup, rebuilt only when weights or reach change."""
+        lookup: the reach groups rebuilt only when hosts, geo-blocks or neighbourhoods
+        change, the table only when they or the weights change."""
         model, nodes = self.model, self.model.node_table
         geo_block = np.array([a.enforcement.geo_block_foreign for a in model.jurisdiction_list])
         weights = self.routing_weights()
         neighbourhoods = self.protocol.neighbourhoods(lambda: model.node_graph, nodes.size)
-        key = (
-            weights.tobytes(),
-            nodes.jurisdiction.tobytes(),
-            geo_block.tobytes(),
-            id(neighbourhoods),
-        )
-        if self._routing_cache is None or self._routing_cache[0] != key:
+        reach = self._reach_cache
+        if (
+            reach is None
+            or reach[1] is not neighbourhoods  # the cache holds it: no other can take its id
+            or not np.array_equal(reach[0], geo_block)
+            or not np.array_equal(reach[2], nodes.jurisdiction)
+        ):
             reachable, lookup = reach_groups(
                 nodes.jurisdiction,
                 geo_block,
                 blocked=self.protocol.blocked,
                 neighbourhoods=neighbourhoods,
             )
-            self._routing_cache = (key, RoutingTable.build(weights, reachable), lookup)
-        return self._routing_cache[1], self._routing_cache[2]
+            reach = self._reach_cache = (
+                geo_block,
+                neighbourhoods,
+                nodes.jurisdiction.copy(),
+                reachable,
+                lookup,
+            )
+            self._routing_cache = None
+        if self._routing_cache is None or not np.array_equal(self._routing_cache[0], weights):
+            self._routing_cache = (weights, RoutingTable.build(weights, reach[3]))
+        return self._routing_cache[1], reach[4]
 
     def settle(self, outcome: ServingResult) -> None:
         """Book each node's served requests and revenue; update the market signals."""

@@ -172,10 +172,11 @@ class ServingResult:
     first_node: np.ndarray  #: int64 node of the first attempt (-1 here: none reached)
     retried: np.ndarray  #: requests that made more than one attempt (all others made one)
     kyc_blocked: int  #: attempts refused by a KYC gate
-    reached: list[tuple[np.ndarray, np.ndarray]]  #: node and category of the attempts
+    reached: list[tuple[np.ndarray, np.ndarray]]  #: node and request of the attempts
     #: that reached a node, one pair per round
     n_cells: int  #: N * C
     n_categories: int  #: C
+    category: np.ndarray  #: (n,) category of each request (the demand's)
 
     @cached_property
     def arrivals(self) -> np.ndarray:
@@ -190,7 +191,7 @@ class ServingResult:
         n_cat = self.n_categories
         if not self.reached:
             return np.zeros(n_groups * n_cat, dtype=np.int64)
-        cells = [group[node] * n_cat + category for node, category in self.reached]
+        cells = [group[node] * n_cat + self.category[request] for node, request in self.reached]
         return np.bincount(np.concatenate(cells), minlength=n_groups * n_cat)
 
     @cached_property
@@ -290,13 +291,16 @@ def serve(
     first_node = np.full(n, -1, dtype=np.int64)
     kyc_blocked = 0
     check_kyc = rules.kyc
-    arrived = []  # (node, category) of the attempts that reached a node, per round
+    arrived = []  # (node, request) of the attempts that reached a node, per round
     idx = np.arange(n, dtype=np.int64)
     last = np.broadcast_to(np.int64(-1), (n,))  # no node to avoid yet (read-only, no copy)
     remembering = bool((demand.preferred >= 0).any())
     if check_kyc:  # requests a KYC gate would stop: unverified, in a KYC category
         exposed = rules.kyc_category[demand.category] & ~demand.verified
     n_types = rules.susceptibility.size
+    # Each request's offset into the flat pass table but for its node's type (category,
+    # and the row of the filter abroad it meets).
+    base = demand.category + rules.pass_offset[demand.apparent]
     # Only requests whose reach group has no node can be left without one.
     stranded = not routing.has_node.all() and not routing.has_node[group].all()
     cell_count = rules.susceptibility.size * n_cat
@@ -309,19 +313,18 @@ def serve(
             if round_ == 1:  # every later attempt is by one of these
                 retried = idx
         pick = slice(None) if round_ == 0 else idx  # the pending requests' attributes
-        cat, apparent, reach = demand.category[pick], demand.apparent[pick], group[pick]
-        jailbreak = demand.jailbreak[pick]
+        offset, reach, jailbreak = base[pick], group[pick], demand.jailbreak[pick]
         carry = idx[:0]  # stopped at the gateway, trying again next round
         if rules.gateway:
             stop, quit_, stopped_for_kyc = gateway_stops(
-                cat, demand.verified[pick], demand.kyc_give_up[pick], rules, rng
+                demand.category[pick], demand.verified[pick], demand.kyc_give_up[pick], rules, rng
             )
             kyc_blocked += stopped_for_kyc
             final = stop & ((round_ + 1 > demand.persistence[pick]) | quit_)  # refused
             carry = idx[stop & ~final]
             through = ~stop
-            idx, last, cat, apparent, reach, jailbreak = (
-                a[through] for a in (idx, last, cat, apparent, reach, jailbreak)
+            idx, last, offset, reach, jailbreak = (
+                a[through] for a in (idx, last, offset, reach, jailbreak)
             )
         node = routing.route(reach, rng)
         if round_ == 0:  # go to the remembered node where possible
@@ -340,14 +343,12 @@ def serve(
                 node[same] = routing.route(reach[same], rng)
         if stranded and not (reached := node >= 0).all():  # nowhere to go: no retry
             served_by[idx[~reached]] = DROPPED_NODE
-            idx, node, cat, apparent, jailbreak = (
-                a[reached] for a in (idx, node, cat, apparent, jailbreak)
-            )
+            idx, node, offset, jailbreak = (a[reached] for a in (idx, node, offset, jailbreak))
         admitted = admit(node, remaining, rng)
-        arrived.append((node, cat))
+        arrived.append((node, idx))
         row = rules.rows(node)  # the node's type
-        key = row * n_cat + cat
-        key += rules.pass_offset[apparent]  # into the flat pass table
+        key = row * n_cat
+        key += offset  # into the flat pass table
         trying = (jailbreak > 0).nonzero()[0]
         if trying.size:
             hit = trying[rng.random(trying.size) < jailbreak[trying]]
@@ -357,7 +358,7 @@ def serve(
         if check_kyc:
             sub = (exposed[idx] & admitted).nonzero()[0]
             if sub.size:
-                sub = sub[rules.kyc_gate[apparent[sub] * n_types + row[sub]]]
+                sub = sub[rules.kyc_gate[demand.apparent[idx[sub]] * n_types + row[sub]]]
                 refused[sub] = True
                 kyc_blocked += int(sub.size)
                 quitting = sub[rng.random(sub.size) < demand.kyc_give_up[idx[sub]]]
@@ -389,4 +390,5 @@ def serve(
         reached=arrived,
         n_cells=remaining.size * n_cat,
         n_categories=n_cat,
+        category=demand.category,
     )
