@@ -118,6 +118,24 @@ class _Layout:
         return self.runs.sums(values[self.order])
 
 
+def _kept(arrays: tuple[np.ndarray, ...]) -> tuple:
+    """A copy of node arrays to compare later with :func:`_same`: their bytes while small
+    (the quickest to compare), else the arrays (no byte copies of millions of nodes)."""
+    return tuple(a.tobytes() if a.size <= _SMALL else a.copy() for a in arrays)
+
+
+def _same(kept: tuple, now: tuple[np.ndarray, ...]) -> bool:
+    """Whether node arrays kept by :func:`_kept` equal the current ones."""
+    return all(
+        k == a.tobytes() if isinstance(k, bytes) else np.array_equal(k, a)
+        for k, a in zip(kept, now, strict=True)
+    )
+
+
+#: Node arrays up to this size are kept as bytes by :func:`_kept`.
+_SMALL = 1 << 16
+
+
 @dataclass
 class Recorder:
     """Collects one run's per-step arrays and builds its tables."""
@@ -279,10 +297,13 @@ class Recorder:
         capacity (cells each), kept until a node changes status or compliance or the
         layout changes."""
         nodes = self.model.node_table
-        state = (nodes.status.tobytes(), nodes.compliant.tobytes())
         cache = self._stocks_cache  # (state, layout, stocks); holding the layout object
         # keeps the identity test sound (no new layout can reuse its id)
-        if cache is None or cache[0] != state or cache[1] is not layout:
+        if (
+            cache is None
+            or cache[1] is not layout
+            or not _same(cache[0], (nodes.status, nodes.compliant))
+        ):
             active = nodes.status == ACTIVE
             capacity = np.where(active, nodes.capacity, 0)
             stocks = np.concatenate(
@@ -294,7 +315,7 @@ class Recorder:
                     np.bincount(layout.cell, weights=capacity, minlength=layout.cells),
                 ]
             )
-            self._stocks_cache = (state, layout, stocks)
+            self._stocks_cache = (_kept((nodes.status, nodes.compliant)), layout, stocks)
         return self._stocks_cache[2]
 
     def _node_columns(self, raw: np.ndarray) -> np.ndarray:
@@ -320,9 +341,10 @@ class Recorder:
         """The nodes' keys into the recorded cubes (rebuilt when nodes move, switch model
         kind or enter)."""
         m, nodes = self.model, self.model.node_table
-        state = (nodes.jurisdiction.tobytes(), nodes.model.tobytes())
-        if self._layout_cache is None or self._layout_cache[0] != state:
-            self._layout_cache = (state, _Layout.of(m, len(m.requesters.block_sizes)))
+        state = (nodes.jurisdiction, nodes.model)
+        if self._layout_cache is None or not _same(self._layout_cache[0], state):
+            layout = _Layout.of(m, len(m.requesters.block_sizes))
+            self._layout_cache = (_kept(state), layout)
         return self._layout_cache[1]
 
     @functools.cached_property
