@@ -176,8 +176,11 @@ def test_bad_experiment_names_file_field_and_expectation(case: str, tmp_path: Pa
 
 
 def test_example_experiments_validate() -> None:
-    """Every experiment shipped in experiments/ is valid and plans at least one run."""
+    """Every experiment shipped in experiments/ is valid and plans at least one run (the
+    levers files there are dirisk optimize's, checked in tests/test_optimize.py)."""
     for path in sorted(Path("experiments").glob("*.yaml")):
+        if path.name.startswith("levers_"):
+            continue
         exp = load_experiment(path)
         assert len(plan(exp, design_points(exp))) >= 1, path
 
