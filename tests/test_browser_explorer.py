@@ -91,3 +91,16 @@ def test_a_researcher_opens_a_robustness_folder(server, page, tmp_path):
     page.get_by_text("Against classroom_demo, in 3 futures").wait_for()
     page.locator(".js-plotly-plot .boxlayer").first.wait_for()
     shot(page, "robustness")
+
+
+def test_a_researcher_compares_two_presets_and_sees_the_difference(server, page):
+    page.set_default_timeout(120_000)
+    page.goto(server)
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_text("Compare two scenarios").wait_for()
+    select(page, "Scenario A", "classroom_demo")
+    select(page, "Scenario B", "classroom_demo")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("identical at n = 3").first.wait_for(state="attached")  # a grid cell
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    shot(page, "compare")
