@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine.kernels.enforcement import Evidence, audit_scope
+from sim.engine.kernels.enforcement import Evidence, audit_scope, gather_evidence
 from sim.engine.kernels.routing import GUIDE_RESOLUTION, RoutingTable, admit
 from sim.engine.kernels.run_sums import Runs
 from sim.engine.kernels.serving import (
@@ -516,3 +516,30 @@ def test_admit_of_few_attempts_equals_the_count_over_every_node(n_nodes, attempt
     ours = admit(node, mine, np.random.default_rng(seed + 1))
     reference = admit_reference(node, theirs, np.random.default_rng(seed + 1))
     assert (ours == reference).all() and (mine == theirs).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_served=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
+def test_evidence_counts_violations_and_flags_reach_as_by_counting(n_served, seed):
+    """Foreign reach is a flag per (apparent jurisdiction, node) where any count is
+    positive; the violation counts are those of a bincount over the served requests."""
+    rng = np.random.default_rng(seed)
+    n_nodes, n_jur, n_cat = 40, 4, 5
+    host = rng.integers(0, n_jur, n_nodes)
+    prohibited = rng.random((n_jur, n_cat)) < 0.4
+    extraterritorial = rng.random(n_jur) < 0.6
+    node = rng.integers(0, n_nodes, n_served)
+    category = rng.integers(0, n_cat, n_served)
+    group = rng.integers(0, n_jur, n_served)
+    evidence = gather_evidence(
+        node, category, group, host=host, prohibited=prohibited, extraterritorial=extraterritorial
+    )
+    foreign = extraterritorial[group] & (host[node] != group)
+    cell = group[foreign] * n_nodes + node[foreign]
+    counts = np.bincount(cell, minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
+    banned = prohibited[group[foreign], category[foreign]]
+    violations = np.bincount(cell[banned], minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
+    assert (evidence.foreign_reach == (counts > 0)).all()
+    assert (evidence.foreign_violations == violations).all()
+    host_banned = prohibited[host[node], category]
+    assert (evidence.host_violations == np.bincount(node[host_banned], minlength=n_nodes)).all()

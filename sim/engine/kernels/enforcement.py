@@ -54,7 +54,9 @@ def gather_evidence(
     abroad = node_host[foreign] != apparent
     foreign, apparent = foreign[abroad], apparent[abroad]
     cell = apparent * n_nodes + node[foreign]
-    reach = np.bincount(cell, minlength=n_jur * n_nodes).reshape(n_jur, n_nodes) > 0
+    reach = np.zeros(n_jur * n_nodes, dtype=bool)
+    reach[cell] = True  # served at least once (a flag per cell, no counts)
+    reach = reach.reshape(n_jur, n_nodes)
     viol = banned[apparent * n_cat + category[foreign]]
     foreign_viol = np.bincount(cell[viol], minlength=n_jur * n_nodes).reshape(n_jur, n_nodes)
     return Evidence(host_violations=host_viol, foreign_violations=foreign_viol, foreign_reach=reach)
