@@ -4,7 +4,10 @@ robustness end to end on the sweep engine, and print each target's PASS/MISS.
 Targets (2 cores): attribution of ``classroom_demo`` over every applicable channel with 5
 seeds under 1 minute; of ``baseline`` with 5 seeds under 5 minutes; robustness of 3
 policies against ``classroom_demo`` in 100 futures × 3 seeds (1,200 runs) under 3
-minutes. Times are wall-clock seconds of the whole command (cluster start included).
+minutes; a policy search of 4 levers of ``classroom_demo`` over 20 futures, 20
+generations of 20 candidates (8,000 runs) and the re-evaluation of its Pareto policies
+over 20 fresh futures, under 10 minutes. Times are wall-clock seconds of the whole
+command (cluster start included).
 ``--quick`` runs tiny versions to check the harness; its numbers are not comparable.
 ``--only TEXT`` runs the cases whose name contains TEXT.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from sim.analysis.attribution import attribute
 from sim.analysis.robustness import robust
+from sim.experiments.optimize import optimize
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "experiments.json"
 
@@ -46,6 +50,30 @@ POLICIES = (
         },
     ),
 )
+
+
+#: The policy search's levers: the EU-like and US-like regimes' audit rate and takedown
+#: probability, a KYC mandate, and the filter recall of compliant nodes everywhere.
+LEVERS = {
+    "levers": [
+        {
+            "name": "audit_rate",
+            "path": [f"jurisdictions.{j}.enforcement.audit_rate" for j in ("eu", "us")],
+            "bounds": [0.0, 0.1],
+        },
+        {
+            "name": "takedown_probability",
+            "path": [f"jurisdictions.{j}.enforcement.takedown_probability" for j in ("eu", "us")],
+            "bounds": [0.1, 0.9],
+        },
+        {
+            "name": "kyc_mandate",
+            "path": [f"jurisdictions.{j}.enforcement.kyc_mandate" for j in ("eu", "us")],
+            "type": "bool",
+        },
+        {"name": "filter_recall", "path": "nodes.filter_recall", "bounds": [0.7, 0.99]},
+    ]
+}
 
 
 def cases(quick: bool) -> list[tuple[str, float, Callable[[Path], Any]]]:
@@ -77,6 +105,20 @@ def cases(quick: bool) -> list[tuple[str, float, Callable[[Path], Any]]]:
                 out,
                 futures=3 if quick else 100,
                 seeds=1 if quick else 3,
+                steps=steps,
+                workers=2,
+            ),
+        ),
+        (
+            "policy search of 4 levers, classroom_demo, 20 futures x 20 generations x 20",
+            600.0,
+            lambda out: optimize(
+                "classroom_demo",
+                LEVERS,
+                out,
+                futures=3 if quick else 20,
+                generations=2 if quick else 20,
+                population=4 if quick else 20,
                 steps=steps,
                 workers=2,
             ),

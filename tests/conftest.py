@@ -117,3 +117,60 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweeps") / "tiny"
     sweep(load_experiment(TINY_EXPERIMENT), root, workers=1)
     return root
+
+
+def _analytic_evaluation(batch: Any) -> Any:
+    """Outcomes of candidates with known trade-offs, in place of the sweep engine: audits
+    lower harm and leakage and cost money, KYC lowers harm and costs a fixed amount, and
+    later futures are worse."""
+    import pandas as pd
+
+    rows = []
+    for index, levers in enumerate(batch.candidates):
+        audit, kyc = levers["audit_rate"] / 0.1, float(levers["kyc_mandate"])
+        for future in batch.futures["future"]:
+            worse = 1 + int(future) / 10
+            rows.append(
+                {
+                    "candidate": index,
+                    "future": int(future),
+                    "harmful_completed": 1_000 * (1 - 0.8 * audit) * (1 - 0.2 * kyc) * worse,
+                    "policy_leakage": 0.4 * (1 - 0.5 * audit) * worse,
+                    "enforcement_spend_usd": 5_000 * audit + 1_500 * kyc,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def optimize_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished policy search of classroom_demo over an audit rate and a KYC switch,
+    scored by an analytic evaluation (no runs), with its re-evaluation (read-only)."""
+    from sim.experiments.optimize import optimize
+
+    root = tmp_path_factory.mktemp("optimize") / "search"
+    optimize(
+        "classroom_demo",
+        {
+            "levers": [
+                {
+                    "name": "audit_rate",
+                    "path": "jurisdictions.*.enforcement.audit_rate",
+                    "bounds": [0.0, 0.1],
+                },
+                {
+                    "name": "kyc_mandate",
+                    "path": "jurisdictions.*.enforcement.kyc_mandate",
+                    "type": "bool",
+                },
+            ]
+        },
+        root,
+        objectives=["harmful_completed:min", "policy_leakage:min"],
+        futures=3,
+        generations=4,
+        population=8,
+        seed=3,
+        evaluate=_analytic_evaluation,
+    )
+    return root

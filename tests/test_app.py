@@ -20,7 +20,7 @@ from sim.app.controls import (
     MAX_UPLOAD_BYTES,
     Controls,
     apply,
-    find_sweeps,
+    find_folders,
     pick,
     read_upload,
 )
@@ -379,13 +379,22 @@ def test_heatmap_sql_bins_many_valued_factors_into_quantiles(tmp_path):
         assert mine["value"].tolist() == [1, 3.5, 6, 8.5, 11, 13.5, 16, 18.5]
 
 
-def test_find_sweeps_and_default_choices(tmp_path):
+def test_folders_are_found_by_their_marker_here_or_one_level_down(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "manifest.json").write_text("{}")
-    assert find_sweeps(tmp_path) == [tmp_path / "b"]
-    with pytest.raises(SweepError, match="no sweep folder"):
-        find_sweeps(tmp_path / "a")
+    (tmp_path / "robust.json").write_text("{}")
+
+    def find(base, marker="manifest.json"):
+        return find_folders(base, marker, "sweep folder", "dirisk sweep")
+
+    assert find(tmp_path) == [tmp_path / "b"]
+    assert find(tmp_path, "robust.json") == [tmp_path]
+    with pytest.raises(SweepError, match="no sweep folder here .* make one with dirisk sweep"):
+        find(tmp_path / "a")
+
+
+def test_default_choices_pick_the_first_matching_needle():
     options = ["harmful_completed_total", "benign_over_refusal", "malicious_success_share"]
     assert pick(options, "malicious_success", "harm") == 2
     assert pick(options, "dual_use_over_refusal", "over_refusal") == 1

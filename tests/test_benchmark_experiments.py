@@ -1,5 +1,5 @@
-"""The experiments benchmark (attribution and robustness end to end) runs and reports
-every target; its quick mode checks the harness, not the targets."""
+"""The experiments benchmark (attribution, robustness and policy search end to end) runs
+and reports every target; its quick mode checks the harness, not the targets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from benchmarks.experiments import cases, main
 
 def test_the_experiments_benchmark_has_a_target_for_every_case():
     found = cases(quick=True)
-    assert len(found) == 3 and all(target > 0 for _, target, _ in found)
+    assert len(found) == 4 and all(target > 0 for _, target, _ in found)
 
 
 def test_the_experiments_benchmark_times_a_case_and_reports_it(tmp_path, capsys):

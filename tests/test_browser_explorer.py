@@ -104,3 +104,25 @@ def test_a_researcher_compares_two_presets_and_sees_the_difference(server, page)
     page.get_by_text("identical at n = 3").first.wait_for(state="attached")  # a grid cell
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
     shot(page, "compare")
+
+
+def test_a_researcher_opens_a_policy_search_and_downloads_a_policy(server, page, optimize_dir):
+    page.set_default_timeout(60_000)
+    page.goto(server)
+    page.get_by_role("link", name="Policy search").click()
+    folder = page.get_by_label("Optimisation folder")
+    folder.fill(str(optimize_dir))
+    folder.press("Enter")
+    page.get_by_text("Pareto-optimal policies").first.wait_for()
+    page.locator(".js-plotly-plot .parcoords").first.wait_for(state="attached")
+    axes = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter(p => p.data && p.data[0].type === 'parcoords')
+            .map(p => p.data[0].dimensions.map(d => d.label))"""
+    )
+    assert axes and axes[0][:2] == ["audit_rate", "kyc_mandate"]
+    page.get_by_text("stay non-dominated when run again").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download policy_0.yaml").click()
+    assert download.value.suggested_filename == "policy_0.yaml"
+    shot(page, "policy_search")

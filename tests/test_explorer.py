@@ -228,3 +228,43 @@ def test_the_robustness_page_refuses_folders_outside_its_roots(monkeypatch, tmp_
     at = app().switch_page("sim/app/pages/robust.py").run()
     at.text_input(key="robust_dir").set_value("/etc").run()
     assert "outside the folders the explorer may open" in at.error[0].value
+
+
+def test_the_policy_search_page_shows_the_pareto_policies_and_their_files(optimize_dir):
+    from sim.experiments.optimize import load_result
+
+    result = load_result(optimize_dir)
+    at = app().switch_page("sim/app/pages/optimize.py").run()
+    at.text_input(key="optimize_dir").set_value(str(optimize_dir.parent)).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="optimize_choice").options == [str(optimize_dir)]
+    lines = chart(at, "pareto_chart")["data"][0]
+    labels = [d["label"] for d in lines["dimensions"]]
+    assert labels[:2] == ["audit_rate", "kyc_mandate"]
+    assert labels[-1] == "non-dominated over fresh futures"  # the re-evaluation's axis
+    assert all(len(d["values"]) == len(result.pareto) for d in lines["dimensions"])
+    table = at.dataframe[0].value
+    assert table["policy"].tolist() == result.pareto["policy"].tolist()
+    assert set(table["kyc_mandate"]) <= {"yes", "no"}
+    assert all(v.endswith("%") for v in table["policy leakage"])  # shares as percentages
+    fresh = at.dataframe[1].value
+    assert len(fresh) == len(result.pareto)
+    history = chart(at, "history_chart")["data"]
+    assert len(history[0]["x"]) == len(result.history) and len(history[1]["x"]) == len(
+        result.pareto
+    )
+    last = int(result.pareto["policy"].iloc[-1])
+    at.selectbox(key="policy_choice").set_value(last).run()
+    shown = (optimize_dir / "policies" / f"policy_{last}.yaml").read_text(encoding="utf-8")
+    assert any(code.value.strip() == shown.strip() for code in at.code)
+
+
+def test_the_policy_search_page_explains_a_folder_without_a_search(tmp_path):
+    at = app().switch_page("sim/app/pages/optimize.py").run()
+    assert not at.exception and (at.info or at.error)  # the default folder: none yet
+    at.text_input(key="optimize_dir").set_value(str(tmp_path)).run()
+    assert "no optimisation folder here" in at.error[0].value
+    assert "dirisk optimize" in at.error[0].value
+    (tmp_path / "optimization.json").write_text("{}")
+    at.run()
+    assert "no finished optimisation" in at.error[0].value and not at.exception

@@ -35,7 +35,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "apply",
     "experiment_description",
-    "find_sweeps",
+    "find_folders",
     "pick",
     "read_upload",
     "run_key",
@@ -195,13 +195,19 @@ def sweep_roots() -> list[Path]:
     return [root.resolve() for root in roots]
 
 
-def find_sweeps(base: str | Path) -> list[Path]:
-    """The sweep folders (holding manifest.json) at ``base`` and one level below it;
-    ``base`` must lie inside one of :func:`sweep_roots`.
+def find_folders(base: str | Path, marker: str, what: str, command: str) -> list[Path]:
+    """The folders holding ``marker`` at ``base`` and one level below it; ``base`` must
+    lie inside one of :func:`sweep_roots`.
+
+    Args:
+        base: The folder the user typed.
+        marker: The file that marks a folder of the kind sought (``manifest.json``).
+        what: The kind, for messages (``sweep folder``).
+        command: The command that makes one, for messages (``dirisk sweep``).
 
     Raises:
         SweepError: ``base`` is outside the roots (nothing is said about what is there),
-            not a readable folder, or holds no sweep.
+            not a readable folder, or holds no such folder.
     """
     roots = sweep_roots()
     if not any(Path(base).resolve().is_relative_to(root) for root in roots):
@@ -214,9 +220,11 @@ def find_sweeps(base: str | Path) -> list[Path]:
         children = sorted(p for p in base.iterdir() if p.is_dir())
     except OSError as exc:
         raise SweepError(f"{base}: not a readable folder ({exc.strerror})") from None
-    found = [p for p in (base, *children) if (p / "manifest.json").is_file()]
+    found = [p for p in (base, *children) if (p / marker).is_file()]
     if not found:
-        raise SweepError(f"{base}: no sweep folder here or one level down (no manifest.json)")
+        raise SweepError(
+            f"{base}: no {what} here or one level down (no {marker}); make one with {command}"
+        )
     return found
 
 

@@ -17,6 +17,7 @@ PAGES = (
     ("why.py", "Why it leaks"),
     ("explore.py", "Explore sweeps"),
     ("robust.py", "Robustness"),
+    ("optimize.py", "Policy search"),
     ("learn.py", "Learn"),
     ("export.py", "Export"),
 )

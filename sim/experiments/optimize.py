@@ -69,7 +69,7 @@ from pymoo.util.ref_dirs import get_reference_directions
 from sim.common.files import atomic_write_text
 from sim.experiments.experiment import Experiment, load_experiment
 from sim.experiments.folder import SweepFolder, read_parts, utc_now
-from sim.experiments.sweep import local_cluster, sweep
+from sim.experiments.sweep import dask_client, sweep
 from sim.experiments.uncertainty import UncertaintyCatalogue, catalogue_for, draw_futures
 from sim.results.outcomes import OUTCOMES
 from sim.results.runner import versions
@@ -600,12 +600,14 @@ Evaluate = Callable[[EvaluationBatch], pd.DataFrame]
 class SweepEvaluation:
     """Evaluate candidates on the sweep engine: one futures experiment per candidate
     (the base scenario with its lever values, the batch's futures as design points, one
-    replication, the batch's seed), swept on one Dask cluster into
-    ``<folder>/<key>/``, several candidates at once.
+    replication, the batch's seed), swept into ``<folder>/<key>/``, several candidates
+    at once from threads sharing one Dask client.
 
     A candidate whose runs are all on disk is read back without running anything, so a
-    search resumes where it stopped. The local cluster starts only when runs are
-    missing. Use as a context manager (it closes the cluster).
+    search resumes where it stopped. The client (and a local cluster, without
+    ``scheduler``) starts only when runs are missing. The first candidate's first run
+    is timed in this process to size the batches; every later sweep reuses that time.
+    Use as a context manager (it closes the client and the cluster).
     """
 
     def __init__(
@@ -626,25 +628,28 @@ class SweepEvaluation:
         self.steps = steps
         self.workers = workers
         self.scheduler = scheduler
-        self._cluster: Any = None
+        self._stack = ExitStack()
+        self._client: Any = None
+        self._seconds_per_run: float | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> SweepEvaluation:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        self._stack.close()
+        self._client = None
 
-    def address(self) -> str:
-        """The scheduler's address: ``scheduler``, or a local cluster started now."""
-        if self.scheduler is not None:
-            return self.scheduler
+    def client(self) -> Any:
+        """The Dask client: on ``scheduler``, or on a local cluster started now.
+
+        Raises:
+            SweepError: the cluster cannot run sweeps (see :func:`dask_client`).
+        """
         with self._lock:
-            if self._cluster is None:
-                self._cluster = local_cluster(self.workers)
-            return str(self._cluster.scheduler_address)
+            if self._client is None:
+                self._client = self._stack.enter_context(dask_client(self.workers, self.scheduler))
+            return self._client
 
     def experiment(
         self,
@@ -682,8 +687,12 @@ class SweepEvaluation:
         folder = SweepFolder(target)
         total = len(batch.futures)
         complete = folder.manifest_path.is_file() and len(folder.finished()) >= total
-        scheduler = None if complete else self.address()
-        counts = sweep(experiment, target, scheduler=scheduler)
+        counts = sweep(
+            experiment,
+            target,
+            client=None if complete else self.client(),
+            seconds_per_run=self._seconds_per_run,
+        )
         if counts["missing"]:
             raise OptimizeError(
                 f"{target}: {counts['missing']} runs were lost with their workers; rerun "
@@ -696,6 +705,8 @@ class SweepEvaluation:
             raise OptimizeError(
                 f"{target}: the run of future {int(first['point'])} failed: {first['error']}"
             )
+        if self._seconds_per_run is None:
+            self._seconds_per_run = float(runs["seconds"].median())
         table = runs[["point", *self.outcomes]].rename(columns={"point": "future"})
         table.insert(0, "candidate", index)
         return table
@@ -706,8 +717,10 @@ class SweepEvaluation:
         if n == 0:
             return pd.DataFrame(columns=["candidate", "future", *self.outcomes])
         rows = _future_rows(batch.futures)
+        # Until a run has been timed, one candidate runs alone (its first run is timed).
+        tables = [self._one(batch, rows, 0)] if self._seconds_per_run is None else []
         with ThreadPoolExecutor(max_workers=min(n, CONCURRENT_CANDIDATES)) as pool:
-            tables = list(pool.map(lambda i: self._one(batch, rows, i), range(n)))
+            tables += pool.map(lambda i: self._one(batch, rows, i), range(len(tables), n))
         return pd.concat(tables, ignore_index=True)
 
 

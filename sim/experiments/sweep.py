@@ -307,6 +307,8 @@ def sweep(
     scheduler: str | None = None,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    client: Any = None,
+    seconds_per_run: float | None = None,
 ) -> dict[str, int]:
     """Run every missing run of an experiment into the sweep folder ``out``.
 
@@ -318,6 +320,11 @@ def sweep(
         scheduler: Address of an existing Dask scheduler (``tcp://host:8786``) instead.
         retry_failed: Also rerun runs recorded as failed.
         progress: Called as ``progress(done, failed, total)`` as runs finish.
+        client: A connected ``distributed.Client`` to run on instead of ``workers`` or
+            ``scheduler`` (several sweeps share it, from several threads: no connection
+            per sweep). The caller has checked that its cluster has workers.
+        seconds_per_run: Seconds a run takes, to size the batches; None: the first run
+            is run here and timed.
 
     Returns:
         Counts: ``total``, ``skipped`` (already finished), ``ran``, ``failed`` (of
@@ -360,16 +367,17 @@ def sweep(
             progress(counts["skipped"], 0, counts["total"])
         if pending:
             with ExitStack() as stack:
-                client = None
-                if scheduler is not None and len(pending) > 1:
+                if client is None and scheduler is not None and len(pending) > 1:
                     # Reach the cluster first: a sweep it cannot run stops before any run.
                     client = stack.enter_context(dask_client(workers, scheduler))
-                # The first run is run here: it times a run (to size the batches) and its
-                # part is kept like any other.
-                t0 = time.perf_counter()
-                record(execute(experiment, pending[:1], point_column=point_column))
-                per_run = time.perf_counter() - t0
-                rest = pending[1:]
+                rest, per_run = pending, seconds_per_run
+                if per_run is None:
+                    # The first run is run here: it times a run (to size the batches) and
+                    # its part is kept like any other.
+                    t0 = time.perf_counter()
+                    record(execute(experiment, pending[:1], point_column=point_column))
+                    per_run = time.perf_counter() - t0
+                    rest = pending[1:]
                 if rest:
                     if client is None:
                         client = stack.enter_context(dask_client(workers, scheduler))

@@ -4,8 +4,6 @@ and free SQL. Nothing in the folder is run: only its Parquet, JSON and YAML are 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -19,8 +17,9 @@ from sim.analysis.query import (
     summarize,
 )
 from sim.analysis.sensitivity import analyze, index_warnings
-from sim.app.controls import experiment_description, find_sweeps, pick, sweep_manifest
+from sim.app.controls import experiment_description, pick, sweep_manifest
 from sim.app.figures import frontier_figure, heatmap_figure, sensitivity_figure
+from sim.app.folders import choose_folder
 from sim.experiments.folder import SweepError, SweepFolder
 
 __all__: list[str] = []
@@ -49,12 +48,17 @@ st.caption(
     "replications). Make one with `dirisk sweep experiments/classroom_grid.yaml`; it is "
     "saved in sweeps/classroom_grid."
 )
-base = st.text_input("Folder of sweeps, or one sweep's folder", SWEEPS, key="sweeps_dir")
-if base == SWEEPS and not Path(base).exists():
-    st.info(f"No sweeps yet in {Path(base).resolve()}: make one as above, or type another folder.")
-    st.stop()
+root = choose_folder(
+    "Folder of sweeps, or one sweep's folder",
+    SWEEPS,
+    marker="manifest.json",
+    what="sweep folder",
+    command="`dirisk sweep`",
+    choice="Sweep",
+    key="sweeps_dir",
+    choice_key="sweep",
+)
 try:
-    root = st.selectbox("Sweep", [str(p) for p in find_sweeps(base)], key="sweep")
     manifest = sweep_manifest(root)
     folder = SweepFolder(root)
     design = folder.design()

@@ -3,14 +3,12 @@ holds across plausible futures, what it costs, its regret, and where it fails.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from sim.analysis.robustness import RobustnessError, robustness_of
-from sim.app.controls import sweep_roots
+from sim.app.folders import choose_folder
 from sim.results.outcomes import outcome
 
 __all__: list[str] = []
@@ -21,20 +19,16 @@ st.caption(
     "BASE` runs every policy and the base in the same plausible futures, drawn from the "
     "uncertainty catalogue, with the same seeds; open its folder here."
 )
-folder = st.text_input("Robustness folder", "robust/", key="robust_dir")
-roots = sweep_roots()
-if not any(Path(folder).resolve().is_relative_to(root) for root in roots):
-    st.error(
-        f"{folder}: outside the folders the explorer may open "
-        f"({', '.join(str(r) for r in roots)}; DIRISK_APP_SWEEP_ROOTS sets them)"
-    )
-    st.stop()
-candidates = [Path(folder), *sorted(p for p in Path(folder).glob("*") if p.is_dir())]
-found = [str(p) for p in candidates if (p / "robust.json").is_file()]
-if not found:
-    st.info(f"No robustness folder at {folder} or one level below: make one with dirisk robust.")
-    st.stop()
-root = st.selectbox("Analysis", found, key="robust_choice")
+root = choose_folder(
+    "Robustness folder",
+    "robust/",
+    marker="robust.json",
+    what="robustness folder",
+    command="`dirisk robust`",
+    choice="Analysis",
+    key="robust_dir",
+    choice_key="robust_choice",
+)
 harm = st.slider("A policy holds when harm falls by at least", 0.0, 0.5, 0.10, 0.05, key="harm")
 cost = st.slider(
     "It is costly when over-refusal rises by more than (share points)",
