@@ -876,12 +876,14 @@ def describe(
         str | None,
         typer.Argument(
             help=f"A run table ({', '.join(TABLES)}) or run.json; a sweep table (runs, "
-            "run_metrics, design, summary, sensitivity, discovery) or manifest.json; omit to "
-            "list the tables."
+            "run_metrics, design, summary, sensitivity, discovery) or manifest.json; a table "
+            "or JSON file of a compare, attribute, robust or optimize folder (such as "
+            "compare_summary, effects, pareto, robust.json); omit to list the tables."
         ),
     ] = None,
 ) -> None:
-    """Describe the output tables and their columns (the data dictionary, docs/DATA.md)."""
+    """Describe the output tables and their columns (the data dictionary, docs/DATA.md):
+    of a run, a sweep folder and the folders of compare, attribute, robust and optimize."""
     from sim.output.dictionary import UnknownTable
     from sim.output.dictionary import describe as describe_table
 

@@ -26,6 +26,7 @@ from sim.experiments.experiment import load_experiment
 from sim.experiments.folder import read_parts
 from sim.experiments.sweep import sweep
 from sim.output.dictionary import (
+    EXPERIMENT_TABLES,
     MANIFEST_JSON,
     METRICS,
     PHASES,
@@ -175,7 +176,7 @@ def test_column_rejects_unknown_types_phases_and_placeholders():
     with pytest.raises(ValueError, match="phase"):
         Column("x", "int64", "requests", "A count.", "serve, lunch")
     with pytest.raises(ValueError, match="placeholder"):
-        Column("<lever>", "float64", "share", "A lever.")
+        Column("<knob>", "float64", "share", "A knob.")
 
 
 def resolve_reference(reference: str) -> object:
@@ -378,7 +379,8 @@ def test_manifest_keys_are_documented(manifest):
 
 
 def test_placeholders_are_explained_and_used():
-    used = {p for t in SWEEP_TABLES.values() for p in t.placeholders}
+    tables = [*SWEEP_TABLES.values(), *EXPERIMENT_TABLES.values()]
+    used = {p for t in tables for p in t.placeholders}
     assert used == set(PLACEHOLDERS)
     assert all(f"<{p}>" in render_markdown() for p in PLACEHOLDERS)
 

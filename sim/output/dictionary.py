@@ -1,12 +1,15 @@
-"""The data dictionary: every column of every table a run writes, in one place.
+"""The data dictionary: every column of every table dirisk writes, in one place.
 
 :data:`TABLES_DICTIONARY` describes the tables :meth:`sim.results.tables.Results.save` writes
 (one entry per name in :data:`sim.results.tables.TABLES`), :data:`RUN_JSON` the keys of
 ``run.json`` and :data:`SCENARIO_YAML` the saved scenario; :data:`SWEEP_TABLES` and
 :data:`MANIFEST_JSON` describe a sweep folder (``dirisk sweep``), whose columns partly
-depend on the experiment (:data:`PLACEHOLDERS`). ``docs/DATA.md`` is generated from it
-(``python -m sim.output.dictionary``) and ``dirisk describe [TABLE]`` prints it; the tests check
-it against the columns and dtypes a run and a sweep actually write, so it cannot drift.
+depend on the experiment (:data:`PLACEHOLDERS`); :data:`EXPERIMENT_FOLDERS`
+(:mod:`sim.output.dictionary_experiments`) the folders of ``dirisk compare``,
+``attribute``, ``robust`` and ``optimize``. ``docs/DATA.md`` is generated from it
+(``python -m sim.output.dictionary``) and ``dirisk describe [TABLE]`` prints it; the tests
+check it against the columns and dtypes that runs, sweeps and those commands actually
+write, so it cannot drift.
 
 Column names, types and units are a stable public interface: analysts' code depends on
 them. Rename or retype a column only with a deprecation note in docs/DATA.md.
@@ -15,14 +18,23 @@ them. Rename or retype a column only with a deprecation note in docs/DATA.md.
 from __future__ import annotations
 
 import argparse
-import itertools
-import re
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
+from sim.output.dictionary_entries import (
+    PHASE_MEANINGS,
+    PHASES,
+    PLACEHOLDERS,
+    TYPES,
+    Column,
+    FolderKind,
+    MetaKey,
+    Table,
+    UnknownTable,
+)
+from sim.output.dictionary_experiments import EXPERIMENT_FOLDERS, EXPERIMENT_TABLES
 from sim.results.outcomes import OUTCOMES
 
 __all__ = [
@@ -32,7 +44,10 @@ __all__ = [
     "DESIGN",
     "DISCOVERY",
     "EVENTS",
+    "EXPERIMENT_FOLDERS",
+    "EXPERIMENT_TABLES",
     "FLOWS",
+    "FolderKind",
     "JURISDICTIONS",
     "MANIFEST_JSON",
     "METRICS",
@@ -59,179 +74,6 @@ __all__ = [
     "render_markdown",
     "table",
 ]
-
-#: Column types, as pandas dtypes of the tables (``str`` is text: ``object`` in pandas 2,
-#: ``str`` in pandas 3; ``category`` is a pandas Categorical, a dictionary-encoded string
-#: in Parquet).
-TYPES = ("int64", "float64", "bool", "category", "str")
-
-#: Phases of the daily schedule (docs/ODD.md section 3), in the order they run.
-PHASES = ("emit", "serve", "settle", "enforce", "adapt", "record", "events")
-
-#: What each phase does, for the rendered documentation.
-PHASE_MEANINGS = {
-    "emit": "the policy matrix in force for the step is rebuilt, then requesters emit "
-    "the day's requests",
-    "serve": "requests are routed and admitted, and served or refused, with retries "
-    "(capacity, filters, KYC, gateway)",
-    "settle": "nodes book served requests and fees",
-    "enforce": "jurisdictions audit, fine and take down, in scenario order; validators "
-    "score and probe miners and pay emissions",
-    "adapt": "requesters learn nodes; nodes relocate, switch model, comply or defy, exit "
-    "and enter; model kinds diffuse; jurisdictions revise policy and treaties "
-    "grow; profits are booked",
-    "record": "the step's counts are recorded (state read now: after adapt, before events)",
-    "events": "timeline events of the step fire (in effect from the next step)",
-}
-
-#: Placeholders in the column names of the sweep tables: a column named ``<factor>`` (or
-#: ``<factor>_low``, ...) stands for one column per factor of the experiment, and so on.
-PLACEHOLDERS: dict[str, str] = {
-    "factor": "each factor's `name`, in experiment order (manifest.json `factors`)",
-    "outcome": "each outcome's column name, in experiment order (manifest.json "
-    "`outcomes`): a run-level outcome's name (`dirisk describe outcomes`; the default "
-    "outcomes are of this kind) or `<metric>_<stat>` for a statistic of a metrics column, "
-    "with `_last<N>` for an outcome over the last N steps, unless the outcome sets its own "
-    "`name`; with `by_residence: true`, then each outcome among each jurisdiction's "
-    "residents as `<column>__<jurisdiction>`",
-    "metric": "each column of the metrics table but `step`, in its order",
-}
-_PLACEHOLDER = re.compile(r"<(\w+)>")
-
-
-def _placeholder(column: Column) -> str:
-    """The placeholder in a column's name ("" for a plain column)."""
-    match = _PLACEHOLDER.search(column.name)
-    return match[1] if match else ""
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of an output table.
-
-    Attributes:
-        name: Column name (stable).
-        type: One of :data:`TYPES`.
-        unit: What one unit of the value is (requests, USD, share 0–1, ...).
-        meaning: One precise sentence: what is counted, numerator and denominator of a
-            ratio, and when it is NaN.
-        phase: The phase(s) of the daily schedule (:data:`PHASES`) that determine the
-            value, comma-separated when several do; empty in the sweep tables, whose
-            values summarise or describe whole runs.
-    """
-
-    name: str
-    type: str
-    unit: str
-    meaning: str
-    phase: str = ""
-
-    def __post_init__(self) -> None:
-        if self.type not in TYPES:
-            raise ValueError(f"column {self.name}: type {self.type!r} is not one of {TYPES}")
-        unknown = [p for p in self.phases if p not in PHASES]
-        if unknown:
-            raise ValueError(f"column {self.name}: phase {self.phase!r} is not made of {PHASES}")
-        bad = [p for p in _PLACEHOLDER.findall(self.name) if p not in PLACEHOLDERS]
-        if bad:
-            raise ValueError(f"column {self.name}: placeholder {bad} is not one of {PLACEHOLDERS}")
-
-    @property
-    def phases(self) -> tuple[str, ...]:
-        """The phases, in schedule order as written."""
-        return tuple(p.strip() for p in self.phase.split(",") if p.strip())
-
-
-@dataclass(frozen=True)
-class Table:
-    """One output table.
-
-    Attributes:
-        name: Table name; the file is ``<name>.parquet`` or ``<name>.csv``.
-        description: What the table is for.
-        row: What one row is ("one row per ...").
-        key: Columns that identify a row (empty: none, e.g. the event log).
-        columns: Every column, in file order.
-        notes: Caveats an analyst should know.
-        source: The code that builds the table.
-        files: Where the table is stored, as a phrase (default: ``<name>.parquet`` or
-            ``.csv`` in the run folder).
-    """
-
-    name: str
-    description: str
-    row: str
-    key: tuple[str, ...]
-    columns: tuple[Column, ...]
-    notes: tuple[str, ...] = ()
-    source: str = ""
-    files: str = ""
-
-    def __post_init__(self) -> None:
-        names = self.names
-        if len(set(names)) != len(names):
-            raise ValueError(f"table {self.name}: duplicate column names")
-        missing = [k for k in self.key if k not in names]
-        if missing:
-            raise ValueError(f"table {self.name}: key columns {missing} are not columns")
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Column names, in file order."""
-        return tuple(c.name for c in self.columns)
-
-    def column(self, name: str) -> Column:
-        """The column called ``name``.
-
-        Raises:
-            KeyError: no such column.
-        """
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"table {self.name} has no column {name!r}")
-
-    @property
-    def location(self) -> str:
-        """Where the table is stored, as a phrase."""
-        return self.files or f"File `{self.name}.parquet` (or `.csv`)"
-
-    @property
-    def placeholders(self) -> tuple[str, ...]:
-        """The placeholders in the column names (:data:`PLACEHOLDERS`), in first use order."""
-        return tuple(dict.fromkeys(p for p in map(_placeholder, self.columns) if p))
-
-    def resolve(self, values: Mapping[str, Sequence[str]]) -> dict[str, Column]:
-        """The concrete column names in file order, each with its entry: a placeholder
-        column such as ``<outcome>`` once per name in ``values["outcome"]``; adjacent
-        columns of one placeholder name by name (``x``, ``x_ci_low``, ``y``, ``y_ci_low``).
-
-        Raises:
-            KeyError: ``values`` lacks a placeholder of the table.
-        """
-        out: dict[str, Column] = {}
-        for key, group in itertools.groupby(self.columns, key=_placeholder):
-            cols = list(group)
-            if not key:
-                out.update((c.name, c) for c in cols)
-                continue
-            for value in values[key]:
-                out.update((c.name.replace(f"<{key}>", value), c) for c in cols)
-        return out
-
-
-@dataclass(frozen=True)
-class MetaKey:
-    """One key of ``run.json``."""
-
-    name: str
-    type: str
-    meaning: str
-
-
-class UnknownTable(ValueError):
-    """A table name the dictionary does not know."""
-
 
 # --------------------------------------------------------------------------- shared pieces
 
@@ -1435,6 +1277,10 @@ DESIGN = Table(
         "same points.",
         "Saltelli and Morris points are in the order SALib's analysers expect; keep that "
         "order (sort by `point`) when analysing them yourself.",
+        "An experiment of `futures` (the sweeps of `dirisk robust` and `dirisk optimize`) "
+        "has no factors (manifest.json `factors` is empty, runs hold no factor column): "
+        "its design holds `point` and one column per uncertain parameter path, each "
+        "future's values, as the `<parameter>` columns of futures.csv.",
     ),
 )
 
@@ -1703,11 +1549,20 @@ _SWEEP_FILES = (
     ("discovery.csv", "after `dirisk discover` (table `discovery`)"),
 )
 
+
+def _placeholders_text(tables: Iterable[Table]) -> str:
+    """The convention on the placeholder columns of ``tables``."""
+    names = dict.fromkeys(p for t in tables for p in t.placeholders)
+    return (
+        "A column named with a placeholder in angle brackets stands for one column per name "
+        "the experiment gives it: "
+        + "; ".join(f"`<{name}>` is {PLACEHOLDERS[name]}" for name in names)
+        + "."
+    )
+
+
 _SWEEP_CONVENTIONS = (
-    "A column named with a placeholder in angle brackets stands for one column per name "
-    "the experiment gives it: "
-    + "; ".join(f"`<{name}>` is {what}" for name, what in PLACEHOLDERS.items())
-    + ".",
+    _placeholders_text(SWEEP_TABLES.values()),
     "`point` numbers the design points from 0 and `replication` the runs of a point from "
     "0; together they identify a run, and the part's path names both.",
     "Every part is written atomically as its run finishes, so a part that exists is "
@@ -1736,16 +1591,21 @@ _SWEEP_CONVENTIONS = (
 
 
 def table(name: str) -> Table:
-    """The dictionary entry of table ``name`` (of a run or of a sweep folder).
+    """The dictionary entry of table ``name`` (of a run, a sweep folder or the folder of an
+    experiment command).
 
     Raises:
         UnknownTable: no table of that name.
     """
-    found = TABLES_DICTIONARY.get(name) or SWEEP_TABLES.get(name)
+    found = TABLES_DICTIONARY.get(name) or SWEEP_TABLES.get(name) or EXPERIMENT_TABLES.get(name)
     if found is None:
+        groups = [
+            f"{command} tables: {', '.join([*f.by_name, *filter(None, [f.json_name])])}"
+            for command, f in EXPERIMENT_FOLDERS.items()
+        ]
         raise UnknownTable(
             f"unknown table {name!r}; tables: {', '.join(TABLES_DICTIONARY)}, run.json; "
-            f"sweep tables: {', '.join(SWEEP_TABLES)}, manifest.json"
+            f"sweep tables: {', '.join(SWEEP_TABLES)}, manifest.json; " + "; ".join(groups)
         )
     return found
 
@@ -1838,7 +1698,13 @@ def render_markdown() -> str:
         "A run (`dirisk run`, or `sim.run(...).save(DIR)`) writes one folder:",
         "",
         *_overview_markdown(_FILES, TABLES_DICTIONARY),
-        "A sweep (`dirisk sweep EXPERIMENT --out DIR`) writes a [sweep folder](#sweep-folders).",
+        "A sweep (`dirisk sweep EXPERIMENT --out DIR`) writes a [sweep folder](#sweep-folders); "
+        "the experiment commands write folders of their own: "
+        + ", ".join(
+            f"`{f.command}` [{f.title.lower()}](#{f.title.lower().replace(' ', '-')})"
+            for f in EXPERIMENT_FOLDERS.values()
+        )
+        + ".",
         "",
         "## Conventions",
         "",
@@ -1870,7 +1736,29 @@ def render_markdown() -> str:
     for t in SWEEP_TABLES.values():
         out += _table_markdown(t)
     out += _keys_markdown("manifest.json", "Metadata of the sweep, a JSON object:", MANIFEST_JSON)
+    for folder in EXPERIMENT_FOLDERS.values():
+        out += _folder_markdown(folder)
     return _join(out)
+
+
+def _folder_markdown(folder: FolderKind) -> list[str]:
+    """The section of the folder an experiment command writes, then one per table and
+    its JSON file."""
+    placeholders = [_placeholders_text(folder.tables)] if folder.placeholders else []
+    out = [
+        f"## {folder.title}",
+        "",
+        folder.intro,
+        "",
+        *_overview_markdown(folder.files, folder.by_name),
+        *(f"* {c}" for c in [*placeholders, *folder.conventions]),
+        "",
+    ]
+    for t in folder.tables:
+        out += _table_markdown(t)
+    if folder.json_name:
+        out += _keys_markdown(folder.json_name, folder.json_intro, folder.json_keys)
+    return out
 
 
 def _outcomes_markdown() -> list[str]:
@@ -1908,8 +1796,8 @@ def _wrap(text: str, indent: str, width: int = 88) -> list[str]:
     return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent)
 
 
-def _list_tables(tables: dict[str, Table], extra: tuple[str, str], width: int) -> list[str]:
-    """One line (wrapped) per table, then the metadata file."""
+def _list_tables(tables: dict[str, Table], extra: tuple[str, str] | None, width: int) -> list[str]:
+    """One line (wrapped) per table, then the metadata file (if any)."""
     lines = []
     for t in tables.values():
         lines += textwrap.wrap(
@@ -1918,7 +1806,7 @@ def _list_tables(tables: dict[str, Table], extra: tuple[str, str], width: int) -
             initial_indent="  ",
             subsequent_indent=" " * (width + 2),
         )
-    return [*lines, "", f"  {extra[0].ljust(width)}{extra[1]}"]
+    return lines + (["", f"  {extra[0].ljust(width)}{extra[1]}"] if extra else [])
 
 
 def _describe_keys(title: str, keys: tuple[MetaKey, ...]) -> list[str]:
@@ -1929,18 +1817,51 @@ def _describe_keys(title: str, keys: tuple[MetaKey, ...]) -> list[str]:
     return lines
 
 
+def _json_summary(folder: FolderKind) -> str:
+    """What the folder's JSON file holds, as its overview says."""
+    return dict(folder.files)[folder.json_name]
+
+
+def _describe_folders(width: int) -> list[str]:
+    """The overview of the experiment commands' folders, one group per command."""
+    lines: list[str] = []
+    for folder in EXPERIMENT_FOLDERS.values():
+        varying = [f"<{p}>" for p in folder.placeholders]
+        extra = (folder.json_name, _json_summary(folder)) if folder.json_name else None
+        lines += [
+            "",
+            f"Tables of {folder.label} ({folder.command}"
+            + (f"; {_and(varying)} columns depend on the experiment" if varying else "")
+            + "):",
+            "",
+            *_list_tables(folder.by_name, extra, width),
+        ]
+        if folder.sweeps:
+            lines += _wrap(f"{folder.sweeps}, with the tables of a sweep folder above", "  ")
+    return lines
+
+
+def _and(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
 def describe(name: str | None = None) -> str:
     """Plain-text description for the terminal.
 
     Args:
-        name: A table name (of a run or a sweep folder), ``"run.json"``,
-            ``"manifest.json"`` or ``"outcomes"``; None for an overview of every table.
+        name: A table name (of a run, a sweep folder or an experiment command's folder),
+            ``"run.json"``, ``"manifest.json"``, the JSON file of an experiment command's
+            folder (``"robust.json"``, ...) or ``"outcomes"``; None for an overview of
+            every table.
 
     Raises:
-        UnknownTable: ``name`` is neither a table nor run.json nor manifest.json.
+        UnknownTable: ``name`` is none of these.
     """
+    folders = {f.json_name: f for f in EXPERIMENT_FOLDERS.values() if f.json_name}
     if name is None:
-        width = max(len(t) for t in (*TABLES_DICTIONARY, *SWEEP_TABLES, "manifest.json")) + 2
+        names = (*TABLES_DICTIONARY, *SWEEP_TABLES, *EXPERIMENT_TABLES, "manifest.json", *folders)
+        width = max(len(t) for t in names) + 2
         lines = [
             "Tables of a run (each written as <table>.parquet or <table>.csv, with "
             "scenario.yaml and run.json):",
@@ -1951,6 +1872,7 @@ def describe(name: str | None = None) -> str:
             "on the experiment):",
             "",
             *_list_tables(SWEEP_TABLES, ("manifest.json", "metadata of the sweep"), width),
+            *_describe_folders(width),
             "",
             "`dirisk describe TABLE` lists a table's columns, `dirisk describe outcomes` the "
             "run-level outcomes; docs/DATA.md has all of them.",
@@ -1965,6 +1887,10 @@ def describe(name: str | None = None) -> str:
     if name in ("manifest.json", "manifest"):
         title = "manifest.json: metadata of a sweep folder (a JSON object)"
         return "\n".join(_describe_keys(title, MANIFEST_JSON)) + "\n"
+    if name in folders:
+        folder = folders[name]
+        title = f"{name} of {folder.label} ({folder.command}): {_json_summary(folder)}"
+        return "\n".join(_describe_keys(f"{title} (a JSON object)", folder.json_keys)) + "\n"
     t = table(name)
     lines = _wrap(f"{t.name}: {t.description}", "")
     lines += _wrap(f"{t.location}; {t.row}.", "")
