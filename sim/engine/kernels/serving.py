@@ -372,8 +372,10 @@ def serve(
         failed = (~ok).nonzero()[0]
         pending = failed if whole else idx[failed]
         final = round_ + 1 > demand.persistence[pending]
-        if quitting.size:
-            final |= np.isin(failed, quitting, assume_unique=True)
+        if quitting.size:  # positions in idx, as failed are: a mask, not a set search
+            gave_up = np.zeros(idx.size, dtype=bool)
+            gave_up[quitting] = True
+            final |= gave_up[failed]
         # Final failures were refused, or dropped where no node had room.
         served_by[pending[final & ~admitted[failed]]] = DROPPED_NODE
         retry = ~final
