@@ -302,7 +302,11 @@ def compare(
     max_seeds: Annotated[int, typer.Option(min=3, help="Most seeds --precision may run.")] = 100,
     steps: Annotated[int | None, typer.Option(min=1, help="Days per run.")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Write summary.csv and paired.csv into this folder.")
+        Path | None,
+        typer.Option(
+            help="Write summary.csv, paired.csv, compare.json and the scenarios a.yaml and "
+            "b.yaml into this folder."
+        ),
     ] = None,
 ) -> None:
     """B against A over common seeds: each headline outcome with paired 95% intervals."""
@@ -360,7 +364,9 @@ def compare(
     if out is not None:
         result.save(out)
         out_console.print(
-            f"summary.csv and paired.csv written to {out}/", highlight=False, soft_wrap=True
+            f"summary.csv, paired.csv, compare.json, a.yaml and b.yaml written to {out}/",
+            highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -85,6 +85,21 @@ def test_paired_csv_recomputes_summary_csv_exactly(tmp_path: Path):
     assert harm["method"] == "Student's t, 95%"
 
 
+def test_a_saved_comparison_records_its_scenarios_and_seeds_and_reruns_the_same(
+    tmp_path: Path,
+):
+    import json
+
+    result = compare(world(), params=[("models.m.refusal.harm", 0.9)], seeds=3)
+    result.save(tmp_path)
+    record = json.loads((tmp_path / "compare.json").read_text())
+    assert record["seeds"] == result.seeds and record["b"] == result.name_b
+    assert record["outcomes"] == list(result.summary["metric"])
+    again = compare(tmp_path / "a.yaml", tmp_path / "b.yaml", seeds=len(record["seeds"]))
+    assert again.seeds == record["seeds"]
+    pd.testing.assert_frame_equal(again.paired, result.paired)
+
+
 def test_comparing_a_scenario_with_itself_gives_zero_difference_on_every_seed():
     result = compare(world(), world(), seeds=3)
     assert (result.paired["a"].fillna(-1) == result.paired["b"].fillna(-1)).all()

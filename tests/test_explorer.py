@@ -219,7 +219,8 @@ def test_the_robustness_page_opens_a_folder_and_shows_verdicts_effects_and_regre
     assert verdicts["policy"].tolist() == ["strict"]
     assert len(chart(at, "effects_chart")["data"]) == 1
     assert at.dataframe[1].value["policy"].tolist() == ["classroom_demo", "strict"]
-    at.slider(key="harm").set_value(0.5).run()
+    assert at.slider(key=f"harm_{robust_folder}").value == pytest.approx(0.10)  # recorded
+    at.slider(key=f"harm_{robust_folder}").set_value(0.5).run()
     assert not at.exception
 
 

@@ -78,6 +78,26 @@ def test_effects_are_paired_differences_and_regret_is_against_the_best(same_and_
         assert (out / f"{name}.csv").is_file()
 
 
+def test_the_folder_records_its_thresholds_and_is_read_back_with_them(same_and_strict, tmp_path):
+    import json
+    import shutil
+
+    from sim.analysis.robustness import recorded_thresholds, robustness_of
+
+    out, result = same_and_strict
+    record = json.loads((out / "robust.json").read_text())
+    assert recorded_thresholds(record) == (0.10, 0.01)
+    copy = tmp_path / "r"
+    shutil.copytree(out, copy)
+    record |= {"harm_threshold": 0.0, "cost_threshold": 1.0}
+    (copy / "robust.json").write_text(json.dumps(record))
+    lenient = robustness_of(copy).summary.set_index(["policy", "outcome"])
+    explicit = robustness_of(copy, harm_threshold=0.0, cost_threshold=1.0).summary
+    assert lenient.reset_index().equals(explicit)
+    strict = lenient.loc[("strict", "harmful_completed")]
+    assert strict["costly_share"] == 0  # nothing rises by a whole share point
+
+
 def test_scenario_discovery_recovers_a_planted_failure_region():
     rng = np.random.default_rng(0)
     futures = pd.DataFrame(rng.random((400, 3)), columns=["persistence", "recall", "noise"])

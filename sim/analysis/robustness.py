@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ __all__ = [
     "Robustness",
     "RobustnessError",
     "failure_boxes",
+    "recorded_thresholds",
     "robust",
     "robustness_of",
 ]
@@ -96,13 +98,31 @@ def _runs(folder: Path, outcomes: Sequence[str]) -> pd.DataFrame:
     return ok[["point", "seed", *outcomes]].rename(columns={"point": "future"})
 
 
+def recorded_thresholds(record: Mapping[str, Any]) -> tuple[float, float]:
+    """The harm and cost thresholds a robust.json records (the defaults for a folder
+    written before they were recorded)."""
+    return (
+        float(record.get("harm_threshold", DEFAULT_HARM_THRESHOLD)),
+        float(record.get("cost_threshold", DEFAULT_COST_THRESHOLD)),
+    )
+
+
 def robustness_of(
     root: str | Path,
     *,
-    harm_threshold: float = DEFAULT_HARM_THRESHOLD,
-    cost_threshold: float = DEFAULT_COST_THRESHOLD,
+    harm_threshold: float | None = None,
+    cost_threshold: float | None = None,
 ) -> Robustness:
     """The robustness analysis of a finished robustness folder.
+
+    Args:
+        root: The robustness folder.
+        harm_threshold: Share of the base's harmful requests a policy must prevent to
+            hold (default: robust.json's ``harm_threshold``, else
+            :data:`DEFAULT_HARM_THRESHOLD`).
+        cost_threshold: Rise in over-refusal (share points) that counts as a cost
+            (default: robust.json's ``cost_threshold``, else
+            :data:`DEFAULT_COST_THRESHOLD`).
 
     Raises:
         RobustnessError: no robust.json, or a scenario's runs are missing.
@@ -113,6 +133,9 @@ def robustness_of(
         raise RobustnessError(f"{root}: no robust.json (not a dirisk robustness folder)")
     record = json.loads(record_path.read_text(encoding="utf-8"))
     names, outcomes = list(record["names"]), list(record["outcomes"])
+    recorded_harm, recorded_cost = recorded_thresholds(record)
+    harm_threshold = recorded_harm if harm_threshold is None else harm_threshold
+    cost_threshold = recorded_cost if cost_threshold is None else cost_threshold
     base_name, policies = names[0], names[1:]
     futures = pd.read_csv(root / "futures.csv")
     base = _runs(root / base_name, outcomes)
@@ -293,6 +316,8 @@ def robust(
         "seeds": seeds,
         "seed": seed,
         "levers": plan.levers,
+        "harm_threshold": harm_threshold,
+        "cost_threshold": cost_threshold,
     }
     atomic_write_text(root / "robust.json", json.dumps(record, indent=2) + "\n")
     with contextlib.ExitStack() as stack:

@@ -12,8 +12,9 @@ seeds), so ``paired.csv`` recomputes ``summary.csv`` exactly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,17 @@ import yaml
 from sim.common.files import atomic_write_text
 from sim.common.seeds import replication_seeds
 from sim.common.stats import INTERVAL_METHOD, paired_difference
+from sim.experiments.folder import utc_now
 from sim.results.outcomes import FRONTIER_OUTCOMES, outcome, outcome_values
-from sim.results.runner import ScenarioLike, run_metrics, with_steps
-from sim.scenario import Scenario, ScenarioError, load_scenario, set_path, validate
+from sim.results.runner import ScenarioLike, run_metrics, versions, with_steps
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    scenario_to_yaml,
+    set_path,
+    validate,
+)
 
 __all__ = [
     "COMPARE_OUTCOMES",
@@ -136,6 +145,8 @@ class Comparison:
         paired: One row per seed and outcome: ``seed``, ``metric``, ``a``, ``b``.
         summary: One row per outcome (:data:`SUMMARY_COLUMNS`), from ``paired``.
         precision: What a precision target did (None without one).
+        scenarios: The merged scenarios A and B as run (``--param`` changes and steps
+            applied), or None.
     """
 
     name_a: str
@@ -144,12 +155,31 @@ class Comparison:
     paired: pd.DataFrame
     summary: pd.DataFrame
     precision: PrecisionReport | None = None
+    scenarios: tuple[Scenario, Scenario] | None = None
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``summary.csv`` and ``paired.csv`` into ``directory`` (atomically)."""
+        """Write ``summary.csv``, ``paired.csv`` and ``compare.json`` into ``directory``,
+        and with the scenarios ``a.yaml`` and ``b.yaml`` (each atomically): rerunning
+        ``dirisk compare a.yaml b.yaml`` with the recorded seeds reproduces the tables."""
         out = Path(directory)
         atomic_write_text(out / "summary.csv", self.summary.to_csv(index=False))
         atomic_write_text(out / "paired.csv", self.paired.to_csv(index=False))
+        record: dict[str, Any] = {
+            "a": self.name_a,
+            "b": self.name_b,
+            "seeds": [int(s) for s in self.seeds],
+            "outcomes": list(dict.fromkeys(self.paired["metric"])),
+            "interval": INTERVAL_METHOD,
+            "precision": None if self.precision is None else asdict(self.precision),
+            "scenario_hashes": None,
+            "created_at": utc_now(),
+            "versions": versions(),
+        }
+        if self.scenarios is not None:
+            record["scenario_hashes"] = [spec.content_hash() for spec in self.scenarios]
+            for label, spec in zip(("a", "b"), self.scenarios, strict=True):
+                atomic_write_text(out / f"{label}.yaml", scenario_to_yaml(spec))
+        atomic_write_text(out / "compare.json", json.dumps(record, indent=2) + "\n")
         return out
 
 
@@ -260,4 +290,5 @@ def compare(
         paired=paired,
         summary=summarize_pairs(paired, outcomes),
         precision=report,
+        scenarios=(spec_a, spec_b),
     )

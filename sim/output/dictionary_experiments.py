@@ -24,6 +24,7 @@ __all__ = [
     "ATTRIBUTION_TABLE",
     "BY_JURISDICTION",
     "COMPARE_SUMMARY",
+    "COMPARE_JSON",
     "COMPARISON",
     "EFFECTS",
     "EXPERIMENT_FOLDERS",
@@ -171,6 +172,37 @@ PAIRED = Table(
     notes=("Seed by seed in run order, the outcomes of each seed in `metric` order.",),
 )
 
+COMPARE_JSON: tuple[MetaKey, ...] = (
+    MetaKey("a", "string", "Scenario A's name."),
+    MetaKey(
+        "b",
+        "string",
+        "Scenario B's name, with its `--param` changes (`NAME with PATH=VALUE, ...`).",
+    ),
+    MetaKey("seeds", "array", "The common seeds, in run order (integers)."),
+    MetaKey("outcomes", "array", "The run-level outcomes compared, in table order."),
+    MetaKey("interval", "string", "The interval method of summary.csv."),
+    MetaKey(
+        "precision",
+        "object or null",
+        "With `--precision`: `outcome`, `target` (half-width asked for), `half_width` "
+        "(reached), `seeds` (run) and `reached`; null without.",
+    ),
+    MetaKey(
+        "scenario_hashes",
+        "array or null",
+        "Content hashes of a.yaml and b.yaml (`Scenario.content_hash`); null when "
+        "the comparison was saved without its scenarios.",
+    ),
+    MetaKey("created_at", "string", "When the folder was written, ISO 8601 UTC."),
+    MetaKey(
+        "versions",
+        "object",
+        "Provenance, as in run.json `versions`: Python, dirisk and its build, the git "
+        "commit, every direct dependency, the machine and the command line.",
+    ),
+)
+
 COMPARISON = FolderKind(
     command="dirisk compare",
     title="Comparison folders",
@@ -187,14 +219,23 @@ COMPARISON = FolderKind(
             "(table `compare_summary`)",
         ),
         ("paired.csv", "per seed and outcome: the value in A and in B (table `paired`)"),
+        ("compare.json", "the names, seeds, outcomes and provenance of the comparison"),
+        (
+            "a.yaml, b.yaml",
+            "the merged scenarios A and B as run (`--param` changes and `--steps` "
+            "applied): `dirisk compare a.yaml b.yaml --seeds N`, N the number of seeds "
+            "recorded, reruns the same seeds (derived from A's seed) and reproduces the "
+            "tables",
+        ),
     ),
     tables=(COMPARE_SUMMARY, PAIRED),
     conventions=(
         "Units are the outcome's (`dirisk describe outcomes`): a share, a count or USD; a "
         "difference of shares is in share points.",
-        "The folder records neither the scenarios nor the `--param` changes that made B: "
-        "`dirisk compare` prints them (`A: ... · B: ... with PATH=VALUE`) above its table.",
     ),
+    json_name="compare.json",
+    json_keys=COMPARE_JSON,
+    json_intro="The comparison's settings, a JSON object written with the tables:",
 )
 
 
@@ -741,6 +782,18 @@ ROBUST_JSON: tuple[MetaKey, ...] = (
         "The dotted paths some policy sets differently from the base, sorted (a whole "
         "mapping where one side has a key the other lacks): left out of the futures.",
     ),
+    MetaKey(
+        "harm_threshold",
+        "number",
+        "Share of the base's harmful requests completed a policy must prevent in a future "
+        "to hold there (`--harm-threshold`).",
+    ),
+    MetaKey(
+        "cost_threshold",
+        "number",
+        "Rise in benign or dual-use over-refusal, in share points, that makes a policy "
+        "costly in a future (`--cost-threshold`).",
+    ),
 )
 
 ROBUSTNESS = FolderKind(
@@ -754,7 +807,7 @@ ROBUSTNESS = FolderKind(
     "common seeds. Rerun the same command to resume; the tables are rewritten:",
     files=(
         ("futures.csv", "the futures (table `robust_futures`)"),
-        ("robust.json", "the scenarios, outcomes, counts and seed of the analysis"),
+        ("robust.json", "the scenarios, outcomes, counts, seed and thresholds of the analysis"),
         (
             "<label>/",
             f"one {_SWEEP_FOLDER} per scenario (robust.json `names`): an experiment of "
@@ -793,8 +846,9 @@ ROBUSTNESS = FolderKind(
         "base's (`--harm-threshold`, default 0.10); it is *costly* there when benign or "
         "dual-use over-refusal, averaged over the seeds, rises by more than the cost "
         "threshold (`--cost-threshold`, default 0.01 share points).",
-        "robust.json does not record the thresholds: summary.csv and boxes.csv use those "
-        "of the command that wrote them, `dirisk report DIR` the defaults.",
+        "robust.json records the thresholds of the command that wrote the folder; "
+        "`dirisk report DIR` and the explorer's Robustness page start from them (a folder "
+        "written before they were recorded: the defaults).",
         "Effects are in the outcome's unit (`dirisk describe outcomes`); an effect on a "
         "share is in share points.",
     ),

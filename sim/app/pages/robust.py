@@ -3,11 +3,14 @@ holds across plausible futures, what it costs, its regret, and where it fails.""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from sim.analysis.robustness import RobustnessError, robustness_of
+from sim.analysis.robustness import RobustnessError, recorded_thresholds, robustness_of
 from sim.app.folders import choose_folder
 from sim.results.outcomes import outcome
 
@@ -29,16 +32,30 @@ root = choose_folder(
     key="robust_dir",
     choice_key="robust_choice",
 )
-harm = st.slider("A policy holds when harm falls by at least", 0.0, 0.5, 0.10, 0.05, key="harm")
+try:
+    record = json.loads((Path(root) / "robust.json").read_text(encoding="utf-8"))
+    recorded_harm, recorded_cost = recorded_thresholds(record)
+except (OSError, ValueError, AttributeError) as exc:
+    st.error(f"{root}/robust.json: unreadable ({exc})")
+    st.stop()
+harm = st.slider(
+    "A policy holds when harm falls by at least",
+    0.0,
+    max(0.5, recorded_harm),
+    recorded_harm,
+    0.05,
+    key=f"harm_{root}",
+)
 cost = st.slider(
     "It is costly when over-refusal rises by more than (share points)",
     0.0,
-    0.05,
-    0.01,
+    max(0.05, recorded_cost),
+    recorded_cost,
     0.005,
     format="%.3f",
-    key="cost",
+    key=f"cost_{root}",
 )
+st.caption("The thresholds start at those of the command that wrote the folder.")
 try:
     result = robustness_of(root, harm_threshold=harm, cost_threshold=cost)
 except (RobustnessError, OSError, ValueError) as exc:
