@@ -36,7 +36,7 @@ from sim.experiments.experiment import (
     summarise_metrics,
 )
 from sim.experiments.folder import SweepError, SweepFolder, parquet_bytes, utc_now
-from sim.experiments.uncertainty import apply_future
+from sim.experiments.uncertainty import apply_future, catalogue_for
 from sim.results.runner import run_metrics, run_metrics_by_residence
 from sim.scenario import validate
 
@@ -122,13 +122,18 @@ def execute(
         results, which shares the machine with the workers.
     """
     results = []
+    # Without factors every run's scenario before its future is the experiment's: the
+    # uncertainty catalogue is resolved against it once for the batch.
+    catalogue = None
+    if experiment.futures is not None and not experiment.factors:
+        catalogue = catalogue_for(experiment.scenario)
     for spec in runs:
         t0 = time.perf_counter()
         parts: dict[str, bytes] = {}
         try:
             data = apply_factors(experiment.scenario, spec.values, experiment.factors)
             if experiment.futures is not None:
-                data = apply_future(data, experiment.futures[spec.point])
+                data = apply_future(data, experiment.futures[spec.point], catalogue)
             scenario = validate(data, source=f"design point {spec.point}")
             if experiment.by_residence:
                 metrics, residents = run_metrics_by_residence(scenario, seed=spec.seed)
