@@ -471,3 +471,17 @@ def test_usage_errors_are_one_line_with_exit_2(
     lines = out.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], out.err
     assert not Path("o").exists()
+
+
+def test_the_report_of_a_search_draws_its_policies_and_lists_them(optimize_dir, tmp_path):
+    from sim.experiments.optimize import load_result
+    from sim.output.optimize_report import make_optimize_report
+
+    result = load_result(optimize_dir)
+    page = make_optimize_report(optimize_dir, tmp_path / "report")
+    text = page.read_text(encoding="utf-8")
+    assert (tmp_path / "report" / "pareto.png").is_file()
+    assert (tmp_path / "report" / "pareto.svg").is_file()
+    assert "data:image/png;base64," in text
+    assert text.count("</tr>") == 2 * (len(result.pareto) + 1)  # policies, re-evaluation
+    assert "stay non-dominated" in text and "audit_rate" in text

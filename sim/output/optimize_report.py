@@ -10,6 +10,7 @@ others dashed.
 
 from __future__ import annotations
 
+import html
 import textwrap
 from pathlib import Path
 
@@ -21,11 +22,22 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from sim.experiments.optimize import Objective, OptimizeResult, load_result
-from sim.output.report import save_figure
+from sim.common.files import atomic_write_text
+from sim.experiments.optimize import Lever, Objective, OptimizeResult, load_result
+from sim.output.report import figure_section, html_page, save_figure
 from sim.results.outcomes import OUTCOMES
 
-__all__ = ["FIGURE_NAME", "axis_values", "normalised_axes", "pareto_figure"]
+__all__ = [
+    "FIGURE_NAME",
+    "axis_values",
+    "lever_text",
+    "make_optimize_report",
+    "normalised_axes",
+    "objective_text",
+    "pareto_figure",
+    "pareto_table",
+    "reevaluation_table",
+]
 
 #: File name (without suffix) of the figure in the optimisation folder.
 FIGURE_NAME = "pareto"
@@ -201,3 +213,90 @@ def _robust(result: OptimizeResult) -> pd.Series | None:
         return None
     verdict = table.set_index("policy")["non_dominated"].astype(bool)
     return verdict.reindex(result.pareto["policy"]).fillna(True).reset_index(drop=True)
+
+
+def lever_text(lever: Lever, value: object) -> str:
+    """A lever's value for people: yes/no for a switch, whole numbers for an integer
+    lever, three significant digits otherwise."""
+    if lever.type == "bool":
+        return "yes" if str(value).lower() in ("true", "1", "1.0") else "no"
+    return f"{float(value):,.0f}" if lever.integer else f"{float(value):.3g}"
+
+
+def objective_text(objective: Objective, value: float) -> str:
+    """An objective's value in its unit (shares as percentages, USD with a sign)."""
+    return axis_values(float(value), OUTCOMES[objective.outcome].unit)
+
+
+def pareto_table(result: OptimizeResult) -> pd.DataFrame:
+    """The Pareto policies for reading: levers and objectives formatted, and whether each
+    stays non-dominated over fresh futures (with a re-evaluation)."""
+    pareto = result.pareto
+    table = pd.DataFrame({"policy": pareto["policy"].astype(int)})
+    for lever in result.levers.levers:
+        table[lever.column] = [lever_text(lever, v) for v in pareto[lever.column]]
+    for objective in result.objectives:
+        table[OUTCOMES[objective.outcome].label] = [
+            objective_text(objective, v) for v in pareto[objective.outcome]
+        ]
+    if result.reevaluation is not None and not result.reevaluation.empty:
+        stays = result.reevaluation.set_index("policy")["non_dominated"].astype(bool)
+        table["over fresh futures"] = [
+            "non-dominated" if stays.get(p, True) else "dominated" for p in table["policy"]
+        ]
+    return table
+
+
+def reevaluation_table(result: OptimizeResult) -> pd.DataFrame:
+    """Each Pareto policy's objectives over the search's futures and over fresh ones."""
+    table = pd.DataFrame({"policy": result.reevaluation["policy"].astype(int)})
+    for objective in result.objectives:
+        label = OUTCOMES[objective.outcome].label
+        for suffix, heading in (("", "search futures"), ("_reevaluated", "fresh futures")):
+            table[f"{label}, {heading}"] = [
+                objective_text(objective, v)
+                for v in result.reevaluation[f"{objective.outcome}{suffix}"]
+            ]
+    table["rank over fresh futures"] = result.reevaluation["rank_reevaluated"].astype(int)
+    return table
+
+
+def make_optimize_report(root: Path, out: Path) -> Path:
+    """Write report.html for an optimisation folder (``dirisk report OPT_DIR``): the
+    search's settings, the parallel-coordinates figure, the Pareto policies and their
+    re-evaluation over fresh futures."""
+    result = load_result(root)
+    out.mkdir(parents=True, exist_ok=True)
+    png = pareto_figure(result, out)[0].name
+    settings = result.settings
+    how = settings.get("statistic", "mean")
+    levers = ", ".join(
+        lever.column
+        + (" (a switch)" if lever.type == "bool" else f" ({lever.low:g} to {lever.high:g})")
+        for lever in result.levers.levers
+    )
+    objectives = ", ".join(
+        f"{OUTCOMES[o.outcome].label} ({o.direction})" for o in result.objectives
+    )
+    body = (
+        f"<p>{html.escape(str(settings.get('algorithm', 'NSGA')))} searched the levers "
+        f"{html.escape(levers)} of {html.escape(str(settings.get('base_name', '')))} over "
+        f"{len(result.history)} candidates in {result.history['generation'].nunique()} "
+        f"generations, each scored by its {html.escape(how)} over {settings.get('futures')} "
+        f"futures (seed {settings.get('seed')}). Objectives: {html.escape(objectives)}.</p>"
+        + figure_section("Pareto-optimal policies", png, out)
+        + "<h2>The policies</h2>"
+        + pareto_table(result).to_html(index=False)
+        + "<p>Each is a scenario file: <code>policies/policy_&lt;k&gt;.yaml</code>.</p>"
+    )
+    if result.reevaluation is not None and not result.reevaluation.empty:
+        stays = int(result.reevaluation["non_dominated"].astype(bool).sum())
+        body += (
+            f"<h2>Across {settings.get('reevaluate')} fresh futures</h2><p>{stays} of "
+            f"{len(result.reevaluation)} policies stay non-dominated.</p>"
+            + reevaluation_table(result).to_html(index=False)
+        )
+    path = out / "report.html"
+    title = f"dirisk policy search: {settings.get('base_name', root.name)}"
+    atomic_write_text(path, html_page(title, body))
+    return path

@@ -7,32 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from sim.app.folders import choose_folder
-from sim.experiments.optimize import Lever, Objective, OptimizeError, OptimizeResult, load_result
-from sim.output.optimize_report import axis_values
+from sim.experiments.optimize import OptimizeError, OptimizeResult, load_result
+from sim.output.optimize_report import pareto_table, reevaluation_table
 from sim.results.outcomes import outcome
 
 __all__: list[str] = []
 
 #: Plotly tick formats by outcome unit.
 TICK_FORMATS = {"share": ".1%", "USD": "$,.0f", "count": ",.0f"}
-
-
-def lever_text(lever: Lever, value: object) -> str:
-    """A lever's value for people: yes/no for a switch, whole numbers for an integer
-    lever, three significant digits otherwise."""
-    if lever.type == "bool":
-        return "yes" if str(value).lower() in ("true", "1", "1.0") else "no"
-    return f"{float(value):,.0f}" if lever.integer else f"{float(value):.3g}"
-
-
-def objective_text(objective: Objective, value: float) -> str:
-    """An objective's value in its unit (shares as percentages, USD with a sign)."""
-    return axis_values(float(value), outcome(objective.outcome).unit)
 
 
 def parcoords(result: OptimizeResult) -> go.Figure:
@@ -93,39 +79,6 @@ def parcoords(result: OptimizeResult) -> go.Figure:
     )
     figure.update_layout(height=460, margin={"t": 90, "b": 30, "l": 60, "r": 40})
     return figure
-
-
-def pareto_table(result: OptimizeResult) -> pd.DataFrame:
-    """The Pareto policies for reading: levers and objectives formatted, and whether each
-    stays non-dominated over fresh futures (with a re-evaluation)."""
-    pareto = result.pareto
-    table = pd.DataFrame({"policy": pareto["policy"].astype(int)})
-    for lever in result.levers.levers:
-        table[lever.column] = [lever_text(lever, v) for v in pareto[lever.column]]
-    for objective in result.objectives:
-        table[outcome(objective.outcome).label] = [
-            objective_text(objective, v) for v in pareto[objective.outcome]
-        ]
-    if result.reevaluation is not None and not result.reevaluation.empty:
-        stays = result.reevaluation.set_index("policy")["non_dominated"].astype(bool)
-        table["over fresh futures"] = [
-            "non-dominated" if stays.get(p, True) else "dominated" for p in table["policy"]
-        ]
-    return table
-
-
-def reevaluation_table(result: OptimizeResult) -> pd.DataFrame:
-    """Each Pareto policy's objectives over the search's futures and over fresh ones."""
-    table = pd.DataFrame({"policy": result.reevaluation["policy"].astype(int)})
-    for objective in result.objectives:
-        label = outcome(objective.outcome).label
-        for suffix, heading in (("", "search futures"), ("_reevaluated", "fresh futures")):
-            table[f"{label}, {heading}"] = [
-                objective_text(objective, v)
-                for v in result.reevaluation[f"{objective.outcome}{suffix}"]
-            ]
-    table["rank over fresh futures"] = result.reevaluation["rank_reevaluated"].astype(int)
-    return table
 
 
 def history_figure(result: OptimizeResult) -> go.Figure:
