@@ -280,7 +280,7 @@ def test_run_refuses_a_taken_folder_before_simulating(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The refusal comes before the simulation, not after minutes of it."""
-    import sim.cli as cli
+    import sim.cli.scenarios as scenarios
 
     out = tmp_path / "run"
     out.mkdir()
@@ -289,7 +289,7 @@ def test_run_refuses_a_taken_folder_before_simulating(
     def no_simulation(*args, **kwargs):
         raise AssertionError("the scenario was simulated")
 
-    monkeypatch.setattr(cli, "run_scenario", no_simulation)
+    monkeypatch.setattr(scenarios, "run_scenario", no_simulation)
     result = runner.invoke(app, run_args(out))
     assert result.exit_code == 2, result.output
     assert len(result.stderr.splitlines()) == 1
