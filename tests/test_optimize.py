@@ -485,3 +485,11 @@ def test_the_report_of_a_search_draws_its_policies_and_lists_them(optimize_dir, 
     assert "data:image/png;base64," in text
     assert text.count("</tr>") == 2 * (len(result.pareto) + 1)  # policies, re-evaluation
     assert "stay non-dominated" in text and "audit_rate" in text
+
+
+def test_dirisk_report_of_a_search_folder_writes_its_report(optimize_dir, tmp_path):
+    out = tmp_path / "report"
+    outcome = CliRunner().invoke(app, ["report", str(optimize_dir), "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    assert (out / "report.html").is_file() and (out / "pareto.png").is_file()
+    assert "report written to" in outcome.output

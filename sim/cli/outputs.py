@@ -51,7 +51,8 @@ def report(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="Run folders of one scenario (one per seed), or one sweep or attribution folder."
+            help="Run folders of one scenario (one per seed), or one folder of dirisk sweep, "
+            "attribute, robust or optimize."
         ),
     ],
     out: Annotated[
@@ -59,11 +60,14 @@ def report(
         typer.Option(help="Output folder (default: report/ inside the first folder)."),
     ] = None,
 ) -> None:
-    """Write an HTML report with figures (PNG and SVG) for runs of one scenario or a sweep."""
+    """Write an HTML report with figures (PNG and SVG) for runs of one scenario, or for a
+    sweep, attribution, robustness or optimisation folder."""
     from sim.analysis.attribution import AttributionError
     from sim.analysis.robustness import RobustnessError
     from sim.experiments.folder import SweepFolder
+    from sim.experiments.optimize import OptimizeError
     from sim.output.attribution_report import make_attribution_report
+    from sim.output.optimize_report import make_optimize_report
     from sim.output.report import ReportError, make_report
     from sim.output.robust_report import make_robust_report
     from sim.output.sweep_report import make_sweep_report
@@ -74,11 +78,13 @@ def report(
             path = make_attribution_report(runs[0], target)
         elif len(runs) == 1 and (runs[0] / "robust.json").is_file():
             path = make_robust_report(runs[0], target)
+        elif len(runs) == 1 and (runs[0] / "optimization.json").is_file():
+            path = make_optimize_report(runs[0], target)
         elif len(runs) == 1 and SweepFolder(runs[0]).manifest_path.is_file():
             path = make_sweep_report(runs[0], target)
         else:
             path = make_report(runs, target)
-    except (ReportError, AttributionError, RobustnessError) as exc:
+    except (ReportError, AttributionError, RobustnessError, OptimizeError) as exc:
         raise fail(str(exc)) from None
     out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)
 

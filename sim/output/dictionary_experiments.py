@@ -1161,6 +1161,12 @@ OPTIMISATION = FolderKind(
             "coordinates, levers on their bounds, objectives on their range, best at the "
             "bottom; policies that stay non-dominated over fresh futures solid, others dashed",
         ),
+        (
+            "report/",
+            "after `dirisk report DIR`: report.html with the search's settings, the same "
+            "figure (pareto.png, pareto.svg) and the tables of the policies and their "
+            "re-evaluation",
+        ),
     ),
     tables=(OPTIMIZE_FUTURES, HISTORY, PARETO, REEVALUATION_FUTURES, REEVALUATION),
     conventions=(

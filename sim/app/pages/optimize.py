@@ -144,7 +144,7 @@ st.caption(
 )
 root = choose_folder(
     "Optimisation folder",
-    "optimize/",
+    "optimizations/",
     marker="optimization.json",
     what="optimisation folder",
     command="`dirisk optimize`",
