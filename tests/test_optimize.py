@@ -493,3 +493,21 @@ def test_dirisk_report_of_a_search_folder_writes_its_report(optimize_dir, tmp_pa
     assert outcome.exit_code == 0, outcome.output
     assert (out / "report.html").is_file() and (out / "pareto.png").is_file()
     assert "report written to" in outcome.output
+
+
+def test_pareto_policies_come_best_first_whatever_the_direction(tmp_path: Path) -> None:
+    result = optimize(
+        "classroom_demo",
+        TOY_LEVERS,
+        tmp_path / "out",
+        objectives=["harmful_completed:max"],
+        futures=3,
+        generations=5,
+        population=12,
+        seed=2,
+        evaluate=toy,
+        reevaluate=0,
+    )
+    harm = result.pareto["harmful_completed"].to_numpy()
+    assert len(harm) > 1 and (np.diff(harm) <= 0).all()  # maximised: descending
+    assert result.pareto["policy"].tolist() == list(range(len(harm)))

@@ -1125,12 +1125,16 @@ def _pareto(
 ) -> pd.DataFrame:
     """The Pareto policies: the candidates of the last population (rows ``survivors``
     of the history) that no candidate evaluated in the search dominates, one per
-    distinct setting of the levers, sorted by the objectives."""
+    distinct setting of the levers, best first by the objectives in order (then by
+    generation and candidate)."""
     names = [o.outcome for o in objectives]
     unique = history.drop_duplicates(subset=levers.columns, keep="first")
     undominated = set(unique.index[non_dominated(unique, objectives)])
     keep = sorted(set(survivors) & undominated)
-    front = history.loc[keep].sort_values([*names, "generation", "candidate"], kind="stable")
+    best_first = [o.direction == "min" for o in objectives]
+    front = history.loc[keep].sort_values(
+        [*names, "generation", "candidate"], ascending=[*best_first, True, True], kind="stable"
+    )
     front = front.reset_index(drop=True)
     front.insert(0, "policy", np.arange(len(front), dtype="int64"))
     front["scenario"] = [f"policies/policy_{k}.yaml" for k in front["policy"]]

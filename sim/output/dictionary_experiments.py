@@ -957,8 +957,9 @@ PARETO = Table(
         ),
     ),
     notes=(
-        "Sorted by the objective columns in order, each ascending whatever its direction, "
-        "then by generation and candidate.",
+        "Best first: sorted by the objective columns in order, each from its best value "
+        "(ascending where minimised, descending where maximised), then by generation and "
+        "candidate.",
     ),
 )
 
