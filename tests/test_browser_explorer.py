@@ -114,7 +114,7 @@ def test_a_researcher_opens_a_policy_search_and_downloads_a_policy(server, page,
     folder.fill(str(optimize_dir))
     folder.press("Enter")
     page.get_by_text("Pareto-optimal policies").first.wait_for()
-    page.locator(".js-plotly-plot .parcoords").first.wait_for(state="attached")
+    page.locator(".js-plotly-plot .parcoords .y-axis").first.wait_for()  # axes drawn
     axes = page.evaluate(
         """() => [...document.querySelectorAll('.js-plotly-plot')]
             .filter(p => p.data && p.data[0].type === 'parcoords')

@@ -71,13 +71,17 @@ def parcoords(result: OptimizeResult) -> go.Figure:
                 "colorscale": "Viridis",
                 "reversescale": first.direction == "min",
                 "showscale": True,
-                "colorbar": {"title": {"text": outcome(first.outcome).label, "side": "right"}},
+                "colorbar": {
+                    "title": {"text": outcome(first.outcome).label, "side": "right"},
+                    "x": 1.06,
+                    "thickness": 14,
+                },
             },
             dimensions=dimensions,
             labelangle=-20,
         )
     )
-    figure.update_layout(height=460, margin={"t": 90, "b": 30, "l": 60, "r": 40})
+    figure.update_layout(height=460, margin={"t": 90, "b": 30, "l": 60, "r": 130})
     return figure
 
 
@@ -88,6 +92,7 @@ def history_figure(result: OptimizeResult) -> go.Figure:
     others = [o for o in result.objectives if o.outcome != spend]
     y = (others or result.objectives)[0]
     history, pareto = result.history, result.pareto
+    generations = int(history["generation"].max()) + 1 if len(history) else 1
     yscale = 100 if outcome(y.outcome).unit == "share" else 1
     figure = go.Figure(
         [
@@ -98,9 +103,15 @@ def history_figure(result: OptimizeResult) -> go.Figure:
                 name="candidates",
                 marker={
                     "color": (history["generation"] + 1).tolist(),
-                    "colorscale": "Blues",
+                    "colorscale": [[0.0, "#9ecae1"], [1.0, "#08306b"]],  # light to dark blue
+                    "cmin": 1,
+                    "cmax": max(2, generations),
                     "showscale": True,
-                    "colorbar": {"title": {"text": "generation"}},
+                    "colorbar": {
+                        "title": {"text": "generation"},
+                        "tickformat": "d",
+                        "dtick": max(1, generations // 10),
+                    },
                     "size": 7,
                 },
                 customdata=(history[["generation", "candidate"]] + [1, 0]).to_numpy().tolist(),
@@ -201,8 +212,9 @@ st.header("The search")
 st.plotly_chart(history_figure(result), key="history_chart")
 st.caption(
     "Every candidate evaluated, darker in later generations; the ringed ones are the "
-    "Pareto policies. Each candidate's runs are a sweep folder under generations/, which "
-    "Explore sweeps opens."
+    "Pareto policies. Two objectives only: with more, a Pareto policy may look beaten here "
+    "and be better on another. Each candidate's runs are a sweep folder under generations/, "
+    "which Explore sweeps opens."
 )
 
 st.header("Run a policy")
