@@ -1,15 +1,20 @@
 """What every command shares: the one typer app, whose help lists the commands in the
-order of :data:`COMMANDS`, the two consoles, the options of the commands that run on
-Dask, the one-line error exit and the formatting of numbers for people."""
+order of :data:`COMMANDS`, the two consoles and the printing of a line of text, the
+progress bar, the options of the commands that run on Dask, the one-line error exit and
+the formatting of numbers for people."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
 from sim.results.runner import build_info
@@ -26,6 +31,8 @@ __all__ = [
     "fmt",
     "fmt_diff",
     "out_console",
+    "progress_bar",
+    "say",
 ]
 
 #: The commands in the order ``dirisk --help`` lists them, whichever module registers them.
@@ -69,6 +76,29 @@ app = typer.Typer(
 )
 out_console = Console()
 err_console = Console(stderr=True)
+
+
+def say(text: str) -> None:
+    """Print one line of text to stdout: no highlighting of numbers or paths and no
+    wrapping at the terminal's width (rich markup in ``text`` still applies)."""
+    out_console.print(text, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, *, quiet: bool, failed: bool = False
+) -> Iterator[Callable[..., None]]:
+    """A progress bar on stderr: description, bar, done/total and elapsed time (with
+    ``failed``, how many failed as well); shown on a terminal only and never with
+    ``quiet``. Yields the update of its one task (``completed=``, ``total=``, ``failed=``)."""
+    show = not quiet and err_console.is_terminal
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if failed:
+        columns.append(TextColumn("{task.fields[failed]} failed"))
+    fields = {"failed": 0} if failed else {}
+    with Progress(*columns, TimeElapsedColumn(), console=err_console, disable=not show) as bar:
+        yield partial(bar.update, bar.add_task(description, total=total, **fields))
+
 
 #: The options of every command that runs on Dask.
 WorkersOption = Annotated[

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sim.cli.base import SchedulerOption, WorkersOption, app, fail, fmt, fmt_diff, out_console
+from sim.cli.base import SchedulerOption, WorkersOption, app, fail, fmt, fmt_diff, out_console, say
 from sim.common.stats import INTERVAL_METHOD
 from sim.results.outcomes import outcome as outcome_of
 from sim.scenario import ScenarioError, load_scenario
@@ -70,7 +70,7 @@ def frontier(
         from sim.common.files import atomic_write_text
 
         atomic_write_text(out, table.to_csv(index=False))
-        out_console.print(f"frontier written to {out}", highlight=False, soft_wrap=True)
+        say(f"frontier written to {out}")
 
 
 def _ci(row: object, name: str) -> str:
@@ -162,21 +162,15 @@ def compare(
             row.verdict,
         )
     out_console.print(view)
-    out_console.print(
+    say(
         f"paired over common random numbers; intervals: {INTERVAL_METHOD} at n = {n}; "
-        "differences of shares in percentage points",
-        highlight=False,
-        soft_wrap=True,
+        "differences of shares in percentage points"
     )
     if result.precision is not None:
-        out_console.print(result.precision.describe(), highlight=False, soft_wrap=True)
+        say(result.precision.describe())
     if out is not None:
         result.save(out)
-        out_console.print(
-            f"summary.csv, paired.csv, compare.json, a.yaml and b.yaml written to {out}/",
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(f"summary.csv, paired.csv, compare.json, a.yaml and b.yaml written to {out}/")
 
 
 @app.command()
@@ -289,13 +283,11 @@ def attribute(
         for place, row in grid.iterrows():
             places.add_row(str(place), *(f"{v:+,.4g}" for v in row))
         out_console.print(places)
-    out_console.print(describe_attribution(result), highlight=False, soft_wrap=True)
+    say(describe_attribution(result))
     if result.precision is not None:
-        out_console.print(result.precision.describe(), highlight=False, soft_wrap=True)
-    out_console.print(
+        say(result.precision.describe())
+    say(
         f"{plan.get('runs', '?')} runs ({plan.get('channels', '?')} channels x "
         f"{len(result.totals)} seeds); "
-        f"tables written to {target}/ (dirisk report {target} draws the waterfall)",
-        highlight=False,
-        soft_wrap=True,
+        f"tables written to {target}/ (dirisk report {target} draws the waterfall)"
     )

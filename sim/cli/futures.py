@@ -19,6 +19,7 @@ from sim.cli.base import (
     fmt,
     fmt_diff,
     out_console,
+    say,
 )
 from sim.results.outcomes import outcome as outcome_of
 from sim.scenario import ScenarioError, load_scenario
@@ -116,19 +117,15 @@ def robust(
             ),
         )
     out_console.print(view)
-    out_console.print(
+    say(
         f"effects: mean over futures [5%, 95% of futures]; holds: harm falls by at least "
         f"{harm_threshold:.0%}; costly: over-refusal rises by more than "
-        f"{100 * cost_threshold:g} points",
-        highlight=False,
-        soft_wrap=True,
+        f"{100 * cost_threshold:g} points"
     )
     for row in result.regret.itertuples(index=False):
-        out_console.print(
+        say(
             f"regret of {row.policy}: mean {row.mean_regret:,.1f}, worst {row.worst_regret:,.0f} "
-            f"harmful requests; best in {row.best_in_share:.0%} of futures",
-            highlight=False,
-            soft_wrap=True,
+            f"harmful requests; best in {row.best_in_share:.0%} of futures"
         )
     for row in result.boxes[result.boxes["box"] == 1].itertuples(index=False):
         out_console.print(
@@ -253,27 +250,18 @@ def optimize(
             cells.append("non-dominated" if verdict.get(row["policy"]) else "dominated")
         view.add_row(*cells)
     out_console.print(view)
-    say = out_console.print
     if len(pareto) > shown:
-        say(f"... {len(pareto) - shown} more policies in pareto.csv", highlight=False)
+        out_console.print(f"... {len(pareto) - shown} more policies in pareto.csv", highlight=False)
     evaluated = len(result.history)
-    say(
-        f"{len(pareto)} Pareto-optimal policies among {evaluated} candidates evaluated",
-        highlight=False,
-        soft_wrap=True,
-    )
+    say(f"{len(pareto)} Pareto-optimal policies among {evaluated} candidates evaluated")
     if verdict is not None:
         say(
             f"{int(verdict.sum())} of {len(pareto)} stay non-dominated over "
-            f"{settings['reevaluate']} fresh futures (reevaluation.csv)",
-            highlight=False,
-            soft_wrap=True,
+            f"{settings['reevaluate']} fresh futures (reevaluation.csv)"
         )
     say(
         f"pareto.csv, policies/policy_<k>.yaml, {', '.join(f.name for f in figures)} and "
-        f"history.csv written to {target}/",
-        highlight=False,
-        soft_wrap=True,
+        f"history.csv written to {target}/"
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.base import app, fail, out_console
+from sim.cli.base import app, fail, out_console, say
 from sim.results.tables import TABLES
 
 __all__ = ["app_command", "describe", "report"]
@@ -86,7 +86,7 @@ def report(
             path = make_report(runs, target)
     except (ReportError, AttributionError, RobustnessError, OptimizeError) as exc:
         raise fail(str(exc)) from None
-    out_console.print(f"report written to {path}", highlight=False, soft_wrap=True)
+    say(f"report written to {path}")
 
 
 @app.command()

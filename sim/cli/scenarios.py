@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.cli.base import OutputFormat, app, err_console, fail, fmt, out_console
+from sim.cli.base import OutputFormat, app, fail, fmt, out_console, progress_bar, say
 from sim.results.runner import run as run_scenario
 from sim.results.tables import Results
 from sim.scenario import ScenarioError, json_schema, list_presets, load_scenario
@@ -64,19 +63,9 @@ def run(
         check_target(target, overwrite=force)  # before running, not after
     except DirectoryNotEmpty as exc:
         raise refuse(exc) from None
-    total = steps or spec.steps
-    show_bar = not quiet and err_console.is_terminal
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not show_bar,
-    ) as bar:
-        task = bar.add_task(spec.name, total=total)
+    with progress_bar(spec.name, steps or spec.steps, quiet=quiet) as update:
         results = run_scenario(
-            spec, seed=seed, steps=steps, progress=lambda done, _: bar.update(task, completed=done)
+            spec, seed=seed, steps=steps, progress=lambda done, _: update(completed=done)
         )
     try:
         results.save(target, format=format.value, overwrite=force)
@@ -110,17 +99,13 @@ def print_summary(results: Results, target: Path) -> None:
         table.add_row(row.metric, fmt(row.value, row.unit), row.basis)
     out_console.print(table)
     nodes = results.nodes_by_jurisdiction()
-    out_console.print(
+    say(
         "active nodes by jurisdiction: "
-        + ", ".join(f"{name} {count}" for name, count in nodes.items()),
-        highlight=False,
-        soft_wrap=True,
+        + ", ".join(f"{name} {count}" for name, count in nodes.items())
     )
-    out_console.print(
+    say(
         f"tables and run.json written to {target}/ "
-        f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)",
-        highlight=False,
-        soft_wrap=True,
+        f"({meta['run_seconds']:.2f} s simulated, {meta['build_seconds']:.2f} s set-up)"
     )
 
 
@@ -134,12 +119,10 @@ def validate(
             spec = load_scenario(ref)
         except ScenarioError as exc:
             raise fail(str(exc)) from None
-        out_console.print(
+        say(
             f"ok: {ref} ({spec.name}, {spec.steps} steps, "
             f"{len(spec.jurisdictions)} jurisdictions, {spec.nodes.count} nodes, "
-            f"{spec.requesters.count} requesters)",
-            highlight=False,
-            soft_wrap=True,
+            f"{spec.requesters.count} requesters)"
         )
 
 

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sim.cli.base import SchedulerOption, WorkersOption, app, err_console, fail, out_console
+from sim.cli.base import (
+    SchedulerOption,
+    WorkersOption,
+    app,
+    fail,
+    out_console,
+    progress_bar,
+    say,
+)
 from sim.scenario import ScenarioError
 
 __all__ = ["discover", "query", "sensitivity", "summarize", "sweep"]
@@ -48,20 +55,10 @@ def sweep(
     except ScenarioError as exc:
         raise fail(str(exc)) from None
     target = out or Path("sweeps") / spec.name
-    show_bar = not quiet and err_console.is_terminal
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=not show_bar,
-    ) as bar:
-        task = bar.add_task(spec.name, total=None, failed=0)
+    with progress_bar(spec.name, None, quiet=quiet, failed=True) as update:
 
         def progress(done: int, failed: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, failed=failed)
+            update(completed=done, total=total, failed=failed)
 
         try:
             counts = run_sweep(
@@ -76,24 +73,21 @@ def sweep(
             raise fail(str(exc)) from None
         except OSError as exc:
             raise fail(f"{target}: cannot write the sweep ({exc.strerror or exc})") from None
-    say = out_console.print
     say(
         f"{spec.name}: {counts['ok']} runs ok, {counts['failed_total']} failed, "
         f"{counts['missing']} missing of {counts['total']} "
-        f"({counts['ran']} run now, {counts['skipped']} already finished) in {target}/",
-        highlight=False,
-        soft_wrap=True,
+        f"({counts['ran']} run now, {counts['skipped']} already finished) in {target}/"
     )
     if counts["failed_total"]:
         say(
             f"failed runs keep their error: dirisk query {target} "
-            "\"SELECT point, replication, error FROM runs WHERE status = 'failed'\"",
-            highlight=False,
-            soft_wrap=True,
+            "\"SELECT point, replication, error FROM runs WHERE status = 'failed'\""
         )
     if counts["missing"]:
-        say("some runs were lost with their workers: rerun the command to finish them")
-    say(f"next: dirisk summarize {target}", highlight=False, soft_wrap=True)
+        out_console.print(
+            "some runs were lost with their workers: rerun the command to finish them"
+        )
+    say(f"next: dirisk summarize {target}")
 
 
 @app.command()
@@ -122,11 +116,7 @@ def summarize(
     sys.stdout.write(view.to_string(index=False) + "\n")
     if len(table) > rows:
         out_console.print(f"... {len(table) - rows} more design points", highlight=False)
-    out_console.print(
-        f"summary written to {sweep_dir / 'summary.parquet'} and summary.csv",
-        highlight=False,
-        soft_wrap=True,
-    )
+    say(f"summary written to {sweep_dir / 'summary.parquet'} and summary.csv")
 
 
 def _cell(value: object) -> str:
@@ -164,7 +154,7 @@ def query(
     if out.suffix not in (".csv", ".parquet"):
         raise fail(f"--out: expected a .csv or .parquet file name, got {out.name!r}")
     write_table(table, out, "parquet" if out.suffix == ".parquet" else "csv")
-    out_console.print(f"{len(table)} rows written to {out}", highlight=False, soft_wrap=True)
+    say(f"{len(table)} rows written to {out}")
 
 
 @app.command()
@@ -197,15 +187,13 @@ def sensitivity(
     kind = "Sobol indices (95% CI half-widths: _conf)"
     if manifest["design"] == "morris":
         kind = "Morris elementary effects (outcome units per factor range)"
-    out_console.print(f"{manifest['experiment_name']}: {kind}", highlight=False, soft_wrap=True)
+    say(f"{manifest['experiment_name']}: {kind}")
     sys.stdout.write(table.to_string(index=False, float_format="{:.4g}".format) + "\n")
     for warning in index_warnings(table):
         out_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
-    out_console.print(
+    say(
         f"table written to {sweep_dir / 'sensitivity.csv'} and sensitivity.parquet; figures "
-        f"{', '.join(f.name for f in files)} in {target}/",
-        highlight=False,
-        soft_wrap=True,
+        f"{', '.join(f.name for f in files)} in {target}/"
     )
 
 
@@ -244,21 +232,20 @@ def discover(
     except OSError as exc:
         raise fail(f"cannot write the results ({exc.strerror or exc}: {exc.filename})") from None
     info = table.attrs
-    say = out_console.print
     say(
         f"{info['cases']} of {info['runs']} runs have {info['condition']} (cases of interest); "
-        f"method {method}",
-        highlight=False,
-        soft_wrap=True,
+        f"method {method}"
     )
     if table.empty:
-        say("no box: no region of the factors where cases of interest are the majority")
+        out_console.print(
+            "no box: no region of the factors where cases of interest are the majority"
+        )
     for row in table.itertuples(index=False):
-        say(
+        out_console.print(
             f"box {row.box}: {row.rule}\n    coverage {row.coverage:.0%} of the cases of "
             f"interest, density {row.density:.0%} of its {row.runs} runs",
             highlight=False,
             soft_wrap=True,
             markup=False,
         )
-    say(f"boxes written to {sweep_dir / 'discovery.csv'}", highlight=False, soft_wrap=True)
+    say(f"boxes written to {sweep_dir / 'discovery.csv'}")
