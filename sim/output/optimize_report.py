@@ -37,6 +37,8 @@ __all__ = [
     "pareto_figure",
     "pareto_table",
     "reevaluation_table",
+    "search_summary",
+    "stays_non_dominated",
 ]
 
 #: File name (without suffix) of the figure in the optimisation folder.
@@ -137,7 +139,7 @@ def pareto_figure(result: OptimizeResult | str | Path, out: Path | None = None) 
     colours = colormaps["viridis_r" if first.direction == "min" else "viridis"]
     low, high = float(values.min()), float(values.max())
     norm = Normalize(low, high) if high > low else Normalize(low - 0.5, high + 0.5)
-    robust = _robust(result)
+    robust = stays_non_dominated(result)
     x = np.arange(n_axes)
     for position, (index, row) in enumerate(scaled.iterrows()):
         stays = robust is None or bool(robust.iloc[position])
@@ -205,9 +207,10 @@ def pareto_figure(result: OptimizeResult | str | Path, out: Path | None = None) 
     return [out / f"{FIGURE_NAME}.png", out / f"{FIGURE_NAME}.svg"]
 
 
-def _robust(result: OptimizeResult) -> pd.Series | None:
-    """Per Pareto policy (in order), whether it stays non-dominated over fresh futures;
-    None without a re-evaluation."""
+def stays_non_dominated(result: OptimizeResult) -> pd.Series | None:
+    """Per Pareto policy (in order, indexed from 0), whether it stays non-dominated over
+    fresh futures (a policy the re-evaluation lacks counts as staying); None without a
+    re-evaluation."""
     table = result.reevaluation
     if table is None or table.empty:
         return None
@@ -239,11 +242,9 @@ def pareto_table(result: OptimizeResult) -> pd.DataFrame:
         table[OUTCOMES[objective.outcome].label] = [
             objective_text(objective, v) for v in pareto[objective.outcome]
         ]
-    if result.reevaluation is not None and not result.reevaluation.empty:
-        stays = result.reevaluation.set_index("policy")["non_dominated"].astype(bool)
-        table["over fresh futures"] = [
-            "non-dominated" if stays.get(p, True) else "dominated" for p in table["policy"]
-        ]
+    stays = stays_non_dominated(result)
+    if stays is not None:
+        table["over fresh futures"] = np.where(stays, "non-dominated", "dominated")
     return table
 
 
@@ -261,6 +262,22 @@ def reevaluation_table(result: OptimizeResult) -> pd.DataFrame:
     return table
 
 
+def search_summary(result: OptimizeResult) -> str:
+    """One paragraph on how the search was made: algorithm, candidates, generations, the
+    statistic over how many futures, the seed and the objectives."""
+    settings = result.settings
+    objectives = ", ".join(
+        f"{OUTCOMES[o.outcome].label} ({o.direction})" for o in result.objectives
+    )
+    return (
+        f"{settings.get('algorithm', 'NSGA')} over {len(result.history)} candidates in "
+        f"{result.history['generation'].nunique()} generations; each scored by its "
+        f"{settings.get('statistic', 'mean')} over {settings.get('futures')} futures of "
+        f"{settings.get('uncertain_parameters', '?')} uncertain parameters (seed "
+        f"{settings.get('seed')}). Objectives: {objectives}."
+    )
+
+
 def make_optimize_report(root: Path, out: Path) -> Path:
     """Write report.html for an optimisation folder (``dirisk report OPT_DIR``): the
     search's settings, the parallel-coordinates figure, the Pareto policies and their
@@ -269,31 +286,24 @@ def make_optimize_report(root: Path, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     png = pareto_figure(result, out)[0].name
     settings = result.settings
-    how = settings.get("statistic", "mean")
     levers = ", ".join(
         lever.column
         + (" (a switch)" if lever.type == "bool" else f" ({lever.low:g} to {lever.high:g})")
         for lever in result.levers.levers
     )
-    objectives = ", ".join(
-        f"{OUTCOMES[o.outcome].label} ({o.direction})" for o in result.objectives
-    )
     body = (
-        f"<p>{html.escape(str(settings.get('algorithm', 'NSGA')))} searched the levers "
-        f"{html.escape(levers)} of {html.escape(str(settings.get('base_name', '')))} over "
-        f"{len(result.history)} candidates in {result.history['generation'].nunique()} "
-        f"generations, each scored by its {html.escape(how)} over {settings.get('futures')} "
-        f"futures (seed {settings.get('seed')}). Objectives: {html.escape(objectives)}.</p>"
+        f"<p>{html.escape(str(settings.get('base_name', '')))}, levers {html.escape(levers)}: "
+        f"{html.escape(search_summary(result))}</p>"
         + figure_section("Pareto-optimal policies", png, out)
         + "<h2>The policies</h2>"
         + pareto_table(result).to_html(index=False)
         + "<p>Each is a scenario file: <code>policies/policy_&lt;k&gt;.yaml</code>.</p>"
     )
-    if result.reevaluation is not None and not result.reevaluation.empty:
-        stays = int(result.reevaluation["non_dominated"].astype(bool).sum())
+    stays = stays_non_dominated(result)
+    if stays is not None:
         body += (
-            f"<h2>Across {settings.get('reevaluate')} fresh futures</h2><p>{stays} of "
-            f"{len(result.reevaluation)} policies stay non-dominated.</p>"
+            f"<h2>Across {settings.get('reevaluate')} fresh futures</h2><p>{int(stays.sum())} "
+            f"of {len(stays)} policies stay non-dominated.</p>"
             + reevaluation_table(result).to_html(index=False)
         )
     path = out / "report.html"

@@ -11,8 +11,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from sim.app.folders import choose_folder
-from sim.experiments.optimize import OptimizeError, OptimizeResult, load_result
-from sim.output.optimize_report import pareto_table, reevaluation_table
+from sim.experiments.optimize import (
+    REQUIRED_OBJECTIVE,
+    OptimizeError,
+    OptimizeResult,
+    load_result,
+)
+from sim.output.optimize_report import (
+    pareto_table,
+    reevaluation_table,
+    search_summary,
+    stays_non_dominated,
+)
 from sim.results.outcomes import outcome
 
 __all__: list[str] = []
@@ -47,13 +57,8 @@ def parcoords(result: OptimizeResult) -> go.Figure:
                 "tickformat": TICK_FORMATS[outcome(objective.outcome).unit],
             }
         )
-    if result.reevaluation is not None and not result.reevaluation.empty:
-        stays = (
-            result.reevaluation.set_index("policy")["non_dominated"]
-            .astype(bool)
-            .reindex(pareto["policy"])
-            .fillna(True)
-        )
+    stays = stays_non_dominated(result)
+    if stays is not None:
         dimensions.append(
             {
                 "label": "non-dominated over fresh futures",
@@ -88,7 +93,7 @@ def parcoords(result: OptimizeResult) -> go.Figure:
 def history_figure(result: OptimizeResult) -> go.Figure:
     """Every candidate evaluated, on enforcement spend against the first other objective,
     coloured by generation, with the Pareto policies ringed."""
-    spend = "enforcement_spend_usd"
+    spend = REQUIRED_OBJECTIVE
     others = [o for o in result.objectives if o.outcome != spend]
     y = (others or result.objectives)[0]
     history, pareto = result.history, result.pareto
@@ -134,8 +139,7 @@ def history_figure(result: OptimizeResult) -> go.Figure:
             ),
         ]
     )
-    unit = "percentage points" if yscale == 100 else outcome(y.outcome).unit
-    ylabel = "%" if yscale == 100 else unit
+    ylabel = "%" if yscale == 100 else outcome(y.outcome).unit
     figure.update_layout(
         xaxis_title=f"{outcome(spend).label} (USD)",
         yaxis_title=f"{outcome(y.outcome).label} ({ylabel})",
@@ -171,15 +175,7 @@ except (OptimizeError, OSError, ValueError, KeyError) as exc:
 
 settings = result.settings
 st.header(f"{settings.get('base_name', 'Search')}: {len(result.pareto)} Pareto-optimal policies")
-how = "mean" if settings.get("statistic", "mean") == "mean" else settings["statistic"]
-st.caption(
-    f"{settings.get('algorithm', 'NSGA')} over {len(result.history)} candidates in "
-    f"{result.history['generation'].nunique()} generations; each scored by its {how} over "
-    f"{settings.get('futures')} futures of {settings.get('uncertain_parameters', '?')} "
-    f"uncertain parameters (seed {settings.get('seed')}). Objectives: "
-    + ", ".join(f"{outcome(o.outcome).label} ({o.direction})" for o in result.objectives)
-    + "."
-)
+st.caption(search_summary(result))
 if settings.get("state") != "complete":
     st.warning(
         f"This search is {settings.get('state', 'unfinished')}: rerun the same `dirisk "
@@ -197,14 +193,13 @@ st.caption(
 )
 st.dataframe(pareto_table(result), hide_index=True, key="pareto_table")
 
-if result.reevaluation is not None and not result.reevaluation.empty:
-    fresh = settings.get("reevaluate")
-    stays = int(result.reevaluation["non_dominated"].astype(bool).sum())
+stays = stays_non_dominated(result)
+if stays is not None:
     st.header("Across fresh futures")
     st.write(
-        f"{stays} of {len(result.reevaluation)} Pareto policies stay non-dominated when run "
-        f"again in {fresh} fresh futures with fresh seeds. A policy that drops off was "
-        "partly fitted to the futures of the search."
+        f"{int(stays.sum())} of {len(stays)} Pareto policies stay non-dominated when run "
+        f"again in {settings.get('reevaluate')} fresh futures with fresh seeds. A policy "
+        "that drops off was partly fitted to the futures of the search."
     )
     st.dataframe(reevaluation_table(result), hide_index=True, key="reevaluation_table")
 
