@@ -13,7 +13,6 @@ the uncertain parameters.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sim.common.files import atomic_write_text
 from sim.common.stats import mean_ci
 from sim.experiments.folder import SweepError, read_parts
 from sim.experiments.robust import ROBUST_OUTCOMES, plan_robustness
-from sim.experiments.sweep import Progress, local_cluster, sweep
+from sim.experiments.sweep import Progress, dask_client, sweep
 from sim.results.runner import ScenarioLike
 
 __all__ = [
@@ -40,6 +39,7 @@ __all__ = [
     "failure_boxes",
     "recorded_thresholds",
     "robust",
+    "robust_record",
     "robustness_of",
 ]
 
@@ -98,6 +98,24 @@ def _runs(folder: Path, outcomes: Sequence[str]) -> pd.DataFrame:
     return ok[["point", "seed", *outcomes]].rename(columns={"point": "future"})
 
 
+def robust_record(root: str | Path) -> dict[str, Any]:
+    """The settings a robustness folder records (its robust.json).
+
+    Raises:
+        RobustnessError: no robust.json, or not a JSON object.
+    """
+    path = Path(root) / "robust.json"
+    if not path.is_file():
+        raise RobustnessError(f"{root}: no robust.json (not a dirisk robustness folder)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RobustnessError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(record, dict):
+        raise RobustnessError(f"{path}: not a JSON object")
+    return record
+
+
 def recorded_thresholds(record: Mapping[str, Any]) -> tuple[float, float]:
     """The harm and cost thresholds a robust.json records (the defaults for a folder
     written before they were recorded)."""
@@ -128,10 +146,7 @@ def robustness_of(
         RobustnessError: no robust.json, or a scenario's runs are missing.
     """
     root = Path(root)
-    record_path = root / "robust.json"
-    if not record_path.is_file():
-        raise RobustnessError(f"{root}: no robust.json (not a dirisk robustness folder)")
-    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record = robust_record(root)
     names, outcomes = list(record["names"]), list(record["outcomes"])
     recorded_harm, recorded_cost = recorded_thresholds(record)
     harm_threshold = recorded_harm if harm_threshold is None else harm_threshold
@@ -320,11 +335,15 @@ def robust(
         "cost_threshold": cost_threshold,
     }
     atomic_write_text(root / "robust.json", json.dumps(record, indent=2) + "\n")
-    with contextlib.ExitStack() as stack:
-        if scheduler is None:  # one local cluster for every scenario's sweep
-            scheduler = stack.enter_context(local_cluster(workers)).scheduler_address
+    with dask_client(workers, scheduler) as client:  # one client for every scenario
         for name in plan.names:
-            sweep(plan.experiments[name], root / name, scheduler=scheduler, progress=progress)
+            sweep(
+                plan.experiments[name],
+                root / name,
+                scheduler=scheduler,
+                progress=progress,
+                client=client,
+            )
     result = robustness_of(root, harm_threshold=harm_threshold, cost_threshold=cost_threshold)
     result.save(root)
     return result

@@ -3,14 +3,16 @@ holds across plausible futures, what it costs, its regret, and where it fails.""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from sim.analysis.robustness import RobustnessError, recorded_thresholds, robustness_of
+from sim.analysis.robustness import (
+    RobustnessError,
+    recorded_thresholds,
+    robust_record,
+    robustness_of,
+)
 from sim.app.folders import choose_folder
 from sim.results.outcomes import outcome
 
@@ -33,10 +35,9 @@ root = choose_folder(
     choice_key="robust_choice",
 )
 try:
-    record = json.loads((Path(root) / "robust.json").read_text(encoding="utf-8"))
-    recorded_harm, recorded_cost = recorded_thresholds(record)
-except (OSError, ValueError, AttributeError) as exc:
-    st.error(f"{root}/robust.json: unreadable ({exc})")
+    recorded_harm, recorded_cost = recorded_thresholds(robust_record(root))
+except (RobustnessError, ValueError) as exc:
+    st.error(str(exc).splitlines()[0])
     st.stop()
 harm = st.slider(
     "A policy holds when harm falls by at least",
