@@ -8,30 +8,35 @@ share of the stake-weighted clipped weights in its subnet (no bonds, no dividend
 (validators, miners) matrix. :func:`yuma_incentive` computes the same on a (miners,
 validators) matrix in single precision with stake in whole units, the layout the
 validators keep: each miner's validators are one contiguous row, sorted as 64-bit keys
-that carry a weight and its validator's stake together (:func:`sorted_consensus`).
+that carry a weight and its validator's stake together (:func:`sorted_consensus`). Its
+two passes, :func:`subnet_scale` and :func:`clipped_weights`, sum in a defined order, so
+that the compiled passes of :mod:`sim.engine.kernels.compiled` give the same numbers bit
+for bit on any machine.
 """
 
 from __future__ import annotations
 
 import functools
 import statistics
-from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 __all__ = [
     "BLOCK_SCORES",
     "NOISE_LEVELS",
-    "ConsensusWork",
+    "NUMPY_CONSENSUS",
+    "ConsensusKernels",
     "block_rows",
+    "clipped_weights",
     "consensus",
     "incentive",
     "key_words",
     "lognormal_levels",
     "per_subnet",
     "sorted_consensus",
+    "sorting_network",
     "subnet_scale",
-    "subnet_sums",
     "subnet_weights",
     "yuma_incentive",
 ]
@@ -74,20 +79,26 @@ def incentive(
     return per_subnet(stake @ clipped, subnet, n_subnets)
 
 
-def subnet_sums(values: np.ndarray, n_subnets: int, dtype: type = np.float64) -> np.ndarray:
-    """(n_subnets, ...) sums of the rows of ``values`` (N, ...) over each subnet, miner i
-    being in subnet ``i mod n_subnets``."""
-    n = values.shape[0]
-    whole = n - n % n_subnets
-    out = np.zeros((n_subnets, *values.shape[1:]), dtype=dtype)
-    if whole:
-        out += values[:whole].reshape(-1, n_subnets, *values.shape[1:]).sum(axis=0, dtype=dtype)
-    out[: n - whole] += values[whole:]
-    return out
-
-
-#: Scores per block of :func:`yuma_incentive`: a block's arrays stay in a core's cache.
+#: Scores per block of :func:`clipped_weights`: a block's arrays stay in a core's cache.
 BLOCK_SCORES = 1 << 17
+
+
+class ConsensusKernels(Protocol):
+    """The two passes of :func:`yuma_incentive` (numpy's here, numba's in
+    :mod:`sim.engine.kernels.compiled`: the same results, bit for bit)."""
+
+    def subnet_scale(
+        self, scores: np.ndarray, active: np.ndarray, n_subnets: int
+    ) -> np.ndarray: ...
+
+    def clipped_weights(
+        self,
+        scores: np.ndarray,
+        active: np.ndarray,
+        scale: np.ndarray,
+        stake: np.ndarray,
+        kappa: float,
+    ) -> np.ndarray: ...
 
 
 def yuma_incentive(
@@ -96,7 +107,7 @@ def yuma_incentive(
     stake: np.ndarray,
     kappa: float,
     n_subnets: int,
-    work: ConsensusWork | None = None,
+    kernels: ConsensusKernels | None = None,
 ) -> np.ndarray:
     """(N,) each miner's incentive (see the module), from scores by miner.
 
@@ -107,26 +118,15 @@ def yuma_incentive(
         stake: (V,) int64 stake of each validator, in whole units (< 2^31 in all).
         kappa: consensus quantile.
         n_subnets: number of subnets.
-        work: buffers to work in (kept between calls: fresh ones cost page faults).
-
-    Miners are taken in blocks of whole subnets' rows (about :data:`BLOCK_SCORES`
-    scores), so that a block's weights and keys stay in cache from one step to the next.
+        kernels: the implementation of the two passes (None: numpy's,
+            :data:`NUMPY_CONSENSUS`).
     """
-    n, n_val = scores.shape
+    n = scores.shape[0]
     if n == 0:
         return np.zeros(0)
-    rows = block_rows(n_val, n_subnets)
-    work = ConsensusWork.ensure(work, min(n, rows), n_val)
-    scale = subnet_scale(scores, active, n_subnets, work.weights)
-    clipped = np.empty(n, dtype=np.float32)
-    stake32 = stake.astype(np.float32)
-    for first in range(0, n, rows):
-        last = min(n, first + rows)
-        weight = work.weights[: last - first]
-        subnet_weights(scores[first:last], active[first:last], scale, out=weight)
-        agreed = sorted_consensus(weight, stake, kappa, keys=work.keys[: last - first])
-        np.minimum(weight, agreed[:, None], out=weight)  # clipped at consensus
-        np.matmul(weight, stake32, out=clipped[first:last])
+    kernels = kernels or NUMPY_CONSENSUS
+    scale = kernels.subnet_scale(scores, active, n_subnets)
+    clipped = kernels.clipped_weights(scores, active, scale, stake, kappa)
     subnet = np.arange(n) % n_subnets
     total = np.bincount(subnet, weights=clipped, minlength=n_subnets)[subnet]
     return np.divide(clipped, total, out=np.zeros(n), where=total > 0)
@@ -137,41 +137,85 @@ def block_rows(n_val: int, n_subnets: int) -> int:
     return n_subnets * max(1, BLOCK_SCORES // (n_val * n_subnets))
 
 
-@dataclass
-class ConsensusWork:
-    """Buffers of :func:`yuma_incentive`, for blocks of up to ``capacity`` miners."""
-
-    weights: np.ndarray  #: (capacity, V) float32
-    keys: np.ndarray  #: (capacity, V padded to a power of two) int64
-
-    @classmethod
-    def ensure(cls, work: ConsensusWork | None, n: int, n_val: int) -> ConsensusWork:
-        """``work`` if it holds ``n`` miners of ``n_val`` validators, else new buffers."""
-        if work is not None and work.weights.shape[0] >= n and work.weights.shape[1] == n_val:
-            return work
-        width = 1 << max(n_val - 1, 0).bit_length()
-        return cls(
-            weights=np.empty((max(n, 1), n_val), dtype=np.float32),
-            keys=np.empty((max(n, 1), width), dtype=np.int64),
-        )
-
-
-def subnet_scale(
-    scores: np.ndarray, active: np.ndarray, n_subnets: int, work: np.ndarray
-) -> np.ndarray:
+def subnet_scale(scores: np.ndarray, active: np.ndarray, n_subnets: int) -> np.ndarray:
     """(n_subnets, V) float32: one over each validator's sum of the scores of the online
-    miners of each subnet (0 where that sum is 0). ``work``: a float32 buffer of whole
-    subnets' rows of scores."""
+    miners of each subnet (0 where that sum is 0). The sums run over the miners in
+    order, in single precision (a defined order: the compiled pass gives the same)."""
     n, n_val = scores.shape
     norm = np.zeros((n_subnets, n_val), dtype=np.float32)
-    rows = work.shape[0] - work.shape[0] % n_subnets
-    offline = not active.all()
-    for first in range(0, n, rows):
-        block = scores[first : first + rows]
-        if offline:
-            block = np.multiply(block, active[first : first + rows, None], out=work[: len(block)])
-        norm += subnet_sums(block, n_subnets, dtype=np.float32)
+    online = scores if active.all() else scores * active[:, None]
+    for first in range(0, n, n_subnets):  # one miner of each subnet at a time
+        last = min(n, first + n_subnets)
+        norm[: last - first] += online[first:last]
     return np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0)
+
+
+def clipped_weights(
+    scores: np.ndarray,
+    active: np.ndarray,
+    scale: np.ndarray,
+    stake: np.ndarray,
+    kappa: float,
+) -> np.ndarray:
+    """(N,) float64 stake-weighted sum of each miner's weights clipped at consensus.
+
+    A miner's weights are its scores times :func:`subnet_scale` of its subnet (0
+    offline); its consensus is the smallest weight w such that validators with weight
+    <= w hold at least ``kappa`` of ``stake`` (:func:`sorted_consensus`).
+    The sum runs over the validators in order, in double precision (each product of a
+    whole stake and a single-precision weight is exact). Miners are taken in blocks of
+    whole subnets (about :data:`BLOCK_SCORES` scores), so that a block stays in cache.
+    """
+    n, n_val = scores.shape
+    n_subnets = scale.shape[0]
+    rows = min(n, block_rows(n_val, n_subnets))
+    width = 1 << max(n_val - 1, 0).bit_length()
+    weights = np.empty((rows, n_val), dtype=np.float32)
+    keys = np.empty((rows, width), dtype=np.int64)
+    stake64 = stake.astype(np.float64)
+    clipped = np.empty(n)
+    for first in range(0, n, rows):
+        last = min(n, first + rows)
+        weight = weights[: last - first]
+        subnet_weights(scores[first:last], active[first:last], scale, out=weight)
+        agreed = sorted_consensus(weight, stake, kappa, keys=keys[: last - first])
+        np.minimum(weight, agreed[:, None], out=weight)  # clipped at consensus
+        terms = weight.astype(np.float64) * stake64
+        clipped[first:last] = np.cumsum(terms, axis=1)[:, -1]  # in order of validators
+    return clipped
+
+
+class _NumpyConsensus:
+    """The numpy passes of :func:`yuma_incentive`."""
+
+    subnet_scale = staticmethod(subnet_scale)
+    clipped_weights = staticmethod(clipped_weights)
+
+
+#: The numpy implementation of :class:`ConsensusKernels`.
+NUMPY_CONSENSUS: ConsensusKernels = _NumpyConsensus()
+
+
+@functools.cache
+def sorting_network(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Comparators ``(low, high)`` (int64 arrays, low < high) of Batcher's odd-even
+    merge sort of ``n`` items: applying each in order (the smaller item to ``low``)
+    sorts any ``n`` items. Built for the next power of two, with the comparators that
+    touch an item beyond ``n`` left out (padding items, all larger, never move)."""
+    size = 1 << max(n - 1, 0).bit_length()
+    pairs = []
+    merged = 1
+    while merged < size:
+        step = merged
+        while step >= 1:
+            for j in range(step % merged, size - step, 2 * step):
+                for i in range(min(step, size - j - step)):
+                    if (i + j) // (2 * merged) == (i + j + step) // (2 * merged):
+                        pairs.append((i + j, i + j + step))
+            step //= 2
+        merged *= 2
+    kept = np.array([p for p in pairs if p[1] < n], dtype=np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(kept[:, 0]), np.ascontiguousarray(kept[:, 1])  # cached
 
 
 def key_words(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

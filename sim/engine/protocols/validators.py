@@ -19,13 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.kernels.consensus import (
-    BLOCK_SCORES,
-    ConsensusWork,
-    block_rows,
-    lognormal_levels,
-    yuma_incentive,
-)
+from sim.engine.kernels.backend import validator_kernels
+from sim.engine.kernels.consensus import lognormal_levels, yuma_incentive
+from sim.engine.kernels.observation import probe_thresholds, settle_ties
 from sim.engine.protocols.base import MarketProtocol
 from sim.scenario import Scenario
 from sim.scenario import Validators as ValidatorSpec
@@ -66,9 +62,8 @@ class ValidatorSet:
         self._rows = np.ascontiguousarray(scores, dtype=np.float32)
         self._n = scores.shape[0]
         self._factor = 1.0  # scores = rows x factor
-        self._work: ConsensusWork | None = None
+        self._kernels = validator_kernels()
         self._noise = lognormal_levels(spec.observation_noise)
-        self._noise_buffer = np.empty(0, dtype=np.float32)
         #: (N,) share of its subnet's incentive (0 when offline)
         self.incentive = self._incentive(np.ones(self._n, dtype=bool))
         self.probes = 0  #: probes sent in the last step
@@ -139,11 +134,12 @@ class ValidatorSet:
             rng: the run's generator.
 
         Two uniform 16-bit words per score (from the generator's raw 64-bit draws)
-        decide its noise and whether it is probed: the first indexes
-        :func:`~sim.engine.kernels.consensus.lognormal_levels`, the second falls below
-        ``probe_rate`` x 2^16 for a probe (a uniform double settles the draws where
-        that rounds). A probe is then answered with the miner's answer probability:
-        the same as drawing a probe category uniformly, which is never recorded.
+        decide its noise and its probe (:mod:`sim.engine.kernels.observation`): the
+        first indexes :func:`~sim.engine.kernels.consensus.lognormal_levels`; the
+        second, a uniform U refined by a double where it ties a threshold, probes the
+        score when U < ``probe_rate`` and finds the miner answering when U <
+        ``probe_rate`` x its answer probability (the same as drawing the answer on its
+        own, or a probe category uniformly, which is never recorded).
         """
         spec = self.spec
         scores = self.by_miner
@@ -159,61 +155,36 @@ class ValidatorSet:
             self._factor = 1.0
         seen = ((1 - memory) / self._factor * helpfulness * active).astype(np.float32)
         probing = spec.probe_rate > 0 and not np.isnan(answering).all()
+        self.probes = self.probes_caught = 0
         if spec.observation_noise > 0 or probing:
             # 16-bit words of little-endian raw 64-bit draws (the same on any platform):
-            # a noise level, then a probe draw, for every score
+            # a noise level for every score, then a probe word for every score
             size = n * n_val
             words = rng.bit_generator.random_raw(-(-size // 2)).astype("<u8", copy=False)
             words = words.view("<u2")
-            level, draw = words[:size].reshape(n, n_val), words[size : 2 * size].reshape(n, n_val)
-        if spec.observation_noise > 0:
-            rows = max(1, BLOCK_SCORES // n_val)
-            if self._noise_buffer.size < min(n, rows) * n_val:
-                self._noise_buffer = np.empty(rows * n_val, dtype=np.float32)
-            for first in range(0, n, rows):  # a block at a time: it stays in cache
-                last = min(n, first + rows)
-                noise = self._noise_buffer[: (last - first) * n_val].reshape(-1, n_val)
-                np.take(self._noise, level[first:last], out=noise, mode="clip")
-                noise *= seen[first:last, None]
-                scores[first:last] += noise
+            rate = spec.probe_rate if probing else 0.0
+            answer = np.nan_to_num(answering) if probing else np.zeros(n)
+            answered_below, probed_below = probe_thresholds(rate, answer, active)
+            keep = np.float32(1.0 - spec.penalty)
+            probes, caught, ties = self._kernels.observe(
+                scores, words, self._noise, seen, answered_below, probed_below, keep
+            )
+            more_probes, more_caught = settle_ties(
+                scores, words[size : 2 * size], ties, rate, answer, probed_below, keep, rng
+            )
+            self.probes, self.probes_caught = probes + more_probes, caught + more_caught
         else:
             scores += seen[:, None]
-        self.probes = self.probes_caught = 0
-        if probing:
-            probed = self._probed(draw, active, rng)
-            answered = rng.random(probed.size) < answering[probed // n_val]
-            scores.ravel()[probed[answered]] *= np.float32(1.0 - spec.penalty)
-            self.probes, self.probes_caught = int(probed.size), int(answered.sum())
         self.incentive = self._incentive(active)
 
-    def _probed(self, draw: np.ndarray, active: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Flat indices into :attr:`by_miner` of the probed scores of online miners, each
-        with probability ``probe_rate``: its 16-bit ``draw`` falls below ``probe_rate`` x
-        2^16 (a uniform double decides where that rounds)."""
-        scaled = self.spec.probe_rate * 65536.0
-        whole = int(scaled)  # draws below: probed; equal: probed with p = scaled - whole
-        if whole >= 65535:  # every draw is below or equal
-            candidates = np.flatnonzero(np.broadcast_to(active[:, None], draw.shape))
-        else:
-            limit = np.where(active, np.uint16(whole + 1), np.uint16(0))
-            candidates = np.flatnonzero(draw < limit[:, None])
-        edge = draw.ravel()[candidates] == whole
-        if edge.any():
-            keep = rng.random(int(edge.sum())) < scaled - whole
-            candidates = np.delete(candidates, np.flatnonzero(edge)[~keep])
-        return candidates
-
     def _incentive(self, active: np.ndarray) -> np.ndarray:
-        self._work = ConsensusWork.ensure(
-            self._work, min(self._n, block_rows(self.spec.count, self.n_subnets)), self.spec.count
-        )
         return yuma_incentive(
             self.by_miner,
             active,
             self.stake,
             self.spec.consensus_quantile,
             self.n_subnets,
-            self._work,
+            self._kernels.consensus,
         )
 
     def emissions(self) -> np.ndarray:
