@@ -49,7 +49,8 @@ def _kernels(choice: str) -> ValidatorKernels:
             from sim.engine.kernels import compiled
         except ImportError as exc:
             if choice == "numba":
-                raise ImportError(f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}")
+                message = f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}"
+                raise ImportError(message) from exc
         else:
             _warm(compiled.observe, compiled.COMPILED_CONSENSUS)
             return ValidatorKernels("numba", compiled.observe, compiled.COMPILED_CONSENSUS)

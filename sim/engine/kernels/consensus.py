@@ -89,7 +89,8 @@ class ConsensusKernels(Protocol):
 
     def subnet_scale(
         self, scores: np.ndarray, active: np.ndarray, n_subnets: int
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """(n_subnets, V) float32, as :func:`subnet_scale`."""
 
     def clipped_weights(
         self,
@@ -98,7 +99,8 @@ class ConsensusKernels(Protocol):
         scale: np.ndarray,
         stake: np.ndarray,
         kappa: float,
-    ) -> np.ndarray: ...
+    ) -> np.ndarray:
+        """(N,) float64, as :func:`clipped_weights`."""
 
 
 def yuma_incentive(
