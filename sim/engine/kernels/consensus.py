@@ -87,9 +87,7 @@ class ConsensusKernels(Protocol):
     """The two passes of :func:`yuma_incentive` (numpy's here, numba's in
     :mod:`sim.engine.kernels.compiled`: the same results, bit for bit)."""
 
-    def subnet_scale(
-        self, scores: np.ndarray, active: np.ndarray, n_subnets: int
-    ) -> np.ndarray:
+    def subnet_scale(self, scores: np.ndarray, active: np.ndarray, n_subnets: int) -> np.ndarray:
         """(n_subnets, V) float32, as :func:`subnet_scale`."""
 
     def clipped_weights(
