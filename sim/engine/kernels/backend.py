@@ -1,4 +1,4 @@
-"""Which implementation of the validators' kernels a run uses.
+"""Which implementation of the compiled kernels a run uses.
 
 The environment variable ``DIRISK_KERNELS`` chooses: ``auto`` (the default: the compiled
 kernels of :mod:`sim.engine.kernels.compiled` when numba imports, else numpy's),
@@ -17,23 +17,26 @@ import numpy as np
 
 from sim.engine.kernels.consensus import NUMPY_CONSENSUS, ConsensusKernels
 from sim.engine.kernels.observation import observe as numpy_observe
+from sim.engine.kernels.routing import draw_routes as numpy_draw_routes
 
-__all__ = ["CHOICES", "ValidatorKernels", "validator_kernels"]
+__all__ = ["CHOICES", "Kernels", "kernels"]
 
 #: Values of ``DIRISK_KERNELS``.
 CHOICES = ("auto", "numba", "numpy")
 
 
 @dataclass(frozen=True)
-class ValidatorKernels:
-    """The validators' day: observation and the consensus passes."""
+class Kernels:
+    """The kernels that have a compiled twin: routing draws, and the validators'
+    observation and consensus passes."""
 
     name: str  #: "numba" or "numpy"
+    draw_routes: Callable[..., np.ndarray]
     observe: Callable[..., tuple[int, int, np.ndarray]]
     consensus: ConsensusKernels
 
 
-def validator_kernels(choice: str | None = None) -> ValidatorKernels:
+def kernels(choice: str | None = None) -> Kernels:
     """The kernels ``choice`` (default: ``DIRISK_KERNELS``, else ``auto``) names; the
     compiled ones are compiled, or loaded from numba's cache, on first use."""
     choice = (choice or os.environ.get("DIRISK_KERNELS") or "auto").strip().lower()
@@ -43,7 +46,7 @@ def validator_kernels(choice: str | None = None) -> ValidatorKernels:
 
 
 @functools.cache
-def _kernels(choice: str) -> ValidatorKernels:
+def _kernels(choice: str) -> Kernels:
     if choice != "numpy":
         try:
             from sim.engine.kernels import compiled
@@ -52,25 +55,26 @@ def _kernels(choice: str) -> ValidatorKernels:
                 message = f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}"
                 raise ImportError(message) from exc
         else:
-            _warm(compiled.observe, compiled.COMPILED_CONSENSUS)
-            return ValidatorKernels("numba", compiled.observe, compiled.COMPILED_CONSENSUS)
-    return ValidatorKernels("numpy", numpy_observe, NUMPY_CONSENSUS)
+            chosen = Kernels(
+                "numba", compiled.draw_routes, compiled.observe, compiled.COMPILED_CONSENSUS
+            )
+            _warm(chosen)
+            return chosen
+    return Kernels("numpy", numpy_draw_routes, numpy_observe, NUMPY_CONSENSUS)
 
 
-def _warm(observe: Callable, consensus: ConsensusKernels) -> None:
+def _warm(chosen: Kernels) -> None:
     """Call each compiled kernel once on a tiny input: it compiles (or loads) now, not
     in a run's first day."""
     scores = np.ones((2, 2), dtype=np.float32)
     active = np.ones(2, dtype=bool)
     never = np.full(2, -1, dtype=np.int64)
-    observe(
-        scores,
-        np.zeros(8, np.uint16),
-        np.ones(1, np.float32),
-        np.ones(2, np.float32),
-        never,
-        never,
-        np.float32(1.0),
+    levels, seen = np.ones(1, np.float32), np.ones(2, np.float32)
+    chosen.observe(scores, np.zeros(8, np.uint16), levels, seen, never, never, np.float32(1))
+    scale = chosen.consensus.subnet_scale(scores, active, 1)
+    chosen.consensus.clipped_weights(scores, active, scale, np.ones(2, dtype=np.int64), 0.5)
+    one = np.ones(1)
+    first = np.zeros(1, dtype=np.int64)
+    chosen.draw_routes(
+        one, first.astype(np.int32), first.astype(np.int32), first, one, first, np.zeros(1)
     )
-    scale = consensus.subnet_scale(scores, active, 1)
-    consensus.clipped_weights(scores, active, scale, np.ones(2, dtype=np.int64), 0.5)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.kernels.backend import validator_kernels
+from sim.engine.kernels.backend import kernels
 from sim.engine.kernels.consensus import lognormal_levels, yuma_incentive
 from sim.engine.kernels.observation import probe_thresholds, settle_ties
 from sim.engine.protocols.base import MarketProtocol
@@ -62,7 +62,7 @@ class ValidatorSet:
         self._rows = np.ascontiguousarray(scores, dtype=np.float32)
         self._n = scores.shape[0]
         self._factor = 1.0  # scores = rows x factor
-        self._kernels = validator_kernels()
+        self._kernels = kernels()
         self._noise = lognormal_levels(spec.observation_noise)
         #: (N,) share of its subnet's incentive (0 when offline)
         self.incentive = self._incentive(np.ones(self._n, dtype=bool))
