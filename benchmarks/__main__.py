@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cases, protocols
+from benchmarks import cases, compiled, protocols
 from benchmarks.scenarios import PROTOCOL_MARKETS
 from benchmarks.sweeps import sweep_case
 from sim.results.runner import versions
@@ -76,6 +76,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         p2p_policy=dict(size=dict(requesters=1_000_000, nodes=100_000), warmup=1, timed=30),
         # 10 M requesters x 1 M nodes, static.
         huge=dict(size=dict(requesters=10_000_000, nodes=1_000_000), warmup=1, timed=4),
+        # A validators preset end to end: numba's import and compilation counted.
+        compiled=dict(preset="protocol_self_governance", reps=3),
     ),
     "quick": dict(
         reps=1,
@@ -107,6 +109,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         scale_protocols=dict(reps=1, sizes=2),
         p2p_policy=dict(size=dict(requesters=5_000, nodes=500), warmup=1, timed=2),
         huge=dict(size=dict(requesters=10_000, nodes=1_000), warmup=1, timed=2),
+        compiled=dict(preset="classroom_demo", reps=1),
     ),
 }
 
@@ -169,6 +172,8 @@ def measure(config: dict[str, Any], log=print) -> dict[str, Any]:
                 sizes=_scaling_sizes(config, key)[: scale["sizes"]],
                 market=market,
             )
+    log("compiled kernels end to end (fresh processes) ...")
+    out["compiled"] = compiled.compiled_case(**config["compiled"])
     log("1 M x 100 k adaptive p2p with policy dynamics (fresh process) ...")
     p2p = config["p2p_policy"]
     out["p2p_policy"] = cases.run_worker(
@@ -448,6 +453,22 @@ def report(result: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<11} requests {', '.join(f'{r:.2f}x' for r in req['ratios'])}; "
             f"nodes {', '.join(f'{r:.2f}x' for r in nod['ratios'])}"
+        )
+    c = m["compiled"]
+    lines.append("")
+    lines.append(
+        f"{c['preset']} end to end in a fresh process (s: import dirisk, load the kernels, "
+        "run; the whole process):"
+    )
+    for key, label in (
+        ("cold", "compiled, empty cache"),
+        ("warm", "compiled, warm cache"),
+        ("numpy", "numpy twins"),
+    ):
+        r = c[key]
+        lines.append(
+            f"  {label:<22} {_num(r['import_s']):>6} {_num(r['kernels_s']):>6} "
+            f"{_num(r['run_s']):>6} {_num(r['wall_s']):>6}"
         )
     for key, label in (("p2p_policy", "adaptive p2p with policy dynamics"), ("huge", "static")):
         c = m[key]
