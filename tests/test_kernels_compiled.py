@@ -1,7 +1,6 @@
-"""The compiled kernels (numba) give numpy's numbers bit for bit: routing draws, the
-validators' observations and consensus passes, and whole runs; the sorting network
-sorts; the probe words probe and find answers with the stated probabilities;
-DIRISK_KERNELS chooses."""
+"""The validators' compiled kernels (numba) give numpy's numbers bit for bit: the
+observations, the consensus passes and whole runs; the sorting network sorts; the probe
+words probe and find answers with the stated probabilities; DIRISK_KERNELS chooses."""
 
 from __future__ import annotations
 
@@ -13,11 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-import sim.engine.market
 from sim.engine.kernels.backend import kernels
 from sim.engine.kernels.consensus import sorting_network, yuma_incentive
 from sim.engine.kernels.observation import WORD, observe, probe_thresholds, settle_ties
-from sim.engine.kernels.routing import RoutingTable
 
 COMPILED = kernels("numba")
 NUMPY = kernels("numpy")
@@ -77,36 +74,10 @@ def test_compiled_consensus_equals_numpy(n, n_val, n_subnets, kappa):
     )
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    n=st.integers(1, 3000),
-    groups=st.integers(1, 6),
-    draws=st.sampled_from([1, 50, 1500, 20000]),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_compiled_routing_draws_equal_numpy(n, groups, draws, seed):
-    """Every draw reaches the same node, groups without a node and zero weights
-    included, for few draws (numpy's binary search) and many (its guide walk)."""
-    rng = np.random.default_rng(seed)
-    weights = rng.random(n) * (rng.random(n) < 0.8)
-    reachable = rng.random((groups, n)) < 0.6
-    reachable[-1] &= groups == 1  # the last of several groups reaches no node
-    table = RoutingTable.build(weights, reachable)
-    group = rng.integers(0, groups, draws)
-    u = np.minimum(rng.random(draws), 1.0 - 1e-9)
-    arrays = (table.table, table.guide, table.node, table.base, table.cells, group)
-    got = COMPILED.draw_routes(*arrays, u.copy())
-    assert np.array_equal(got, NUMPY.draw_routes(*arrays, u.copy()))
-
-
-@pytest.mark.parametrize(
-    "preset",
-    ["protocol_self_governance", "defence_in_depth", "us_state_patchwork", "haven_emerges"],
-)
+@pytest.mark.parametrize("preset", ["protocol_self_governance", "defence_in_depth"])
 def test_runs_are_the_same_with_either_kernels(monkeypatch, preset):
-    """Every table of a preset is identical under DIRISK_KERNELS=numba and numpy, with
-    the compiled routing draws in a world of any size."""
-    monkeypatch.setattr(sim.engine.market, "COMPILED_ROUTING_FROM", 0)
+    """Every table of a validators preset is identical under DIRISK_KERNELS=numba and
+    numpy."""
     tables = {}
     for choice in ("numba", "numpy"):
         monkeypatch.setenv("DIRISK_KERNELS", choice)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.engine.kernels.backend import kernels
 from sim.engine.kernels.reach import reach_groups
 from sim.engine.kernels.routing import RoutingTable, price_weight
 from sim.engine.kernels.serving import Demand, ServingResult, ServingRules, serve
@@ -20,10 +19,7 @@ from sim.engine.protocols import MarketProtocol, create_protocol
 if TYPE_CHECKING:
     from sim.engine.model import DiriskModel
 
-__all__ = ["COMPILED_ROUTING_FROM", "Market"]
-
-#: Requesters from which a world routes with the compiled draws.
-COMPILED_ROUTING_FROM = 1 << 18
+__all__ = ["Market"]
 
 
 class Market:
@@ -52,10 +48,6 @@ class Market:
         self._routing_cache: tuple | None = None  # (weights, table)
         self._reach_cache: tuple | None = None  # (geo-blocks, neighbourhoods, hosts, reach, lookup)
         self._rules_cache: tuple | None = None
-        #: Routing draws compiled in large worlds only: loading them costs more than
-        #: they save in small ones (the same draws either way).
-        large = model.requesters.size >= COMPILED_ROUTING_FROM
-        self._draws = kernels().draw_routes if large else None
 
     def routing_weights(self) -> np.ndarray:
         """(N,) routing weight of every node under the market protocol."""
@@ -110,8 +102,7 @@ class Market:
             )
             self._routing_cache = None
         if self._routing_cache is None or not np.array_equal(self._routing_cache[0], weights):
-            table = RoutingTable.build(weights, reach[3], draws=self._draws)
-            self._routing_cache = (weights, table)
+            self._routing_cache = (weights, RoutingTable.build(weights, reach[3]))
         return self._routing_cache[1], reach[4]
 
     def settle(self, outcome: ServingResult) -> None:

@@ -1,4 +1,4 @@
-"""Which implementation of the compiled kernels a run uses.
+"""Which implementation of the validators' kernels a run uses.
 
 The environment variable ``DIRISK_KERNELS`` chooses: ``auto`` (the default: the compiled
 kernels of :mod:`sim.engine.kernels.compiled` when numba imports, else numpy's),
@@ -17,7 +17,6 @@ import numpy as np
 
 from sim.engine.kernels.consensus import NUMPY_CONSENSUS, ConsensusKernels
 from sim.engine.kernels.observation import observe as numpy_observe
-from sim.engine.kernels.routing import draw_routes as numpy_draw_routes
 
 __all__ = ["CHOICES", "Kernels", "kernels"]
 
@@ -27,11 +26,10 @@ CHOICES = ("auto", "numba", "numpy")
 
 @dataclass(frozen=True)
 class Kernels:
-    """The kernels that have a compiled twin: routing draws, and the validators'
-    observation and consensus passes."""
+    """The kernels that have a compiled twin: the validators' observation and consensus
+    passes."""
 
     name: str  #: "numba" or "numpy"
-    draw_routes: Callable[..., np.ndarray]
     observe: Callable[..., tuple[int, int, np.ndarray]]
     consensus: ConsensusKernels
 
@@ -55,12 +53,10 @@ def _kernels(choice: str) -> Kernels:
                 message = f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}"
                 raise ImportError(message) from exc
         else:
-            chosen = Kernels(
-                "numba", compiled.draw_routes, compiled.observe, compiled.COMPILED_CONSENSUS
-            )
+            chosen = Kernels("numba", compiled.observe, compiled.COMPILED_CONSENSUS)
             _warm(chosen)
             return chosen
-    return Kernels("numpy", numpy_draw_routes, numpy_observe, NUMPY_CONSENSUS)
+    return Kernels("numpy", numpy_observe, NUMPY_CONSENSUS)
 
 
 def _warm(chosen: Kernels) -> None:
@@ -73,8 +69,3 @@ def _warm(chosen: Kernels) -> None:
     chosen.observe(scores, np.zeros(8, np.uint16), levels, seen, never, never, np.float32(1))
     scale = chosen.consensus.subnet_scale(scores, active, 1)
     chosen.consensus.clipped_weights(scores, active, scale, np.ones(2, dtype=np.int64), 0.5)
-    one = np.ones(1)
-    first = np.zeros(1, dtype=np.int64)
-    chosen.draw_routes(
-        one, first.astype(np.int32), first.astype(np.int32), first, one, first, np.zeros(1)
-    )

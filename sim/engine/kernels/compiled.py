@@ -1,7 +1,4 @@
-"""Kernels compiled with numba: the same results as their numpy twins, bit for bit.
-
-Routing draws (:func:`draw_routes`) walk each draw's guide cell in one pass, with none
-of the numpy twin's temporaries (:func:`sim.engine.kernels.routing.draw_routes`).
+"""The validators' day compiled with numba: the same results as numpy's, bit for bit.
 
 A validators' day is V x N work (every validator scores every miner), which numpy does
 in about fifteen passes over the scores. Here it is two passes and a small one:
@@ -29,40 +26,12 @@ import numpy as np
 
 from sim.engine.kernels.consensus import sorting_network
 
-__all__ = ["COMPILED_CONSENSUS", "clipped_weights", "draw_routes", "observe", "subnet_scale"]
+__all__ = ["COMPILED_CONSENSUS", "clipped_weights", "observe", "subnet_scale"]
 
 #: Miners sorted together by :func:`clipped_weights` (their keys fit a core's L1 cache).
 _LANES = 64
 
 _jit = numba.njit(cache=True, nogil=True)
-
-
-@_jit
-def _draw_routes(table, guide, node, base, cells, group, u, out):
-    several = base.size > 1
-    for i in range(u.size):
-        g = group[i] if several else 0
-        x = u[i]
-        flat = guide[np.int64(x * cells[g]) + base[g]]
-        x += g  # shift into the group's run of the table
-        while table[flat] <= x:
-            flat += 1
-        out[i] = node[flat]
-    return out
-
-
-def draw_routes(
-    table: np.ndarray,
-    guide: np.ndarray,
-    node: np.ndarray,
-    base: np.ndarray,
-    cells: np.ndarray,
-    group: np.ndarray,
-    u: np.ndarray,
-) -> np.ndarray:
-    """:func:`sim.engine.kernels.routing.draw_routes`, compiled."""
-    out = np.empty(u.size, dtype=node.dtype)
-    return _draw_routes(table, guide, node, base, cells, group, u, out)
 
 
 @_jit

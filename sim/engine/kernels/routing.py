@@ -12,19 +12,11 @@ draw instead of O(log N).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "GUIDE_RESOLUTION",
-    "RoutingTable",
-    "admit",
-    "draw_routes",
-    "price_weight",
-    "routing_weights",
-]
+__all__ = ["GUIDE_RESOLUTION", "RoutingTable", "admit", "price_weight", "routing_weights"]
 
 #: Upper bound on a uniform draw, so that ``group + u`` never rounds up to ``group + 1``.
 _U_MAX = 1.0 - 1e-9
@@ -92,18 +84,11 @@ class RoutingTable:
     cells: np.ndarray  #: (G,) float64 guide cells of each group (R x its entries)
     has_node: np.ndarray  #: (G,) bool, group reaches at least one node
     reachable: np.ndarray  #: (G, N) bool, node has weight and is reachable from group
-    #: the draws' implementation: :func:`draw_routes` or its compiled twin
-    draws: Callable[..., np.ndarray]
 
     @classmethod
-    def build(
-        cls,
-        weights: np.ndarray,
-        reachable: np.ndarray,
-        draws: Callable[..., np.ndarray] | None = None,
-    ) -> RoutingTable:
+    def build(cls, weights: np.ndarray, reachable: np.ndarray) -> RoutingTable:
         """Routing table for nodes with ``weights`` (N,) and reach groups ``reachable``
-        (G, N); ``draws``: :func:`draw_routes` (None) or its compiled twin."""
+        (G, N)."""
         n_groups = reachable.shape[0]
         drawable = reachable & (weights > 0)
         tables, nodes, guides = [], [], []
@@ -143,7 +128,6 @@ class RoutingTable:
             cells=cells,
             has_node=has_node,
             reachable=drawable,
-            draws=draws or draw_routes,
         )
 
     @property
@@ -169,37 +153,21 @@ class RoutingTable:
         u = rng.random(group.size)
         if self.has_node.size > 1:
             np.minimum(u, _U_MAX, out=u)
-        return self.draws(self.table, self.guide, self.node, self.base, self.cells, group, u)
-
-
-def draw_routes(
-    table: np.ndarray,
-    guide: np.ndarray,
-    node: np.ndarray,
-    base: np.ndarray,
-    cells: np.ndarray,
-    group: np.ndarray,
-    u: np.ndarray,
-) -> np.ndarray:
-    """(m,) node of each draw: the first entry of the attempt's group whose value
-    exceeds ``group + u``, from the guide cell of ``u``, as ``searchsorted`` would find
-    it (arrays of :class:`RoutingTable`; ``u`` (m,) in [0, 1), changed in place)."""
-    several = base.size > 1
-    if u.size <= _SEARCH_BELOW:  # few draws: a binary search costs fewer calls
-        x = u + group if several else u
-        return node[np.searchsorted(table, x, side="right")]
-    if several:
-        k = (u * cells[group]).astype(np.int64)
-        k += base[group]
-        u += group  # shift into the group's run of the table
-    else:
-        k = (u * cells[0]).astype(np.int64)
-    flat = guide[k]
-    behind = (table[flat] <= u).nonzero()[0]
-    while behind.size:
-        flat[behind] += 1
-        behind = behind[table[flat[behind]] <= u[behind]]
-    return node[flat]
+        if u.size <= _SEARCH_BELOW:  # few draws: a binary search costs fewer calls
+            x = u + group if self.has_node.size > 1 else u
+            return self.node[np.searchsorted(self.table, x, side="right")]
+        if self.has_node.size > 1:
+            k = (u * self.cells[group]).astype(np.int64)
+            k += self.base[group]
+            u += group  # shift into the group's run of the table
+        else:
+            k = (u * self.cells[0]).astype(np.int64)
+        flat = self.guide[k]
+        behind = (self.table[flat] <= u).nonzero()[0]
+        while behind.size:
+            flat[behind] += 1
+            behind = behind[self.table[flat[behind]] <= u[behind]]
+        return self.node[flat]
 
 
 def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
