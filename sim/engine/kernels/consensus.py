@@ -172,16 +172,18 @@ def clipped_weights(
     width = 1 << max(n_val - 1, 0).bit_length()
     weights = np.empty((rows, n_val), dtype=np.float32)
     keys = np.empty((rows, width), dtype=np.int64)
+    sums = np.empty((rows, n_val))
     stake64 = stake.astype(np.float64)
     clipped = np.empty(n)
     for first in range(0, n, rows):
         last = min(n, first + rows)
-        weight = weights[: last - first]
+        weight, terms = weights[: last - first], sums[: last - first]
         subnet_weights(scores[first:last], active[first:last], scale, out=weight)
         agreed = sorted_consensus(weight, stake, kappa, keys=keys[: last - first])
         np.minimum(weight, agreed[:, None], out=weight)  # clipped at consensus
-        terms = weight.astype(np.float64) * stake64
-        clipped[first:last] = np.cumsum(terms, axis=1)[:, -1]  # in order of validators
+        np.multiply(weight, stake64, out=terms)  # exact in double precision
+        np.cumsum(terms, axis=1, out=terms)  # in order of validators
+        clipped[first:last] = terms[:, -1]
     return clipped
 
 

@@ -78,6 +78,8 @@ def observe(
     draw = words[size : 2 * size].reshape(n, n_val)
     rows = max(1, _BLOCK_SCORES // max(n_val, 1))
     noise = np.empty((min(n, rows), n_val), dtype=np.float32)
+    # thresholds in [-1, 2^16]: 32-bit compares with the 16-bit words cost half of 64-bit
+    answered_below, probed_below = (t.astype(np.int32) for t in (answered_below, probed_below))
     probed = answered = 0
     ties = []
     for first in range(0, n, rows):  # a block at a time: it stays in cache
@@ -89,7 +91,7 @@ def observe(
         block += part
         low, high = answered_below[first:last, None], probed_below[first:last, None]
         hit = word < low
-        block[hit] *= keep
+        np.multiply(block, keep, out=block, where=hit)
         answered += int(np.count_nonzero(hit))
         probed += int(np.count_nonzero(word < high))
         tie = np.flatnonzero((word == low) | (word == high))
