@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.engine.kernels.backend import kernels
+from sim.cli import main
+from sim.engine.kernels.backend import KernelChoiceError, kernels
 from sim.engine.kernels.consensus import sorting_network, yuma_incentive
 from sim.engine.kernels.observation import WORD, observe, probe_thresholds, settle_ties
 
@@ -169,7 +170,20 @@ def test_offline_miners_and_a_zero_rate_are_never_probed():
 
 def test_kernels_choice_is_checked(monkeypatch):
     monkeypatch.setenv("DIRISK_KERNELS", "fortran")
-    with pytest.raises(ValueError, match="DIRISK_KERNELS='fortran': expected one of auto"):
+    with pytest.raises(KernelChoiceError, match="DIRISK_KERNELS=.fortran.: expected one of auto"):
         kernels()
     monkeypatch.setenv("DIRISK_KERNELS", "auto")
     assert kernels().name == "numba"  # numba is a dependency
+
+
+def test_the_cli_refuses_an_unknown_kernel_choice_in_one_line(monkeypatch, capsys, tmp_path):
+    """A bad DIRISK_KERNELS is bad input: exit 2, one line on stderr, no traceback."""
+    monkeypatch.setenv("DIRISK_KERNELS", "fortran")
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "protocol_self_governance", "--steps", "2", "--quiet", "--out", str(out)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: DIRISK_KERNELS='fortran': expected one of auto, numba, numpy"
+    ]

@@ -20,6 +20,7 @@ from sim.cli.comparisons import frontier
 from sim.cli.outputs import describe, report
 from sim.cli.scenarios import list_, print_summary, run, schema, validate
 from sim.cli.sweeps import discover, query, sensitivity, summarize, sweep
+from sim.engine.kernels.backend import KernelChoiceError
 
 __all__ = [
     "OutputFormat",
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(code) from None
     except SystemExit:
         raise
+    except KernelChoiceError as exc:  # the environment asks for kernels it cannot have
+        fail(str(exc), 2)
+        raise SystemExit(2) from None
     except Exception as exc:  # an internal error: report it, exit 1
         err_console.print_exception()
         err_console.print(f"internal error: {exc}", markup=False)

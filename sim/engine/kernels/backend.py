@@ -18,10 +18,14 @@ import numpy as np
 from sim.engine.kernels.consensus import NUMPY_CONSENSUS, ConsensusKernels
 from sim.engine.kernels.observation import observe as numpy_observe
 
-__all__ = ["CHOICES", "Kernels", "kernels"]
+__all__ = ["CHOICES", "KernelChoiceError", "Kernels", "kernels"]
 
 #: Values of ``DIRISK_KERNELS``.
 CHOICES = ("auto", "numba", "numpy")
+
+
+class KernelChoiceError(ValueError):
+    """``DIRISK_KERNELS`` names no implementation, or one that cannot be loaded."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ def kernels(choice: str | None = None) -> Kernels:
     compiled ones are compiled, or loaded from numba's cache, on first use."""
     choice = (choice or os.environ.get("DIRISK_KERNELS") or "auto").strip().lower()
     if choice not in CHOICES:
-        raise ValueError(f"DIRISK_KERNELS={choice!r}: expected one of {', '.join(CHOICES)}")
+        expected = ", ".join(CHOICES)
+        raise KernelChoiceError(f"DIRISK_KERNELS={choice!r}: expected one of {expected}")
     return _kernels(choice)
 
 
@@ -51,7 +56,7 @@ def _kernels(choice: str) -> Kernels:
         except ImportError as exc:
             if choice == "numba":
                 message = f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}"
-                raise ImportError(message) from exc
+                raise KernelChoiceError(message) from exc
         else:
             chosen = Kernels("numba", compiled.observe, compiled.COMPILED_CONSENSUS)
             _warm(chosen)
