@@ -65,7 +65,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
         # Every protocol and the adaptive presets against the static open baseline,
         # side by side: at the baseline's size (every day of the run) and at 1 M
         # requesters x 100 k nodes (a warm-up day, then two weeks: two revisions).
-        protocols=dict(rounds=3, warmup=0, timed=None, size=None),
+        # Seven rounds at baseline size (a round takes seconds; three spread too widely
+        # on a shared machine), three at 1 M x 100 k (a round takes a minute).
+        protocols=dict(rounds=7, warmup=0, timed=None, size=None),
         protocols_large=dict(
             rounds=3, warmup=1, timed=14, size=dict(requesters=1_000_000, nodes=100_000)
         ),
