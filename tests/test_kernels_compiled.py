@@ -63,15 +63,15 @@ def test_compiled_consensus_equals_numpy(n, n_val, n_subnets, kappa):
     stake = rng.integers(0, 1 << 20, n_val)
     stake[0] += 1
     for chosen in (COMPILED, NUMPY):
-        assert chosen.consensus.subnet_scale(scores, active, n_subnets).dtype == np.float32
-    scale = COMPILED.consensus.subnet_scale(scores, active, n_subnets)
-    assert np.array_equal(scale, NUMPY.consensus.subnet_scale(scores, active, n_subnets))
-    got = COMPILED.consensus.clipped_weights(scores, active, scale, stake, kappa)
-    want = NUMPY.consensus.clipped_weights(scores, active, scale, stake, kappa)
+        assert chosen.subnet_scale(scores, active, n_subnets).dtype == np.float32
+    scale = COMPILED.subnet_scale(scores, active, n_subnets)
+    assert np.array_equal(scale, NUMPY.subnet_scale(scores, active, n_subnets))
+    got = COMPILED.clipped_weights(scores, active, scale, stake, kappa)
+    want = NUMPY.clipped_weights(scores, active, scale, stake, kappa)
     assert np.array_equal(got, want)
     assert np.array_equal(
-        yuma_incentive(scores, active, stake, kappa, n_subnets, COMPILED.consensus),
-        yuma_incentive(scores, active, stake, kappa, n_subnets, NUMPY.consensus),
+        yuma_incentive(scores, active, stake, kappa, n_subnets, COMPILED),
+        yuma_incentive(scores, active, stake, kappa, n_subnets, NUMPY),
     )
 
 

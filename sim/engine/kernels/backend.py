@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.kernels.consensus import NUMPY_CONSENSUS, ConsensusKernels
-from sim.engine.kernels.observation import observe as numpy_observe
+from sim.engine.kernels import consensus, observation
 
 __all__ = ["CHOICES", "KernelChoiceError", "Kernels", "kernels"]
 
@@ -30,12 +29,15 @@ class KernelChoiceError(ValueError):
 
 @dataclass(frozen=True)
 class Kernels:
-    """The kernels that have a compiled twin: the validators' observation and consensus
-    passes."""
+    """The kernels that have a compiled twin: the validators' observation
+    (:func:`~sim.engine.kernels.observation.observe`) and the two passes of their
+    consensus (:func:`~sim.engine.kernels.consensus.subnet_scale`,
+    :func:`~sim.engine.kernels.consensus.clipped_weights`)."""
 
     name: str  #: "numba" or "numpy"
     observe: Callable[..., tuple[int, int, np.ndarray]]
-    consensus: ConsensusKernels
+    subnet_scale: Callable[..., np.ndarray]
+    clipped_weights: Callable[..., np.ndarray]
 
 
 def kernels(choice: str | None = None) -> Kernels:
@@ -58,10 +60,12 @@ def _kernels(choice: str) -> Kernels:
                 message = f"DIRISK_KERNELS=numba, but numba cannot be imported: {exc}"
                 raise KernelChoiceError(message) from exc
         else:
-            chosen = Kernels("numba", compiled.observe, compiled.COMPILED_CONSENSUS)
+            chosen = Kernels(
+                "numba", compiled.observe, compiled.subnet_scale, compiled.clipped_weights
+            )
             _warm(chosen)
             return chosen
-    return Kernels("numpy", numpy_observe, NUMPY_CONSENSUS)
+    return Kernels("numpy", observation.observe, consensus.subnet_scale, consensus.clipped_weights)
 
 
 def _warm(chosen: Kernels) -> None:
@@ -72,5 +76,5 @@ def _warm(chosen: Kernels) -> None:
     never = np.full(2, -1, dtype=np.int64)
     levels, seen = np.ones(1, np.float32), np.ones(2, np.float32)
     chosen.observe(scores, np.zeros(8, np.uint16), levels, seen, never, never, np.float32(1))
-    scale = chosen.consensus.subnet_scale(scores, active, 1)
-    chosen.consensus.clipped_weights(scores, active, scale, np.ones(2, dtype=np.int64), 0.5)
+    scale = chosen.subnet_scale(scores, active, 1)
+    chosen.clipped_weights(scores, active, scale, np.ones(2, dtype=np.int64), 0.5)

@@ -26,7 +26,7 @@ import numpy as np
 
 from sim.engine.kernels.consensus import sorting_network
 
-__all__ = ["COMPILED_CONSENSUS", "clipped_weights", "observe", "subnet_scale"]
+__all__ = ["clipped_weights", "observe", "subnet_scale"]
 
 #: Miners sorted together by :func:`clipped_weights` (their keys fit a core's L1 cache).
 _LANES = 64
@@ -83,7 +83,8 @@ def observe(
 
 
 @_jit
-def _subnet_scale(scores, active, n_subnets):
+def subnet_scale(scores, active, n_subnets):
+    """:func:`sim.engine.kernels.consensus.subnet_scale`, compiled."""
     n, n_val = scores.shape
     norm = np.zeros((n_subnets, n_val), dtype=np.float32)
     for m in range(n):
@@ -98,11 +99,6 @@ def _subnet_scale(scores, active, n_subnets):
             if norm[s, v] > 0:
                 scale[s, v] = np.float32(1.0) / norm[s, v]
     return scale
-
-
-def subnet_scale(scores: np.ndarray, active: np.ndarray, n_subnets: int) -> np.ndarray:
-    """:func:`sim.engine.kernels.consensus.subnet_scale`, compiled."""
-    return _subnet_scale(scores, active, n_subnets)
 
 
 @_jit
@@ -175,15 +171,3 @@ def clipped_weights(
     return _clipped_weights(
         scores, active, scale, stake.astype(np.int64), threshold, low, high, out
     )
-
-
-class _CompiledConsensus:
-    """The compiled passes of :func:`sim.engine.kernels.consensus.yuma_incentive`."""
-
-    subnet_scale = staticmethod(subnet_scale)
-    clipped_weights = staticmethod(clipped_weights)
-
-
-#: The compiled implementation of
-#: :class:`~sim.engine.kernels.consensus.ConsensusKernels`.
-COMPILED_CONSENSUS = _CompiledConsensus()

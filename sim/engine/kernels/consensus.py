@@ -10,7 +10,7 @@ validators) matrix in single precision with stake in whole units, the layout the
 validators keep: each miner's validators are one contiguous row, sorted as 64-bit keys
 that carry a weight and its validator's stake together (:func:`sorted_consensus`). Its
 two passes, :func:`subnet_scale` and :func:`clipped_weights`, sum in a defined order, so
-that the compiled passes of :mod:`sim.engine.kernels.compiled` give the same numbers bit
+that the compiled twins in :mod:`sim.engine.kernels.compiled` give the same numbers bit
 for bit on any machine.
 """
 
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import functools
 import statistics
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.engine.kernels.backend import Kernels
 
 __all__ = [
     "BLOCK_SCORES",
     "NOISE_LEVELS",
-    "NUMPY_CONSENSUS",
-    "ConsensusKernels",
     "block_rows",
     "clipped_weights",
     "consensus",
@@ -79,26 +80,9 @@ def incentive(
     return per_subnet(stake @ clipped, subnet, n_subnets)
 
 
-#: Scores per block of :func:`clipped_weights`: a block's arrays stay in a core's cache.
+#: Scores per block of :func:`clipped_weights` and of the observation's numpy pass
+#: (:func:`sim.engine.kernels.observation.observe`): a block's arrays stay in cache.
 BLOCK_SCORES = 1 << 17
-
-
-class ConsensusKernels(Protocol):
-    """The two passes of :func:`yuma_incentive` (numpy's here, numba's in
-    :mod:`sim.engine.kernels.compiled`: the same results, bit for bit)."""
-
-    def subnet_scale(self, scores: np.ndarray, active: np.ndarray, n_subnets: int) -> np.ndarray:
-        """(n_subnets, V) float32, as :func:`subnet_scale`."""
-
-    def clipped_weights(
-        self,
-        scores: np.ndarray,
-        active: np.ndarray,
-        scale: np.ndarray,
-        stake: np.ndarray,
-        kappa: float,
-    ) -> np.ndarray:
-        """(N,) float64, as :func:`clipped_weights`."""
 
 
 def yuma_incentive(
@@ -107,7 +91,7 @@ def yuma_incentive(
     stake: np.ndarray,
     kappa: float,
     n_subnets: int,
-    kernels: ConsensusKernels | None = None,
+    kernels: Kernels | None = None,
 ) -> np.ndarray:
     """(N,) each miner's incentive (see the module), from scores by miner.
 
@@ -118,15 +102,15 @@ def yuma_incentive(
         stake: (V,) int64 stake of each validator, in whole units (< 2^31 in all).
         kappa: consensus quantile.
         n_subnets: number of subnets.
-        kernels: the implementation of the two passes (None: numpy's,
-            :data:`NUMPY_CONSENSUS`).
+        kernels: the implementation of the two passes, :func:`subnet_scale` and
+            :func:`clipped_weights` (None: these, numpy's).
     """
     n = scores.shape[0]
     if n == 0:
         return np.zeros(0)
-    kernels = kernels or NUMPY_CONSENSUS
-    scale = kernels.subnet_scale(scores, active, n_subnets)
-    clipped = kernels.clipped_weights(scores, active, scale, stake, kappa)
+    scale_of = kernels.subnet_scale if kernels else subnet_scale
+    clip = kernels.clipped_weights if kernels else clipped_weights
+    clipped = clip(scores, active, scale_of(scores, active, n_subnets), stake, kappa)
     subnet = np.arange(n) % n_subnets
     total = np.bincount(subnet, weights=clipped, minlength=n_subnets)[subnet]
     return np.divide(clipped, total, out=np.zeros(n), where=total > 0)
@@ -187,17 +171,6 @@ def clipped_weights(
     return clipped
 
 
-class _NumpyConsensus:
-    """The numpy passes of :func:`yuma_incentive`."""
-
-    subnet_scale = staticmethod(subnet_scale)
-    clipped_weights = staticmethod(clipped_weights)
-
-
-#: The numpy implementation of :class:`ConsensusKernels`.
-NUMPY_CONSENSUS: ConsensusKernels = _NumpyConsensus()
-
-
 @functools.cache
 def sorting_network(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Comparators ``(low, high)`` (int64 arrays, low < high) of Batcher's odd-even
@@ -217,7 +190,9 @@ def sorting_network(n: int) -> tuple[np.ndarray, np.ndarray]:
             step //= 2
         merged *= 2
     kept = np.array([p for p in pairs if p[1] < n], dtype=np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(kept[:, 0]), np.ascontiguousarray(kept[:, 1])  # cached
+    low, high = np.ascontiguousarray(kept[:, 0]), np.ascontiguousarray(kept[:, 1])
+    low.flags.writeable = high.flags.writeable = False  # cached: shared by every caller
+    return low, high
 
 
 def key_words(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.engine.kernels.consensus import BLOCK_SCORES, NOISE_LEVELS
+
 __all__ = ["WORD", "observe", "probe_thresholds", "settle_ties"]
 
-#: Equiprobable values of a 16-bit word.
-WORD = 1 << 16
-
-#: Scores per block of :func:`observe`: a block's noise stays in a core's cache.
-_BLOCK_SCORES = 1 << 17
+#: Equiprobable values of a 16-bit word (a noise word indexes one of as many levels).
+WORD = NOISE_LEVELS
 
 
 def probe_thresholds(
@@ -76,7 +75,7 @@ def observe(
     size = n * n_val
     level = words[:size].reshape(n, n_val)
     draw = words[size : 2 * size].reshape(n, n_val)
-    rows = max(1, _BLOCK_SCORES // max(n_val, 1))
+    rows = max(1, BLOCK_SCORES // max(n_val, 1))
     noise = np.empty((min(n, rows), n_val), dtype=np.float32)
     # thresholds in [-1, 2^16]: 32-bit compares with the 16-bit words cost half of 64-bit
     answered_below, probed_below = (t.astype(np.int32) for t in (answered_below, probed_below))

@@ -184,7 +184,7 @@ class ValidatorSet:
             self.stake,
             self.spec.consensus_quantile,
             self.n_subnets,
-            self._kernels.consensus,
+            self._kernels,
         )
 
     def emissions(self) -> np.ndarray:
