@@ -518,6 +518,30 @@ def test_admit_of_few_attempts_equals_the_count_over_every_node(n_nodes, attempt
     assert (ours == reference).all() and (mine == theirs).all()
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    n_nodes=st.sampled_from([1, 50, 400, 20_000, 70_000]),
+    attempts=st.integers(0, 3_000),
+    full=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_admit_turns_full_nodes_away_as_ordering_every_crowded_attempt(
+    n_nodes, attempts, full, seed
+):
+    """Attempts at a full node are all turned away without being put in random order:
+    the same admissions, remaining capacity and generator state afterwards as ordering
+    every crowded attempt."""
+    rng = np.random.default_rng(seed)
+    remaining = np.where(rng.random(n_nodes) < full, 0, rng.integers(1, 4, n_nodes))
+    node = rng.integers(0, min(n_nodes, 300), attempts)
+    mine, theirs = remaining.copy(), remaining.copy()
+    ours_rng, their_rng = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    ours = admit(node, mine, ours_rng)
+    reference = admit_reference(node, theirs, their_rng)
+    assert (ours == reference).all() and (mine == theirs).all()
+    assert ours_rng.random() == their_rng.random()
+
+
 @settings(max_examples=40, deadline=None)
 @given(n_served=st.integers(0, 300), seed=st.integers(0, 2**32 - 1))
 def test_evidence_counts_violations_and_flags_reach_as_by_counting(n_served, seed):

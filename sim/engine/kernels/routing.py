@@ -185,29 +185,49 @@ def admit(node: np.ndarray, remaining: np.ndarray, rng: np.random.Generator) -> 
         (m,) bool, True where admitted.
     """
     admitted = np.ones(node.size, dtype=bool)
-    if remaining.size >= _MANY_NODES and node.size * _FEW_ATTEMPTS < remaining.size:
-        # few attempts among many nodes: count only the nodes they reach
-        touched, where, load = np.unique(node, return_inverse=True, return_counts=True)
-        left = remaining[touched]
-        over = load > left
+    few = remaining.size >= _MANY_NODES and node.size * _FEW_ATTEMPTS < remaining.size
+    if few:  # few attempts among many nodes: count only the nodes they reach
+        touched, slot, load = np.unique(node, return_inverse=True, return_counts=True)
+        left = remaining[touched]  # a copy: the capacity before this round
         remaining[touched] = left - np.minimum(load, left)
-        if not over.any():
-            return admitted
-        crowded = over[where].nonzero()[0]
-        load_over, room = load[over], left[over]
-    else:
-        load = np.bincount(node, minlength=remaining.size)
-        over = load > remaining
-        if over.any():
-            crowded = over[node].nonzero()[0]
-            load_over, room = load[over], remaining[over]
+    else:  # a pass over every node
+        slot, load, left = node, np.bincount(node, minlength=remaining.size), remaining
+    over = load > left
+    if over.any():
+        _admit_at_random(admitted, node, slot, load, left, over, rng)
+    if not few:
         remaining -= np.minimum(load, remaining)
-        if not over.any():
-            return admitted
-    # Sort by node, in random order within a node: the key node + u, u in [0, 1).
-    crowded = crowded[np.argsort(node[crowded] + rng.random(crowded.size))]
-    # Each crowded node's run in that order admits its first remaining[node] attempts:
-    # those before position (start of the run + remaining).
-    limit = np.cumsum(load_over) - load_over + room
-    admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_over)
     return admitted
+
+
+def _admit_at_random(
+    admitted: np.ndarray,
+    node: np.ndarray,
+    slot: np.ndarray,
+    load: np.ndarray,
+    left: np.ndarray,
+    over: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Turn away the attempts at crowded nodes but a uniformly random ``left`` of each.
+
+    ``slot`` (m,) is each attempt's entry in the per-node arrays: ``load`` attempts,
+    capacity ``left`` and ``over`` (load > left). Every attempt at a crowded node draws
+    one uniform u; the node's attempts in order of u, its first ``left`` are admitted.
+    A full node admits none, so only the attempts at nodes with room are sorted.
+    """
+    crowded = over[slot].nonzero()[0]
+    u = rng.random(crowded.size)
+    admitted[crowded] = False
+    partial = over & (left > 0)
+    load_partial, room = load[partial], left[partial]
+    if room.size < np.count_nonzero(over):  # some are full: drop their attempts
+        mine = partial[slot[crowded]]
+        crowded, u = crowded[mine], u[mine]
+    if crowded.size:
+        # Sort by node, in random order within a node: the key node + u, u in [0, 1).
+        crowded = crowded[np.argsort(node[crowded] + u)]
+        # Each node's run in that order admits its first ``room`` attempts: those before
+        # position (start of the run + room).
+        limit = np.cumsum(load_partial) - load_partial + room
+        admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_partial)
