@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.engine.kernels import routing
 from sim.engine.kernels.enforcement import Evidence, audit_scope, gather_evidence
 from sim.engine.kernels.routing import GUIDE_RESOLUTION, RoutingTable, admit
 from sim.engine.kernels.run_sums import Runs
@@ -518,25 +519,31 @@ def test_admit_of_few_attempts_equals_the_count_over_every_node(n_nodes, attempt
     assert (ours == reference).all() and (mine == theirs).all()
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     n_nodes=st.sampled_from([1, 50, 400, 20_000, 70_000]),
     attempts=st.integers(0, 3_000),
+    reached=st.sampled_from([3, 30, 300]),
     full=st.floats(0.0, 1.0),
+    margin=st.sampled_from([routing.CUT_MARGIN, -6]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_admit_turns_full_nodes_away_as_ordering_every_crowded_attempt(
-    n_nodes, attempts, full, seed
+def test_admit_orders_only_the_attempts_that_can_get_in(
+    n_nodes, attempts, reached, full, margin, seed
 ):
-    """Attempts at a full node are all turned away without being put in random order:
+    """Attempts at a full node, and at a crowded node those whose uniform is above the
+    cut, are turned away without being put in order (a node with fewer attempts below
+    the cut than its room orders all of them; a negative margin forces that often):
     the same admissions, remaining capacity and generator state afterwards as ordering
     every crowded attempt."""
     rng = np.random.default_rng(seed)
-    remaining = np.where(rng.random(n_nodes) < full, 0, rng.integers(1, 4, n_nodes))
-    node = rng.integers(0, min(n_nodes, 300), attempts)
+    remaining = np.where(rng.random(n_nodes) < full, 0, rng.integers(1, 6, n_nodes))
+    node = rng.integers(0, min(n_nodes, reached), attempts)
     mine, theirs = remaining.copy(), remaining.copy()
     ours_rng, their_rng = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
-    ours = admit(node, mine, ours_rng)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(routing, "CUT_MARGIN", margin)
+        ours = admit(node, mine, ours_rng)
     reference = admit_reference(node, theirs, their_rng)
     assert (ours == reference).all() and (mine == theirs).all()
     assert ours_rng.random() == their_rng.random()

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GUIDE_RESOLUTION", "RoutingTable", "admit", "price_weight", "routing_weights"]
+__all__ = [
+    "CUT_MARGIN",
+    "GUIDE_RESOLUTION",
+    "RoutingTable",
+    "admit",
+    "price_weight",
+    "routing_weights",
+]
 
 #: Upper bound on a uniform draw, so that ``group + u`` never rounds up to ``group + 1``.
 _U_MAX = 1.0 - 1e-9
@@ -29,6 +36,11 @@ _SEARCH_BELOW = 1024
 #: :func:`admit` counts the load of the nodes the attempts reach only (a sort of the
 #: attempts) rather than of every node (a pass over all nodes).
 _MANY_NODES, _FEW_ATTEMPTS = 1 << 14, 64
+
+#: Where few of a crowded node's attempts can be admitted, only those whose uniform is
+#: below ``(room + 3 sqrt(room) + CUT_MARGIN) / load`` are put in order: a node has fewer
+#: of them than its room with probability below 1e-3 (then all of its attempts are).
+CUT_MARGIN = 8
 
 #: Guide-table cells per entry of a group: at 4, about one draw in ten needs a step of
 #: the walk after the guide lookup (one in three at 1).
@@ -214,20 +226,36 @@ def _admit_at_random(
     ``slot`` (m,) is each attempt's entry in the per-node arrays: ``load`` attempts,
     capacity ``left`` and ``over`` (load > left). Every attempt at a crowded node draws
     one uniform u; the node's attempts in order of u, its first ``left`` are admitted.
-    A full node admits none, so only the attempts at nodes with room are sorted.
+    Only attempts that can be admitted are sorted: none at a full node, and where room
+    is a small share of the crowd, those with u below a cut a margin above
+    ``left / load`` (a node with fewer of them than its room keeps every attempt).
     """
     crowded = over[slot].nonzero()[0]
     u = rng.random(crowded.size)
     admitted[crowded] = False
     partial = over & (left > 0)
     load_partial, room = load[partial], left[partial]
-    if room.size < np.count_nonzero(over):  # some are full: drop their attempts
+    if not room.size:
+        return
+    count = load_partial  # attempts sorted at each node with room
+    wanted = np.minimum(room + 3 * np.sqrt(room) + CUT_MARGIN, load_partial)
+    if wanted.sum() * 2 < crowded.size:  # few get in: sort only those below the cut
+        cut = np.zeros(load.size)
+        cut[partial] = wanted / load_partial
+        at = slot[crowded]
+        mine = u < cut[at]
+        count = np.bincount(at[mine], minlength=load.size)[partial]
+        if (count < room).any():  # too few below the cut: every attempt there
+            cut[partial.nonzero()[0][count < room]] = 1.0
+            mine = u < cut[at]
+            count = np.bincount(at[mine], minlength=load.size)[partial]
+        crowded, u = crowded[mine], u[mine]
+    elif room.size < np.count_nonzero(over):  # some are full: drop their attempts
         mine = partial[slot[crowded]]
         crowded, u = crowded[mine], u[mine]
-    if crowded.size:
-        # Sort by node, in random order within a node: the key node + u, u in [0, 1).
-        crowded = crowded[np.argsort(node[crowded] + u)]
-        # Each node's run in that order admits its first ``room`` attempts: those before
-        # position (start of the run + room).
-        limit = np.cumsum(load_partial) - load_partial + room
-        admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, load_partial)
+    # Sort by node, in random order within a node: the key node + u, u in [0, 1).
+    crowded = crowded[np.argsort(node[crowded] + u)]
+    # Each node's run in that order admits its first ``room`` attempts: those before
+    # position (start of the run + room).
+    limit = np.cumsum(count) - count + room
+    admitted[crowded] = np.arange(crowded.size) < np.repeat(limit, count)
