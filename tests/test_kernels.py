@@ -526,16 +526,18 @@ def test_admit_of_few_attempts_equals_the_count_over_every_node(n_nodes, attempt
     reached=st.sampled_from([3, 30, 300]),
     full=st.floats(0.0, 1.0),
     margin=st.sampled_from([routing.CUT_MARGIN, -6]),
+    sort_all_below=st.sampled_from([routing.SORT_ALL_BELOW, 0]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_admit_orders_only_the_attempts_that_can_get_in(
-    n_nodes, attempts, reached, full, margin, seed
+    n_nodes, attempts, reached, full, margin, sort_all_below, seed
 ):
     """Attempts at a full node, and at a crowded node those whose uniform is above the
     cut, are turned away without being put in order (a node with fewer attempts below
-    the cut than its room orders all of them; a negative margin forces that often):
-    the same admissions, remaining capacity and generator state afterwards as ordering
-    every crowded attempt."""
+    the cut than its room orders all of them; a negative margin forces that often, and
+    a threshold of 0 chooses among few crowded attempts too): the same admissions,
+    remaining capacity and generator state afterwards as ordering every crowded
+    attempt."""
     rng = np.random.default_rng(seed)
     remaining = np.where(rng.random(n_nodes) < full, 0, rng.integers(1, 6, n_nodes))
     node = rng.integers(0, min(n_nodes, reached), attempts)
@@ -543,6 +545,7 @@ def test_admit_orders_only_the_attempts_that_can_get_in(
     ours_rng, their_rng = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(routing, "CUT_MARGIN", margin)
+        patch.setattr(routing, "SORT_ALL_BELOW", sort_all_below)
         ours = admit(node, mine, ours_rng)
     reference = admit_reference(node, theirs, their_rng)
     assert (ours == reference).all() and (mine == theirs).all()

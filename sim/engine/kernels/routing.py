@@ -20,6 +20,7 @@ __all__ = [
     "CUT_MARGIN",
     "GUIDE_RESOLUTION",
     "RoutingTable",
+    "SORT_ALL_BELOW",
     "admit",
     "price_weight",
     "routing_weights",
@@ -41,6 +42,10 @@ _MANY_NODES, _FEW_ATTEMPTS = 1 << 14, 64
 #: below ``(room + 3 sqrt(room) + CUT_MARGIN) / load`` are put in order: a node has fewer
 #: of them than its room with probability below 1e-3 (then all of its attempts are).
 CUT_MARGIN = 8
+
+#: Below this many crowded attempts, :func:`admit` sorts them all: choosing the ones
+#: that can get in costs more numpy calls than the sort saves.
+SORT_ALL_BELOW = 2048
 
 #: Guide-table cells per entry of a group: at 4, about one draw in ten needs a step of
 #: the walk after the guide lookup (one in three at 1).
@@ -226,33 +231,31 @@ def _admit_at_random(
     ``slot`` (m,) is each attempt's entry in the per-node arrays: ``load`` attempts,
     capacity ``left`` and ``over`` (load > left). Every attempt at a crowded node draws
     one uniform u; the node's attempts in order of u, its first ``left`` are admitted.
-    Only attempts that can be admitted are sorted: none at a full node, and where room
-    is a small share of the crowd, those with u below a cut a margin above
-    ``left / load`` (a node with fewer of them than its room keeps every attempt).
+    Of many crowded attempts, only those that can be admitted are sorted: none at a full
+    node, and where room is a small share of the crowd, those with u below a cut a
+    margin above ``left / load`` (a node with fewer of them than its room keeps every
+    attempt).
     """
     crowded = over[slot].nonzero()[0]
     u = rng.random(crowded.size)
-    admitted[crowded] = False
-    partial = over & (left > 0)
-    load_partial, room = load[partial], left[partial]
-    if not room.size:
-        return
-    count = load_partial  # attempts sorted at each node with room
-    wanted = np.minimum(room + 3 * np.sqrt(room) + CUT_MARGIN, load_partial)
-    if wanted.sum() * 2 < crowded.size:  # few get in: sort only those below the cut
+    count, room = load[over], left[over]  # attempts to sort and room, by crowded node
+    if crowded.size >= SORT_ALL_BELOW and (
+        (few := room.sum() * 2 < crowded.size) or not room.all()
+    ):
+        admitted[crowded] = False
+        wanted = np.minimum(room + 3 * np.sqrt(room) + CUT_MARGIN, count) if few else count
         cut = np.zeros(load.size)
-        cut[partial] = wanted / load_partial
+        cut[over] = np.where(room > 0, wanted / count, 0.0)
         at = slot[crowded]
         mine = u < cut[at]
-        count = np.bincount(at[mine], minlength=load.size)[partial]
-        if (count < room).any():  # too few below the cut: every attempt there
-            cut[partial.nonzero()[0][count < room]] = 1.0
-            mine = u < cut[at]
-            count = np.bincount(at[mine], minlength=load.size)[partial]
-        crowded, u = crowded[mine], u[mine]
-    elif room.size < np.count_nonzero(over):  # some are full: drop their attempts
-        mine = partial[slot[crowded]]
-        crowded, u = crowded[mine], u[mine]
+        if few:
+            count = np.bincount(at[mine], minlength=load.size)[over]
+            if (short := count < room).any():  # too few below the cut: every attempt
+                cut[over.nonzero()[0][short]] = 1.0
+                mine = u < cut[at]
+                count = np.bincount(at[mine], minlength=load.size)[over]
+        open_ = room > 0
+        crowded, u, count, room = crowded[mine], u[mine], count[open_], room[open_]
     # Sort by node, in random order within a node: the key node + u, u in [0, 1).
     crowded = crowded[np.argsort(node[crowded] + u)]
     # Each node's run in that order admits its first ``room`` attempts: those before
