@@ -65,7 +65,7 @@ def _counts(model: DiriskModel, *, after: int = 0) -> tuple[int, int]:
 
 def startup(reps: int) -> dict[str, Any]:
     """Interpreter start-up and ``import sim``, each in fresh subprocesses."""
-    env = _clean_env()
+    env = worker_env()
     bare, with_sim, import_only = [], [], []
     probe = "import time; t = time.perf_counter(); import sim; print(time.perf_counter() - t)"
     for _ in range(reps):
@@ -91,10 +91,12 @@ def startup(reps: int) -> dict[str, Any]:
     )
 
 
-def _clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("PYTHONPATH", str(ROOT))
-    return env
+#: The environment the harness started with. Starting a Dask cluster writes its workers'
+#: settings into ``os.environ`` of the process that starts it (``MALLOC_TRIM_THRESHOLD_``
+#: of 64 KB, one BLAS thread); a worker process started after the sweep case inherited
+#: them, and glibc then returned every large temporary to the system and faulted it in
+#: again: the large worlds took twice as long a day (2026-12-07, 2 cores).
+_START_ENV = dict(os.environ)
 
 
 # --------------------------------------------------------------------------- presets
@@ -278,14 +280,17 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=_clean_env(),
+        env=worker_env(),
     )
     return worker_answer(case, proc.returncode, proc.stdout, proc.stderr)
 
 
 def worker_env() -> dict[str, str]:
-    """Environment of a worker process (the repository on its path)."""
-    return _clean_env()
+    """Environment of a worker process: the harness's at its start, with the repository
+    on the path."""
+    env = dict(_START_ENV)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    return env
 
 
 # --------------------------------------------------------------------------- scaling
