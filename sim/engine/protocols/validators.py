@@ -129,7 +129,7 @@ class ValidatorSet:
             helpfulness: (N,) share of benign prompts each miner answers.
             answering: (N,) probability that each miner answers a probe (its answer
                 probability averaged over the probe categories, one of which a probe
-                draws uniformly; nan without probe categories).
+                draws uniformly; all nan without probe categories).
             active: (N,) bool, miner online.
             rng: the run's generator.
 
@@ -163,7 +163,7 @@ class ValidatorSet:
             words = rng.bit_generator.random_raw(-(-size // 2)).astype("<u8", copy=False)
             words = words.view("<u2")
             rate = spec.probe_rate if probing else 0.0
-            answer = np.nan_to_num(answering) if probing else np.zeros(n)
+            answer = answering if probing else np.zeros(n)
             answered_below, probed_below = probe_thresholds(rate, answer, active)
             keep = np.float32(1.0 - spec.penalty)
             probes, caught, ties = self._kernels.observe(
