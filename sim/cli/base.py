@@ -30,6 +30,7 @@ __all__ = [
     "fail",
     "fmt",
     "fmt_diff",
+    "message_of",
     "out_console",
     "progress_bar",
     "say",
@@ -137,6 +138,13 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line to stderr and return the Exit to raise."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def message_of(exc: BaseException) -> str:
+    """An exception's message for one line: a KeyError's without the quotes ``str`` adds."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        return str(exc.args[0])
+    return str(exc)
 
 
 def fmt(value: float, unit: str) -> str:

@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sim.cli.base import SchedulerOption, WorkersOption, app, fail, fmt, fmt_diff, out_console, say
+from sim.cli.base import (
+    SchedulerOption,
+    WorkersOption,
+    app,
+    fail,
+    fmt,
+    fmt_diff,
+    message_of,
+    out_console,
+    say,
+)
 from sim.common.stats import INTERVAL_METHOD
 from sim.results.outcomes import outcome as outcome_of
 from sim.scenario import ScenarioError, load_scenario
@@ -137,10 +147,8 @@ def compare(
             max_seeds=max_seeds,
             steps=steps,
         )
-    except ScenarioError as exc:
-        raise fail(str(exc)) from None
-    except (KeyError, ValueError) as exc:
-        raise fail(str(exc).strip("\"'")) from None
+    except (ScenarioError, KeyError, ValueError) as exc:
+        raise fail(message_of(exc)) from None
     n = len(result.seeds)
     view = Table(title=f"A: {result.name_a}  ·  B: {result.name_b}  ·  {n} common seeds")
     for col, justify in (
@@ -248,10 +256,8 @@ def attribute(
             scheduler=scheduler,
             on_plan=lambda n, runs: plan.update(channels=n, runs=runs),
         )
-    except (ScenarioError, SweepError, AttributionError) as exc:
-        raise fail(str(exc)) from None
-    except (KeyError, ValueError) as exc:
-        raise fail(str(exc).strip("\"'")) from None
+    except (ScenarioError, SweepError, AttributionError, KeyError, ValueError) as exc:
+        raise fail(message_of(exc)) from None
     label = outcome_of(outcome).label
     view = Table(title=f"{spec.name}: why {label} leaks ({len(result.totals)} common seeds)")
     for col, justify in (

@@ -18,6 +18,7 @@ from sim.cli.base import (
     fail,
     fmt,
     fmt_diff,
+    message_of,
     out_console,
     say,
 )
@@ -84,10 +85,8 @@ def robust(
             workers=workers,
             scheduler=scheduler,
         )
-    except (ScenarioError, SweepError, RobustnessError) as exc:
-        raise fail(str(exc)) from None
-    except (KeyError, ValueError) as exc:
-        raise fail(str(exc).strip("\"'")) from None
+    except (ScenarioError, SweepError, RobustnessError, KeyError, ValueError) as exc:
+        raise fail(message_of(exc)) from None
     rows = result.summary.set_index(["policy", "outcome"])
     view = Table(title=f"{len(result.futures)} futures of {base.name} × {seeds} common seeds")
     for col in (
