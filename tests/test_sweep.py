@@ -46,7 +46,7 @@ from sim.experiments.experiment import (
     summarise_metrics,
 )
 from sim.experiments.folder import PART_KINDS, SweepError, SweepFolder, read_parts
-from sim.experiments.sweep import batch_size, plan, sweep
+from sim.experiments.sweep import DASK_LOG_LENGTH, batch_size, dask_client, plan, sweep
 from sim.results.runner import build_model, run
 from sim.scenario import ScenarioError
 
@@ -314,6 +314,24 @@ def test_one_and_two_workers_give_identical_results(local_two: Path, tmp_path: P
     one, two = outcome_table(tmp_path / "one"), outcome_table(local_two)
     assert len(one) == 12 and (one["status"] == "ok").all()
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_dask_keeps_few_messages_while_dirisk_sweeps(tmp_path: Path) -> None:
+    """Dask's comms keep their last messages for its developers, and a message that
+    starts a task holds the task's experiment: on dirisk's client and local cluster each
+    such log keeps at most DASK_LOG_LENGTH of them, and Dask's setting is restored
+    afterwards."""
+    import dask
+    import distributed  # noqa: F401  (its settings join Dask's as it is imported)
+
+    key = "distributed.admin.low-level-log-length"
+    default = dask.config.get(key)
+    with dask_client(1, None) as client:
+        sweep(load_experiment(experiment()), tmp_path / "sweep", client=client)
+        comms = [client.scheduler_comm, *client.cluster.scheduler.stream_comms.values()]
+        logs = [comm.recent_message_log for comm in comms]
+        assert len(logs) == 2 and all(log.maxlen == DASK_LOG_LENGTH for log in logs)
+    assert dask.config.get(key) == default
 
 
 def _free_port() -> int:

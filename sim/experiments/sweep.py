@@ -42,6 +42,7 @@ from sim.scenario import validate
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
+    "DASK_LOG_LENGTH",
     "MAX_BATCH",
     "POLL_SECONDS",
     "Progress",
@@ -56,11 +57,15 @@ __all__ = [
     "execute",
     "local_cluster",
     "plan",
+    "short_dask_logs",
     "sweep",
 ]
 
 #: Seconds of work a task should take (small runs are batched up to this).
 TARGET_TASK_SECONDS = 0.5
+#: Entries of Dask's developer logs (its default: 1,000) while dirisk's clients and
+#: local clusters run (see :func:`short_dask_logs`).
+DASK_LOG_LENGTH = 10
 #: Most runs in one task.
 MAX_BATCH = 64
 #: Tasks per worker at least (for load balance near the end of a sweep).
@@ -183,23 +188,41 @@ def batch_size(seconds_per_run: float, pending: int, workers: int) -> int:
     return int(min(by_time, by_balance, MAX_BATCH))
 
 
-def local_cluster(workers: int | None = None) -> Any:
+@contextmanager
+def local_cluster(workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.LocalCluster`` of ``workers`` single-threaded worker processes
-    (default: one per core) that have imported dirisk, without a dashboard; use it as a
-    context manager."""
+    (default: one per core) that have imported dirisk, without a dashboard, and with
+    Dask's developer logs cut to :data:`DASK_LOG_LENGTH` entries while it runs."""
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=workers or os.cpu_count() or 1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
-        scheduler_kwargs={"dashboard": False},  # and no dashboard
-        silence_logs=logging.ERROR,
-        preload=[
-            "sim.experiments.sweep"
-        ],  # import dirisk as the worker starts, not in its first task
-    )
+    with (
+        short_dask_logs(),
+        LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # the scheduler's HTTP routes on a free port,
+            scheduler_kwargs={"dashboard": False},  # and no dashboard
+            silence_logs=logging.ERROR,
+            preload=["sim.experiments.sweep"],  # import dirisk as a worker starts
+        ) as cluster,
+    ):
+        yield cluster
+
+
+@contextmanager
+def short_dask_logs() -> Iterator[None]:
+    """Dask's developer logs (``distributed.admin.low-level-log-length``) cut to
+    :data:`DASK_LOG_LENGTH` entries for the comms, schedulers and workers made inside.
+
+    Each comm keeps its last messages in such a log (1,000 by default), and a message
+    that starts a task holds the task's experiment: a policy search's collecting
+    process grew by 10 MB a generation (10 candidates x 10 futures of classroom_demo,
+    2026-12-07) until every log was full."""
+    import dask
+
+    with dask.config.set({"distributed.admin.low-level-log-length": DASK_LOG_LENGTH}):
+        yield
 
 
 @contextmanager
@@ -217,7 +240,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     if scheduler is not None:
         _check_reachable(scheduler)
         try:
-            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_SECONDS}s")
+            with short_dask_logs():
+                client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_SECONDS}s")
         except (OSError, ValueError) as exc:  # TimeoutError is an OSError
             raise SweepError(
                 f"cannot connect to the Dask scheduler at {scheduler} ({_one_line(exc)}): "
