@@ -240,21 +240,21 @@ def _admit_at_random(
     u = rng.random(crowded.size)
     count, room = load[over], left[over]  # attempts to sort and room, by crowded node
     if crowded.size >= SORT_ALL_BELOW and (
-        (few := room.sum() * 2 < crowded.size) or not room.all()
+        (scarce := room.sum() * 2 < crowded.size) or not room.all()
     ):
         admitted[crowded] = False
-        wanted = np.minimum(room + 3 * np.sqrt(room) + CUT_MARGIN, count) if few else count
+        open_ = room > 0
+        wanted = np.minimum(room + 3 * np.sqrt(room) + CUT_MARGIN, count) if scarce else count
         cut = np.zeros(load.size)
-        cut[over] = np.where(room > 0, wanted / count, 0.0)
+        cut[over] = np.where(open_, wanted / count, 0.0)
         at = slot[crowded]
         mine = u < cut[at]
-        if few:
+        if scarce:
             count = np.bincount(at[mine], minlength=load.size)[over]
             if (short := count < room).any():  # too few below the cut: every attempt
                 cut[over.nonzero()[0][short]] = 1.0
                 mine = u < cut[at]
                 count = np.bincount(at[mine], minlength=load.size)[over]
-        open_ = room > 0
         crowded, u, count, room = crowded[mine], u[mine], count[open_], room[open_]
     # Sort by node, in random order within a node: the key node + u, u in [0, 1).
     crowded = crowded[np.argsort(node[crowded] + u)]
