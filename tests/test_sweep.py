@@ -46,7 +46,14 @@ from sim.experiments.experiment import (
     summarise_metrics,
 )
 from sim.experiments.folder import PART_KINDS, SweepError, SweepFolder, read_parts
-from sim.experiments.sweep import DASK_LOG_LENGTH, batch_size, dask_client, plan, sweep
+from sim.experiments.sweep import (
+    DASK_LOG_LENGTH,
+    batch_size,
+    dask_client,
+    local_cluster,
+    plan,
+    sweep,
+)
 from sim.results.runner import build_model, run
 from sim.scenario import ScenarioError
 
@@ -332,6 +339,18 @@ def test_dask_keeps_few_messages_while_dirisk_sweeps(tmp_path: Path) -> None:
         logs = [comm.recent_message_log for comm in comms]
         assert len(logs) == 2 and all(log.maxlen == DASK_LOG_LENGTH for log in logs)
     assert dask.config.get(key) == default
+
+
+def test_a_local_cluster_leaves_the_environment_as_it_found_it(monkeypatch) -> None:
+    """Dask's nannies write their workers' settings (MALLOC_TRIM_THRESHOLD_, ...) into
+    the environment of the process that starts them: once dirisk's local cluster closes,
+    every variable has its value from before, and none was added."""
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    before = dict(os.environ)
+    with local_cluster(1):
+        assert os.environ.get("MALLOC_TRIM_THRESHOLD_") is not None  # Dask's, while it runs
+    assert dict(os.environ) == before
 
 
 def _free_port() -> int:
