@@ -445,7 +445,8 @@ def report(result: dict[str, Any]) -> str:
             lines.append(
                 f"  {name:<26} {1000 * row['day_cpu_s']:8.1f} ms/day vs "
                 f"{1000 * row['base_day_cpu_s']:8.1f} -> {row['ratio']:.2f}x "
-                f"(rounds: {', '.join(f'{r:.2f}' for r in row['ratios'])})"
+                f"(rounds: {', '.join(f'{r:.2f}' for r in row['ratios'])}); "
+                f"the protocol's own daily work {row['protocol_ratio']:.2f}x the open day"
             )
     lines.append("")
     lines.append("scaling by protocol (worst time ratio per doubling):")

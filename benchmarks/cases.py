@@ -91,14 +91,6 @@ def startup(reps: int) -> dict[str, Any]:
     )
 
 
-#: The environment the harness started with. Starting a Dask cluster writes its workers'
-#: settings into ``os.environ`` of the process that starts it (``MALLOC_TRIM_THRESHOLD_``
-#: of 64 KB, one BLAS thread); a worker process started after the sweep case inherited
-#: them, and glibc then returned every large temporary to the system and faulted it in
-#: again: the large worlds took twice as long a day (2026-12-07, 2 cores).
-_START_ENV = dict(os.environ)
-
-
 # --------------------------------------------------------------------------- presets
 
 
@@ -226,8 +218,10 @@ def large_case(
 
 def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1) -> dict[str, Any]:
     """Time per day of a described scenario (:func:`benchmarks.scenarios.described`):
-    build, ``warmup`` untimed days, then ``timed`` days one by one (wall and CPU), with
-    the process's peak memory; meant to run in a fresh process (see benchmarks.worker)."""
+    build, ``warmup`` untimed days, then ``timed`` days one by one (wall and CPU, and the
+    CPU time of the market protocol's daily work, e.g. the validators' scoring and
+    consensus), with the process's peak memory; meant to run in a fresh process (see
+    benchmarks.worker)."""
     spec = described(dict(scenario, steps=warmup + timed))
     rss_before = current_rss_mb()
     start = time.perf_counter()
@@ -235,6 +229,15 @@ def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1
     build_s = time.perf_counter() - start
     for _ in range(warmup):
         model.step()
+    protocol = model.market.protocol
+    daily, protocol_cpu = protocol.daily, [0.0]
+
+    def timed_daily(m: DiriskModel) -> None:
+        cpu = time.process_time()
+        daily(m)
+        protocol_cpu[0] += time.process_time() - cpu
+
+    protocol.daily = timed_daily  # on the instance: the protocol's own daily work
     walls, cpus = [], []
     for _ in range(timed):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -248,6 +251,7 @@ def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1
         timed_steps=timed,
         day_s=sum(walls) / timed,
         day_cpu_s=sum(cpus) / timed,
+        protocol_cpu_s=protocol_cpu[0] / timed,
         day_median_s=median(walls),
         day_all_s=walls,
         day_cpu_all_s=cpus,
@@ -286,9 +290,10 @@ def run_worker(case: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_env() -> dict[str, str]:
-    """Environment of a worker process: the harness's at its start, with the repository
-    on the path."""
-    env = dict(_START_ENV)
+    """Environment of a worker process: the harness's, with the repository on the path
+    (the sweep case's Dask cluster leaves it as it found it:
+    :func:`sim.experiments.sweep.kept_environment`)."""
+    env = dict(os.environ)
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 

@@ -83,7 +83,7 @@ def side_by_side(
     out: dict[str, Any] = {}
     for name, case in cases.items():
         log(f"  {name} ...")
-        ratios, days, base_days = [], [], []
+        ratios, days, base_days, own = [], [], [], []
         for k in range(rounds):
             pinned = cores if k % 2 == 0 else cores[::-1]
             params = [
@@ -97,11 +97,13 @@ def side_by_side(
             ratios.append(this["day_cpu_s"] / base["day_cpu_s"])
             days.append(this["day_cpu_s"])
             base_days.append(base["day_cpu_s"])
+            own.append(this["protocol_cpu_s"] / base["day_cpu_s"])
         out[name] = dict(
             ratio=statistics.median(ratios),
             ratios=ratios,
             day_cpu_s=statistics.median(days),
             base_day_cpu_s=statistics.median(base_days),
+            protocol_ratio=statistics.median(own),
             scenario=this["scenario"],
             peak_rss_mb=this["peak_rss_mb"],
         )

@@ -130,6 +130,8 @@ def test_measurements_are_positive_numbers(quick_run):
         for row in m[key]["cases"].values():
             assert row["ratio"] > 0 and len(row["ratios"]) >= 1
             assert row["day_cpu_s"] > 0 and row["base_day_cpu_s"] > 0
+            # the protocol's daily work is a part of the case's day
+            assert 0 <= row["protocol_ratio"] <= max(row["ratios"])
     for key in ("p2p_policy", "huge"):
         assert m[key]["day_s"] > 0 and m[key]["peak_rss_mb"] > 0
 
