@@ -23,7 +23,14 @@ import numpy as np
 import sim
 from benchmarks.reference import ReferenceModel
 from benchmarks.scenarios import described, large_scenario, sized_preset
-from benchmarks.timing import Clock, current_rss_mb, instrument, median, peak_rss_mb
+from benchmarks.timing import (
+    Clock,
+    PhaseTimer,
+    current_rss_mb,
+    instrument,
+    median,
+    peak_rss_mb,
+)
 from sim.engine.model import DiriskModel
 from sim.scenario import Scenario
 
@@ -229,15 +236,8 @@ def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1
     build_s = time.perf_counter() - start
     for _ in range(warmup):
         model.step()
-    protocol = model.market.protocol
-    daily, protocol_cpu = protocol.daily, [0.0]
-
-    def timed_daily(m: DiriskModel) -> None:
-        cpu = time.process_time()
-        daily(m)
-        protocol_cpu[0] += time.process_time() - cpu
-
-    protocol.daily = timed_daily  # on the instance: the protocol's own daily work
+    protocol = PhaseTimer(clock=time.process_time)
+    protocol.wrap(model.market.protocol, "daily")  # the protocol's own daily work
     walls, cpus = [], []
     for _ in range(timed):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -251,7 +251,7 @@ def day_case(*, scenario: dict[str, Any], warmup: int, timed: int, seed: int = 1
         timed_steps=timed,
         day_s=sum(walls) / timed,
         day_cpu_s=sum(cpus) / timed,
-        protocol_cpu_s=protocol_cpu[0] / timed,
+        protocol_cpu_s=protocol.totals["daily"] / timed,
         day_median_s=median(walls),
         day_all_s=walls,
         day_cpu_all_s=cpus,
